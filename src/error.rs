@@ -1,0 +1,202 @@
+//! The core's one error type: every rule the core enforces fails with a variant
+//! that carries a stable numeric code, a machine name, the SMS.CX error `type`
+//! and the HTTP status an API maps it to.
+//!
+//! Codes 2001-2031 are SMS.CX's own. Violations SMS.CX does not enumerate get
+//! codes from 2100 up, so they never collide with a future SMS.CX code.
+
+use core::fmt;
+
+macro_rules! errors {
+    ($(
+        $(#[doc = $doc:literal])*
+        $variant:ident = ($code:literal, $name:literal, $kind:literal, $status:literal, $message:literal),
+    )*) => {
+        /// A rule of OTP verification was broken. See the module docs for the code ranges.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Error {
+            $( $(#[doc = $doc])* $variant, )*
+        }
+
+        impl Error {
+            /// Every error, in code order (for documentation and exhaustive tests).
+            pub const ALL: &'static [Error] = &[$(Error::$variant),*];
+
+            /// The stable numeric code, as sent in an API error body.
+            pub const fn code(self) -> u16 {
+                match self { $(Error::$variant => $code,)* }
+            }
+
+            /// The stable machine name, unique per error (snake_case).
+            pub const fn name(self) -> &'static str {
+                match self { $(Error::$variant => $name,)* }
+            }
+
+            /// The SMS.CX error `type` (e.g. `invalid_param`); several errors share one.
+            pub const fn error_type(self) -> &'static str {
+                match self { $(Error::$variant => $kind,)* }
+            }
+
+            /// The HTTP status an API answers this error with.
+            pub const fn http_status(self) -> u16 {
+                match self { $(Error::$variant => $status,)* }
+            }
+
+            /// A short human-readable message.
+            pub const fn message(self) -> &'static str {
+                match self { $(Error::$variant => $message,)* }
+            }
+
+            /// The error with this numeric code, if any.
+            pub fn from_code(code: u16) -> Option<Error> {
+                Error::ALL.iter().copied().find(|e| e.code() == code)
+            }
+        }
+    };
+}
+
+errors! {
+    // --- Create request and settings (SMS.CX 2001-2020) ---
+    /// `phoneNumber` is missing or empty.
+    PhoneNumberEmpty = (2001, "phone_number_empty", "invalid_param", 400, "phoneNumber is empty"),
+    /// A national-format number came without `countryIso`.
+    CountryIsoEmpty = (2002, "country_iso_empty", "invalid_param", 400, "countryIso is empty"),
+    /// `countryIso` is not a known ISO 3166-1 alpha-2 code.
+    CountryIsoInvalid = (2003, "country_iso_invalid", "invalid_param", 400, "countryIso is invalid"),
+    /// The originator (`from`) is empty.
+    FromEmpty = (2004, "from_empty", "invalid_param", 400, "from is empty"),
+    /// The originator holds characters a sender id cannot have.
+    FromInvalid = (2005, "from_invalid", "invalid_param", 400, "from contains invalid characters"),
+    /// The template is empty or lacks the PIN placeholder (`{{pin}}` or `{code}`).
+    TemplateInvalid = (2006, "template_invalid", "invalid_param", 400, "template is empty or has no {{pin}} placeholder"),
+    /// `ttl` is not a whole number.
+    TtlNotNumber = (2007, "ttl_not_number", "invalid_param", 400, "ttl is not a number"),
+    /// `ttl` is below 60 seconds.
+    TtlTooLow = (2008, "ttl_too_low", "invalid_param", 400, "ttl is lower than 60 seconds"),
+    /// `ttl` is above 1800 seconds.
+    TtlTooHigh = (2009, "ttl_too_high", "invalid_param", 400, "ttl is higher than 1800 seconds"),
+    /// `maxAttempts` is not a whole number.
+    MaxAttemptsNotNumber = (2010, "max_attempts_not_number", "invalid_param", 400, "maxAttempts is not a number"),
+    /// `maxAttempts` is below 1.
+    MaxAttemptsTooLow = (2011, "max_attempts_too_low", "invalid_param", 400, "maxAttempts is lower than 1"),
+    /// `maxAttempts` is above 10.
+    MaxAttemptsTooHigh = (2012, "max_attempts_too_high", "invalid_param", 400, "maxAttempts is higher than 10"),
+    /// `pinType` is empty.
+    PinTypeEmpty = (2013, "pin_type_empty", "invalid_param", 400, "pinType is empty"),
+    /// `pinType` is not `numbers`, `letters` or `alphanumeric`.
+    PinTypeInvalid = (2014, "pin_type_invalid", "invalid_param", 400, "pinType must be numbers, letters or alphanumeric"),
+    /// `pinLength` is not a whole number.
+    PinLengthNotNumber = (2015, "pin_length_not_number", "invalid_param", 400, "pinLength is not a number"),
+    /// `pinLength` is below 4.
+    PinLengthTooShort = (2016, "pin_length_too_short", "invalid_param", 400, "pinLength is lower than 4"),
+    /// `pinLength` is above 10.
+    PinLengthTooLong = (2017, "pin_length_too_long", "invalid_param", 400, "pinLength is higher than 10"),
+    /// `trackId` is not a lowercase UUID (36 characters).
+    TrackIdInvalid = (2018, "track_id_invalid", "invalid_param", 400, "trackId is not a valid UUID"),
+    /// `otpCallbackUrl` is not a URL.
+    CallbackUrlInvalid = (2019, "callback_url_invalid", "invalid_param", 400, "otpCallbackUrl is not a valid URL"),
+    /// The phone number holds letters or other characters no phone number has.
+    PhoneNumberInvalid = (2020, "phone_number_invalid", "invalid_param", 400, "phoneNumber is invalid"),
+
+    // --- Verification and cancellation (SMS.CX 2021-2031) ---
+    /// No OTP with this id (for this application).
+    OtpNotFound = (2021, "otp_not_found", "not_found", 404, "OTP not found"),
+    /// The verification request has no `pin`.
+    PinMissing = (2022, "pin_missing", "invalid_param", 400, "pin is missing"),
+    /// The OTP was already verified.
+    OtpAlreadyVerified = (2023, "otp_already_verified", "otp_verified", 400, "OTP was already verified"),
+    /// The OTP was cancelled.
+    OtpCancelled = (2024, "otp_cancelled", "otp_cancelled", 400, "OTP was cancelled"),
+    /// The OTP expired before a right PIN arrived.
+    OtpExpired = (2025, "otp_expired", "otp_expired", 400, "OTP has expired"),
+    /// The OTP failed earlier: every attempt was already used.
+    OtpFailed = (2026, "otp_failed", "otp_failed", 400, "OTP failed: maximum attempts reached"),
+    /// This wrong PIN used up the last attempt; the OTP is now FAILED.
+    OtpFailedLastAttempt = (2027, "otp_failed_last_attempt", "otp_failed", 400, "invalid PIN: maximum attempts reached, OTP failed"),
+    /// The PIN is wrong; attempts remain.
+    InvalidPin = (2029, "invalid_pin", "invalid_pin", 400, "invalid PIN"),
+    /// Cancelling an OTP that is already cancelled.
+    OtpAlreadyCancelled = (2030, "otp_already_cancelled", "otp_cancelled", 403, "OTP is already cancelled"),
+    /// Cancelling an OTP that is no longer pending.
+    OtpNotPending = (2031, "otp_not_pending", "otp_not_pending", 403, "OTP is not pending"),
+
+    // --- Our own (2100+): violations SMS.CX does not enumerate ---
+    /// The phone number has fewer than 7 digits in all.
+    PhoneNumberTooShort = (2101, "phone_number_too_short", "invalid_param", 400, "phoneNumber has fewer than 7 digits"),
+    /// The phone number has more than 15 digits in all.
+    PhoneNumberTooLong = (2102, "phone_number_too_long", "invalid_param", 400, "phoneNumber has more than 15 digits"),
+    /// The number starts with no assigned ITU country calling code.
+    PhoneCountryCodeUnknown = (2103, "phone_country_code_unknown", "invalid_param", 400, "phoneNumber has an unknown country calling code"),
+    /// The originator is shorter than 3 characters.
+    FromTooShort = (2104, "from_too_short", "invalid_param", 400, "from is shorter than 3 characters"),
+    /// The originator is longer than 15 characters.
+    FromTooLong = (2105, "from_too_long", "invalid_param", 400, "from is longer than 15 characters"),
+    /// An alphanumeric originator is longer than 11 characters.
+    FromAlphanumericTooLong = (2106, "from_alphanumeric_too_long", "invalid_param", 400, "an alphanumeric from is longer than 11 characters"),
+    /// The template is longer than the core accepts (see `template::MAX_TEMPLATE_CHARS`).
+    TemplateTooLong = (2107, "template_too_long", "invalid_param", 400, "template is too long"),
+    /// A language is not a 2-letter ISO 639-1 code.
+    LanguageInvalid = (2108, "language_invalid", "invalid_param", 400, "language must be a 2-letter code"),
+    /// A language template's phone prefix is not 1-6 digits.
+    LanguagePrefixInvalid = (2109, "language_prefix_invalid", "invalid_param", 400, "language template prefix must be 1-6 digits"),
+    /// A price is negative, not finite, or keyed by an unknown country.
+    PriceInvalid = (2110, "price_invalid", "invalid_param", 400, "price must be a finite number >= 0 for a known country"),
+    /// `otpCallbackUrl` uses plain http for a host other than localhost.
+    CallbackUrlNotHttps = (2111, "callback_url_not_https", "invalid_param", 400, "otpCallbackUrl must use https (http only for localhost)"),
+    /// The WebOTP domain is not a plain host name.
+    WebOtpDomainInvalid = (2112, "webotp_domain_invalid", "invalid_param", 400, "webOtpDomain is not a valid host name"),
+    /// The brand (application) name is empty or longer than 32 characters.
+    BrandInvalid = (2113, "brand_invalid", "invalid_param", 400, "brand must be 1-32 characters"),
+    /// A field that must be text (or a number) has another JSON type.
+    FieldTypeInvalid = (2114, "field_type_invalid", "invalid_param", 400, "a field has the wrong type"),
+    /// A custom PIN does not match the PIN type and length rules.
+    CustomPinInvalid = (2115, "custom_pin_invalid", "invalid_param", 400, "custom PIN does not match pinType and pinLength"),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message(), self.code())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The core's result type.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::Error;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_and_names_are_unique() {
+        let codes: HashSet<_> = Error::ALL.iter().map(|e| e.code()).collect();
+        let names: HashSet<_> = Error::ALL.iter().map(|e| e.name()).collect();
+        assert_eq!(codes.len(), Error::ALL.len());
+        assert_eq!(names.len(), Error::ALL.len());
+    }
+
+    #[test]
+    fn every_error_maps_to_a_client_error_status() {
+        for e in Error::ALL {
+            assert!((400..500).contains(&e.http_status()), "{e:?}");
+            assert_eq!(Error::from_code(e.code()), Some(*e));
+        }
+    }
+
+    #[test]
+    fn smscx_codes_keep_their_numbers() {
+        assert_eq!(Error::PhoneNumberEmpty.code(), 2001);
+        assert_eq!(Error::PhoneNumberInvalid.code(), 2020);
+        assert_eq!(Error::OtpNotFound.http_status(), 404);
+        assert_eq!(Error::OtpFailedLastAttempt.code(), 2027);
+        assert_eq!(Error::InvalidPin.error_type(), "invalid_pin");
+        assert_eq!(Error::OtpAlreadyCancelled.http_status(), 403);
+        assert_eq!(Error::OtpNotPending.code(), 2031);
+    }
+}

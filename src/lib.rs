@@ -1,0 +1,32 @@
+//! # otp-core
+//!
+//! The sans-IO core of an OTP SMS verification service. It decides every rule of a
+//! verification (PIN generation, template rendering, phone parsing, SMS part
+//! counting, settings validation and the PENDING → VERIFIED / FAILED / EXPIRED /
+//! CANCELLED state machine) and **does no I/O**: no network, no storage, no
+//! clock and no global state. The caller passes `now` (Unix seconds) and a
+//! [`rng::RandomSource`]; the caller stores the records and sends the messages
+//! the core hands back. The same code compiles natively and to
+//! `wasm32-unknown-unknown` (with the `wasm` feature it exports wasm-bindgen
+//! bindings for the npm package).
+//!
+//! Call order for one OTP: [`otp::plan_otp`] turns an application's settings and a
+//! request into a record to store and an SMS to send; [`otp::OtpRecord::verify`]
+//! and [`otp::OtpRecord::cancel`] move a stored record; [`otp::OtpRecord::status_at`]
+//! derives EXPIRED from `now`, so a stored record never needs a rewrite to expire.
+
+pub mod error;
+pub mod id;
+pub mod otp;
+pub mod phone;
+pub mod pin;
+pub mod rng;
+pub mod secret;
+pub mod settings;
+pub mod sms;
+pub mod template;
+pub mod time;
+#[cfg(feature = "wasm")]
+pub mod wasm;
+
+pub use error::{Error, Result};

@@ -1,0 +1,833 @@
+//! Settings: an application's OTP defaults ([`OtpSettings`]), the per-request
+//! overrides of SMS.CX's create request ([`OtpRequest`]), and [`resolve`], which
+//! merges the second over the first and checks every rule with its own error.
+
+use crate::error::{Error, Result};
+use crate::id::is_uuid;
+use crate::phone::{is_known_country, parse_phone, PhoneNumber};
+use crate::pin::{validate_custom_pin, validate_pin_length, PinType};
+use crate::template::{
+    choose_template, validate_language, validate_language_template, validate_template,
+    LanguageTemplate, TemplateSource,
+};
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Shortest OTP life, in seconds.
+pub const MIN_TTL: u32 = 60;
+/// Longest OTP life, in seconds.
+pub const MAX_TTL: u32 = 1800;
+/// Fewest verification attempts an OTP may allow.
+pub const MIN_ATTEMPTS: u8 = 1;
+/// Most verification attempts an OTP may allow.
+pub const MAX_ATTEMPTS: u8 = 10;
+/// Longest callback URL accepted.
+pub const MAX_URL_LEN: usize = 2048;
+
+/// Price of one SMS part, by destination country, with a default for the rest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PriceTable {
+    /// Price per part where the country has no entry of its own.
+    pub default: f64,
+    /// Price per part by ISO 3166-1 alpha-2 country code (uppercase).
+    pub countries: BTreeMap<String, f64>,
+}
+
+impl PriceTable {
+    /// The price of one part to `country_iso`.
+    pub fn price_per_part(&self, country_iso: &str) -> f64 {
+        self.countries
+            .get(country_iso)
+            .copied()
+            .unwrap_or(self.default)
+    }
+
+    /// The cost of `parts` parts to `country_iso`, rounded to 6 decimals so that
+    /// sums of prices do not show binary fractions.
+    pub fn cost(&self, country_iso: &str, parts: u32) -> f64 {
+        ((self.price_per_part(country_iso) * f64::from(parts)) * 1e6).round() / 1e6
+    }
+
+    /// Every price finite and non-negative, every country known.
+    pub fn validate(&self) -> Result<()> {
+        let ok_price = |p: f64| p.is_finite() && p >= 0.0;
+        if !ok_price(self.default) {
+            return Err(Error::PriceInvalid);
+        }
+        for (iso, &price) in &self.countries {
+            if !ok_price(price)
+                || !is_known_country(iso)
+                || iso.bytes().any(|b| b.is_ascii_lowercase())
+            {
+                return Err(Error::PriceInvalid);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An application's OTP defaults; every field can be overridden per request
+/// except the price table, the brand and the WebOTP domain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OtpSettings {
+    /// Default template; `None` uses the built-in text in the phone country's language.
+    pub template: Option<String>,
+    /// Templates per language, chosen by phone prefix or by the request's `language`.
+    pub language_templates: Vec<LanguageTemplate>,
+    /// Sender id (SMS.CX `from`).
+    pub originator: String,
+    /// Alphabet of generated PINs.
+    pub pin_type: PinType,
+    /// Length of generated PINs, 4-10.
+    pub pin_length: u8,
+    /// Life of an OTP in seconds, 60-1800.
+    pub ttl: u32,
+    /// Verification attempts allowed, 1-10.
+    pub max_attempts: u8,
+    /// Where status changes are POSTed; https (http only for localhost).
+    pub callback_url: Option<String>,
+    /// Price per SMS part by country.
+    pub prices: PriceTable,
+    /// The application or brand name rendered by `{{brand}}`.
+    pub brand: String,
+    /// Domain for the WebOTP / SMS Retriever last line (`@domain #PIN`), if wanted.
+    pub webotp_domain: Option<String>,
+}
+
+impl Default for OtpSettings {
+    fn default() -> Self {
+        OtpSettings {
+            template: None,
+            language_templates: Vec::new(),
+            originator: "Verify".into(),
+            pin_type: PinType::Numbers,
+            pin_length: 6,
+            ttl: 600,
+            max_attempts: 5,
+            callback_url: None,
+            prices: PriceTable::default(),
+            brand: "Verify".into(),
+            webotp_domain: None,
+        }
+    }
+}
+
+impl OtpSettings {
+    /// Checks every field, failing with the first violation's own error.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(t) = &self.template {
+            validate_template(t)?;
+        }
+        for lt in &self.language_templates {
+            validate_language_template(lt)?;
+        }
+        validate_originator(&self.originator)?;
+        validate_pin_length(self.pin_length)?;
+        validate_ttl(i64::from(self.ttl))?;
+        validate_max_attempts(i64::from(self.max_attempts))?;
+        if let Some(url) = &self.callback_url {
+            validate_callback_url(url)?;
+        }
+        self.prices.validate()?;
+        validate_brand(&self.brand)?;
+        if let Some(domain) = &self.webotp_domain {
+            validate_webotp_domain(domain)?;
+        }
+        Ok(())
+    }
+}
+
+/// One field of a request as the client sent it: the core checks types itself so
+/// that "not a number" gets its own SMS.CX code instead of a generic parse error.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Field {
+    /// Absent or `null`: the application's default applies.
+    #[default]
+    Missing,
+    /// A JSON string.
+    Text(String),
+    /// A JSON number.
+    Number(f64),
+    /// A boolean, array or object.
+    Other,
+}
+
+impl Field {
+    /// The text, `None` when missing; a number or other type is [`Error::FieldTypeInvalid`].
+    fn text(&self) -> Result<Option<&str>> {
+        match self {
+            Field::Missing => Ok(None),
+            Field::Text(s) => Ok(Some(s)),
+            Field::Number(_) | Field::Other => Err(Error::FieldTypeInvalid),
+        }
+    }
+
+    /// A whole number from a JSON number or numeric string, `None` when missing,
+    /// `not_number` for anything else (fractions, words, booleans).
+    fn whole_number(&self, not_number: Error) -> Result<Option<i64>> {
+        let n = match self {
+            Field::Missing => return Ok(None),
+            Field::Number(n) => *n,
+            Field::Text(s) => s.trim().parse::<f64>().map_err(|_| not_number)?,
+            Field::Other => return Err(not_number),
+        };
+        if n.is_finite() && n.fract() == 0.0 && n.abs() < 1e15 {
+            Ok(Some(n as i64))
+        } else {
+            Err(not_number)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+        struct FieldVisitor;
+        impl<'de> Visitor<'de> for FieldVisitor {
+            type Value = Field;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_unit<E>(self) -> core::result::Result<Field, E> {
+                Ok(Field::Missing)
+            }
+            fn visit_none<E>(self) -> core::result::Result<Field, E> {
+                Ok(Field::Missing)
+            }
+            fn visit_some<D: Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> core::result::Result<Field, D::Error> {
+                Field::deserialize(d)
+            }
+            fn visit_str<E>(self, v: &str) -> core::result::Result<Field, E> {
+                Ok(Field::Text(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> core::result::Result<Field, E> {
+                Ok(Field::Text(v))
+            }
+            fn visit_f64<E>(self, v: f64) -> core::result::Result<Field, E> {
+                Ok(Field::Number(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> core::result::Result<Field, E> {
+                Ok(Field::Number(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> core::result::Result<Field, E> {
+                Ok(Field::Number(v as f64))
+            }
+            fn visit_bool<E>(self, _: bool) -> core::result::Result<Field, E> {
+                Ok(Field::Other)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> core::result::Result<Field, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Field::Other)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> core::result::Result<Field, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Field::Other)
+            }
+        }
+        d.deserialize_any(FieldVisitor)
+    }
+}
+
+impl From<&str> for Field {
+    fn from(s: &str) -> Self {
+        Field::Text(s.to_owned())
+    }
+}
+
+impl From<i64> for Field {
+    fn from(n: i64) -> Self {
+        Field::Number(n as f64)
+    }
+}
+
+/// SMS.CX's create request (`POST /otp`), field by field as sent. Unknown fields
+/// are ignored, as SMS.CX does.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OtpRequest {
+    /// E.164, or national format together with `countryIso`.
+    pub phone_number: Field,
+    /// Country of a national-format number.
+    pub country_iso: Field,
+    /// Sender id override.
+    pub from: Field,
+    /// Template override; must hold `{{pin}}`.
+    pub template: Field,
+    /// The client's own UUID for this OTP.
+    pub track_id: Field,
+    /// Life in seconds override.
+    pub ttl: Field,
+    /// Attempts override.
+    pub max_attempts: Field,
+    /// PIN alphabet override.
+    pub pin_type: Field,
+    /// PIN length override.
+    pub pin_length: Field,
+    /// Callback URL override.
+    pub otp_callback_url: Field,
+    /// Language of the SMS text (2 letters), chosen over the phone prefix.
+    pub language: Field,
+    /// A PIN chosen by the caller (Dexatel's custom `code`); not part of SMS.CX's wire format.
+    #[serde(skip)]
+    pub custom_pin: Option<String>,
+}
+
+/// Everything decided about one OTP before it is sent: settings merged and checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedOtp {
+    /// The destination.
+    pub phone: PhoneNumber,
+    /// Sender id.
+    pub originator: String,
+    /// The template text to render.
+    pub template: String,
+    /// Language of that text.
+    pub language: String,
+    /// Where the template came from.
+    pub template_source: TemplateSource,
+    /// PIN alphabet.
+    pub pin_type: PinType,
+    /// PIN length.
+    pub pin_length: u8,
+    /// A PIN chosen by the caller instead of a generated one.
+    pub custom_pin: Option<String>,
+    /// Life in seconds.
+    pub ttl: u32,
+    /// Attempts allowed.
+    pub max_attempts: u8,
+    /// Callback URL, if any.
+    pub callback_url: Option<String>,
+    /// The client's track id, if any.
+    pub track_id: Option<String>,
+    /// Brand rendered in the text.
+    pub brand: String,
+    /// WebOTP domain, if any.
+    pub webotp_domain: Option<String>,
+}
+
+/// Merges `request` over `app` and checks every rule, in SMS.CX's field order, so
+/// the first violation reported is the one SMS.CX would report.
+pub fn resolve(app: &OtpSettings, request: &OtpRequest) -> Result<ResolvedOtp> {
+    let phone_input = match request.phone_number.text()? {
+        Some(p) if !p.trim().is_empty() => p,
+        _ => return Err(Error::PhoneNumberEmpty),
+    };
+    let country_iso = match request.country_iso.text()? {
+        Some(iso) if !iso.trim().is_empty() => {
+            let iso = iso.trim();
+            if !is_known_country(iso) {
+                return Err(Error::CountryIsoInvalid);
+            }
+            Some(iso)
+        }
+        _ => None,
+    };
+    let originator = match request.from.text()? {
+        Some(from) => from.trim().to_owned(),
+        None => app.originator.clone(),
+    };
+    validate_originator(&originator)?;
+    let request_template = request.template.text()?;
+    if let Some(t) = request_template {
+        validate_template(t)?;
+    }
+    let track_id = match request.track_id.text()? {
+        Some(id) if !is_uuid(id) => return Err(Error::TrackIdInvalid),
+        other => other.map(str::to_owned),
+    };
+    let ttl = match request.ttl.whole_number(Error::TtlNotNumber)? {
+        Some(ttl) => validate_ttl(ttl)?,
+        None => app.ttl,
+    };
+    let max_attempts = match request
+        .max_attempts
+        .whole_number(Error::MaxAttemptsNotNumber)?
+    {
+        Some(n) => validate_max_attempts(n)?,
+        None => app.max_attempts,
+    };
+    let pin_type = match &request.pin_type {
+        Field::Missing => app.pin_type,
+        Field::Text(s) => PinType::parse(s)?,
+        Field::Number(_) | Field::Other => return Err(Error::PinTypeInvalid),
+    };
+    let pin_length = match request.pin_length.whole_number(Error::PinLengthNotNumber)? {
+        Some(n) if n < i64::from(crate::pin::MIN_PIN_LENGTH) => {
+            return Err(Error::PinLengthTooShort)
+        }
+        Some(n) if n > i64::from(crate::pin::MAX_PIN_LENGTH) => {
+            return Err(Error::PinLengthTooLong)
+        }
+        Some(n) => n as u8,
+        None => app.pin_length,
+    };
+    let callback_url = match request.otp_callback_url.text()? {
+        Some(url) if !url.trim().is_empty() => {
+            validate_callback_url(url.trim())?;
+            Some(url.trim().to_owned())
+        }
+        _ => app.callback_url.clone(),
+    };
+    let language = match request.language.text()? {
+        Some(l) if !l.trim().is_empty() => {
+            validate_language(l.trim())?;
+            Some(l.trim().to_ascii_lowercase())
+        }
+        _ => None,
+    };
+    if let Some(pin) = &request.custom_pin {
+        validate_custom_pin(pin, pin_type)?;
+    }
+    // The phone is parsed last among the SMS.CX fields: 2020 comes after 2001-2019.
+    let phone = parse_phone(phone_input, country_iso)?;
+    let choice = choose_template(
+        request_template,
+        language.as_deref(),
+        app.template.as_deref(),
+        &app.language_templates,
+        phone.digits(),
+        phone.country_iso(),
+    );
+    Ok(ResolvedOtp {
+        originator,
+        template: choice.text.to_owned(),
+        language: choice.language,
+        template_source: choice.source,
+        pin_type,
+        pin_length: request
+            .custom_pin
+            .as_ref()
+            .map_or(pin_length, |p| p.len() as u8),
+        custom_pin: request.custom_pin.clone(),
+        ttl,
+        max_attempts,
+        callback_url,
+        track_id,
+        brand: app.brand.clone(),
+        webotp_domain: app.webotp_domain.clone(),
+        phone,
+    })
+}
+
+/// Checks a life in seconds against 60-1800.
+pub fn validate_ttl(ttl: i64) -> Result<u32> {
+    match ttl {
+        t if t < i64::from(MIN_TTL) => Err(Error::TtlTooLow),
+        t if t > i64::from(MAX_TTL) => Err(Error::TtlTooHigh),
+        t => Ok(t as u32),
+    }
+}
+
+/// Checks an attempt limit against 1-10.
+pub fn validate_max_attempts(n: i64) -> Result<u8> {
+    match n {
+        n if n < i64::from(MIN_ATTEMPTS) => Err(Error::MaxAttemptsTooLow),
+        n if n > i64::from(MAX_ATTEMPTS) => Err(Error::MaxAttemptsTooHigh),
+        n => Ok(n as u8),
+    }
+}
+
+/// Checks a sender id: 3-15 characters; letters, digits, spaces and `. - _ & + '`
+/// only; at most 11 characters when it is alphanumeric (not a plain phone number).
+pub fn validate_originator(from: &str) -> Result<()> {
+    if from.trim().is_empty() {
+        return Err(Error::FromEmpty);
+    }
+    if !from
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || " .-_&+'".contains(c))
+    {
+        return Err(Error::FromInvalid);
+    }
+    let len = from.chars().count();
+    let numeric = from
+        .strip_prefix('+')
+        .unwrap_or(from)
+        .bytes()
+        .all(|b| b.is_ascii_digit());
+    match len {
+        0..=2 => Err(Error::FromTooShort),
+        16.. => Err(Error::FromTooLong),
+        12.. if !numeric => Err(Error::FromAlphanumericTooLong),
+        _ => Ok(()),
+    }
+}
+
+/// Checks a callback URL: `https://host[:port][/path][?query]`, plain `http` only
+/// for `localhost`, `127.0.0.1` or `[::1]`; no user info, spaces or control characters.
+pub fn validate_callback_url(url: &str) -> Result<()> {
+    let (secure, rest) = if let Some(rest) = strip_prefix_ignore_case(url, "https://") {
+        (true, rest)
+    } else if let Some(rest) = strip_prefix_ignore_case(url, "http://") {
+        (false, rest)
+    } else {
+        return Err(Error::CallbackUrlInvalid);
+    };
+    if url.len() > MAX_URL_LEN || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::CallbackUrlInvalid);
+    }
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    if authority.contains('@') {
+        return Err(Error::CallbackUrlInvalid);
+    }
+    let (host, port) = split_host_port(authority).ok_or(Error::CallbackUrlInvalid)?;
+    if let Some(port) = port {
+        if port.is_empty()
+            || port.len() > 5
+            || !port.bytes().all(|b| b.is_ascii_digit())
+            || port.parse::<u32>().map_or(true, |p| p == 0 || p > 65_535)
+        {
+            return Err(Error::CallbackUrlInvalid);
+        }
+    }
+    let is_local = matches!(
+        host.to_ascii_lowercase().as_str(),
+        "localhost" | "127.0.0.1" | "[::1]"
+    );
+    if !is_local && !is_host_name(host) && !is_ipv4(host) {
+        return Err(Error::CallbackUrlInvalid);
+    }
+    if !secure && !is_local {
+        return Err(Error::CallbackUrlNotHttps);
+    }
+    Ok(())
+}
+
+/// Checks a WebOTP domain: a plain DNS host name such as `example.com`.
+pub fn validate_webotp_domain(domain: &str) -> Result<()> {
+    if is_host_name(domain) {
+        Ok(())
+    } else {
+        Err(Error::WebOtpDomainInvalid)
+    }
+}
+
+/// Checks a brand name: 1-32 characters after trimming, no control characters.
+pub fn validate_brand(brand: &str) -> Result<()> {
+    let trimmed = brand.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 32 || trimmed.chars().any(char::is_control) {
+        return Err(Error::BrandInvalid);
+    }
+    Ok(())
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
+}
+
+/// Splits `host[:port]` or `[v6]:port`; `None` when the brackets do not balance.
+fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
+    if authority.starts_with('[') {
+        let close = authority.find(']')?;
+        let (host, rest) = authority.split_at(close + 1);
+        return match rest.strip_prefix(':') {
+            Some(port) => Some((host, Some(port))),
+            None if rest.is_empty() => Some((host, None)),
+            None => None,
+        };
+    }
+    Some(match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    })
+}
+
+/// A DNS name: labels of 1-63 letters, digits or inner hyphens, 253 characters at most.
+fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+fn is_ipv4(host: &str) -> bool {
+    let parts: Vec<&str> = host.split('.').collect();
+    parts.len() == 4
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.parse::<u8>().is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    fn request(json: &str) -> OtpRequest {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn resolve_json(json: &str) -> Result<ResolvedOtp> {
+        resolve(&OtpSettings::default(), &request(json))
+    }
+
+    #[test]
+    fn defaults_are_valid_and_apply_when_the_request_is_silent() {
+        let app = OtpSettings::default();
+        app.validate().unwrap();
+        let r = resolve_json(r#"{"phoneNumber": "+33612424111"}"#).unwrap();
+        assert_eq!(
+            (r.ttl, r.max_attempts, r.pin_length, r.pin_type),
+            (app.ttl, app.max_attempts, app.pin_length, app.pin_type)
+        );
+        assert_eq!(r.originator, "Verify");
+        assert_eq!(r.phone.country_iso(), "FR");
+    }
+
+    #[test]
+    fn request_fields_override_the_application_defaults() {
+        let r = resolve_json(
+            r#"{"phoneNumber": "0612424111", "countryIso": "FR", "from": "ACME", "ttl": 120, "maxAttempts": "4",
+                "pinType": "letters", "pinLength": 8, "trackId": "123e4567-e89b-42d3-a456-426614174000",
+                "otpCallbackUrl": "https://example.com/cb", "template": "Code {{pin}}"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.ttl, r.max_attempts, r.pin_length, r.pin_type),
+            (120, 4, 8, PinType::Letters)
+        );
+        assert_eq!(r.originator, "ACME");
+        assert_eq!(r.template, "Code {{pin}}");
+        assert_eq!(r.callback_url.as_deref(), Some("https://example.com/cb"));
+        assert_eq!(r.phone.e164(), "+33612424111");
+    }
+
+    /// Each violation, in a request, with the code SMS.CX (or we) give it.
+    #[test]
+    fn every_request_violation_has_its_own_code() {
+        let cases: &[(&str, Error)] = &[
+            (r#"{}"#, Error::PhoneNumberEmpty),
+            (r#"{"phoneNumber": "  "}"#, Error::PhoneNumberEmpty),
+            (r#"{"phoneNumber": "0612424111"}"#, Error::CountryIsoEmpty),
+            (
+                r#"{"phoneNumber": "0612424111", "countryIso": "XX"}"#,
+                Error::CountryIsoInvalid,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "from": ""}"#,
+                Error::FromEmpty,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "from": "AC<ME"}"#,
+                Error::FromInvalid,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "from": "AC"}"#,
+                Error::FromTooShort,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "from": "1234567890123456"}"#,
+                Error::FromTooLong,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "from": "ACME Company"}"#,
+                Error::FromAlphanumericTooLong,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "template": "no placeholder"}"#,
+                Error::TemplateInvalid,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "ttl": "soon"}"#,
+                Error::TtlNotNumber,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "ttl": 90.5}"#,
+                Error::TtlNotNumber,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "ttl": true}"#,
+                Error::TtlNotNumber,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "ttl": 59}"#,
+                Error::TtlTooLow,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "ttl": 1801}"#,
+                Error::TtlTooHigh,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "maxAttempts": "x"}"#,
+                Error::MaxAttemptsNotNumber,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "maxAttempts": 0}"#,
+                Error::MaxAttemptsTooLow,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "maxAttempts": 11}"#,
+                Error::MaxAttemptsTooHigh,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "pinType": ""}"#,
+                Error::PinTypeEmpty,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "pinType": "hex"}"#,
+                Error::PinTypeInvalid,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "pinLength": []}"#,
+                Error::PinLengthNotNumber,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "pinLength": 3}"#,
+                Error::PinLengthTooShort,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "pinLength": 11}"#,
+                Error::PinLengthTooLong,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "trackId": "abc"}"#,
+                Error::TrackIdInvalid,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "otpCallbackUrl": "not a url"}"#,
+                Error::CallbackUrlInvalid,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "otpCallbackUrl": "http://example.com/cb"}"#,
+                Error::CallbackUrlNotHttps,
+            ),
+            (
+                r#"{"phoneNumber": "+33612424111", "language": "fra"}"#,
+                Error::LanguageInvalid,
+            ),
+            (
+                r#"{"phoneNumber": "+3361242411a"}"#,
+                Error::PhoneNumberInvalid,
+            ),
+            (r#"{"phoneNumber": 33612424111}"#, Error::FieldTypeInvalid),
+        ];
+        for (json, expected) in cases {
+            assert_eq!(resolve_json(json).err(), Some(*expected), "{json}");
+        }
+    }
+
+    #[test]
+    fn the_first_violation_in_smscx_field_order_is_reported() {
+        let r = resolve_json(r#"{"phoneNumber": "abc", "ttl": 5, "from": ""}"#);
+        assert_eq!(r.err(), Some(Error::FromEmpty));
+    }
+
+    #[test]
+    fn application_settings_violations_have_their_own_codes() {
+        let bad = |f: &dyn Fn(&mut OtpSettings)| {
+            let mut s = OtpSettings::default();
+            f(&mut s);
+            s.validate().unwrap_err()
+        };
+        assert_eq!(
+            bad(&|s| s.template = Some("hi".into())),
+            Error::TemplateInvalid
+        );
+        assert_eq!(bad(&|s| s.pin_length = 11), Error::PinLengthTooLong);
+        assert_eq!(bad(&|s| s.ttl = 10), Error::TtlTooLow);
+        assert_eq!(bad(&|s| s.max_attempts = 0), Error::MaxAttemptsTooLow);
+        assert_eq!(bad(&|s| s.prices.default = -1.0), Error::PriceInvalid);
+        assert_eq!(bad(&|s| s.prices.default = f64::NAN), Error::PriceInvalid);
+        assert_eq!(
+            bad(&|s| {
+                s.prices.countries.insert("ZZ".into(), 1.0);
+            }),
+            Error::PriceInvalid
+        );
+        assert_eq!(bad(&|s| s.brand = String::new()), Error::BrandInvalid);
+        assert_eq!(
+            bad(&|s| s.webotp_domain = Some("https://x.com".into())),
+            Error::WebOtpDomainInvalid
+        );
+        assert_eq!(
+            bad(&|s| s.callback_url = Some("ftp://x.com".into())),
+            Error::CallbackUrlInvalid
+        );
+    }
+
+    #[test]
+    fn callback_urls_need_https_except_on_localhost() {
+        for ok in [
+            "https://example.com",
+            "https://example.com:8443/a/b?c=d",
+            "http://localhost:3000/cb",
+            "http://127.0.0.1/cb",
+            "http://[::1]:9/x",
+            "HTTPS://EXAMPLE.COM/",
+        ] {
+            assert_eq!(validate_callback_url(ok), Ok(()), "{ok}");
+        }
+        for (bad, e) in [
+            ("http://example.com", Error::CallbackUrlNotHttps),
+            ("https://", Error::CallbackUrlInvalid),
+            ("https://user:pw@example.com", Error::CallbackUrlInvalid),
+            ("https://exa mple.com", Error::CallbackUrlInvalid),
+            ("https://example.com:99999", Error::CallbackUrlInvalid),
+            ("https://example.com:", Error::CallbackUrlInvalid),
+            ("https://[::1", Error::CallbackUrlInvalid),
+            ("javascript:alert(1)", Error::CallbackUrlInvalid),
+            ("https://-bad-.com", Error::CallbackUrlInvalid),
+        ] {
+            assert_eq!(validate_callback_url(bad), Err(e), "{bad}");
+        }
+    }
+
+    #[test]
+    fn numeric_senders_may_be_fifteen_digits_alphanumeric_only_eleven() {
+        assert_eq!(validate_originator("+447911123456"), Ok(()));
+        assert_eq!(validate_originator("123456789012345"), Ok(()));
+        assert_eq!(validate_originator("ACME Bank11"), Ok(()));
+        assert_eq!(
+            validate_originator("ACME Bank 12"),
+            Err(Error::FromAlphanumericTooLong)
+        );
+        assert_eq!(validate_originator("Zoé"), Err(Error::FromInvalid));
+    }
+
+    #[test]
+    fn prices_are_per_part_by_country_with_a_default() {
+        let mut prices = PriceTable {
+            default: 0.05,
+            ..Default::default()
+        };
+        prices.countries.insert("FR".into(), 0.07);
+        assert_eq!(prices.cost("FR", 3), 0.21);
+        assert_eq!(prices.cost("DE", 2), 0.1);
+        prices.validate().unwrap();
+    }
+
+    #[test]
+    fn settings_round_trip_through_camel_case_json() {
+        let s: OtpSettings = serde_json::from_str(r#"{"pinType": "alphanumeric", "languageTemplates": [{"language": "fr", "prefixes": ["33"], "template": "Code {{pin}}"}]}"#).unwrap();
+        assert_eq!(s.pin_type, PinType::Alphanumeric);
+        assert_eq!(s.ttl, 600, "missing fields take defaults");
+        let back: OtpSettings = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
+    }
+}
