@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs the worker locally with `wrangler dev`, fully offline and without a Cloudflare
+# login: installs the build tools and node_modules if needed, builds the worker and
+# serves it on 127.0.0.1.
+#
+#   ./scripts/dev.sh [--port N] [-- extra `wrangler dev` arguments]
+#
+# The port comes from --port, else $PORT, else 8787. KV data is kept locally in
+# .wrangler/state.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+log() { printf '[dev] %s\n' "$*" >&2; }
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+
+PORT="${PORT:-8787}"
+extra=()
+while (($#)); do
+  case "$1" in
+    --port) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; PORT="$2"; shift 2 ;;
+    --port=*) PORT="${1#--port=}"; shift ;;
+    -h | --help) usage; exit 0 ;;
+    --) shift; extra+=("$@"); break ;;
+    *) extra+=("$1"); shift ;;
+  esac
+done
+if ! [[ "$PORT" =~ ^[0-9]+$ ]] || ((PORT < 1 || PORT > 65535)); then
+  log "error: invalid port '$PORT'"
+  exit 2
+fi
+
+bash scripts/install-tools.sh
+bash scripts/node-deps.sh
+bash scripts/build-worker.sh
+
+# --- Local configuration and seed data -------------------------------------------
+# TODO(dev-setup): create .dev.vars from .dev.vars.example (if missing) and seed a
+# development app into the local OTP_KV store. Nothing to do yet.
+# ----------------------------------------------------------------------------------
+
+# Keep wrangler offline: no telemetry, no download of the Request.cf metadata.
+export WRANGLER_SEND_METRICS=false
+export CLOUDFLARE_CF_FETCH_ENABLED=false
+
+log "starting wrangler dev on 127.0.0.1:$PORT"
+log "health check: http://127.0.0.1:$PORT/health"
+exec node_modules/.bin/wrangler dev --local --ip 127.0.0.1 --port "$PORT" "${extra[@]}"

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project, installing what it needs first:
+# formatting, clippy, the Rust tests (native, and the core's on wasm32 under Node),
+# the worker build, and the Node tests of the built worker (tests/**/*.test.mjs).
+# Stops at the first failure. Works unattended (CI=true, no stdin).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+current=""
+section_start=$SECONDS
+section() {
+  if [[ -n "$current" ]]; then
+    printf '==== ok: %s (%ds)\n' "$current" "$((SECONDS - section_start))"
+  fi
+  current="$1"
+  section_start=$SECONDS
+  printf '\n==== %s\n' "$current"
+}
+trap 'status=$?; if ((status != 0)); then printf "\n==== FAILED: %s (exit %d)\n" "$current" "$status" >&2; fi' EXIT
+
+section "install tools (scripts/install-tools.sh)"
+bash scripts/install-tools.sh </dev/null
+
+section "node_modules (npm ci if needed)"
+bash scripts/node-deps.sh </dev/null
+
+section "cargo fmt --check"
+cargo fmt --all -- --check
+
+section "cargo clippy (native, all targets)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+section "cargo clippy (worker on wasm32)"
+cargo clippy -p otp-worker --target wasm32-unknown-unknown -- -D warnings
+
+section "cargo test (native)"
+cargo test --workspace
+
+section "cargo test otp-core on wasm32 (wasm-bindgen-test-runner, Node)"
+cargo test -p otp-core --target wasm32-unknown-unknown
+
+section "worker build (scripts/build-worker.sh)"
+bash scripts/build-worker.sh
+
+section "node tests (tests/**/*.test.mjs)"
+shopt -s globstar nullglob
+node_tests=(tests/**/*.test.mjs)
+if ((${#node_tests[@]} == 0)); then
+  echo "no tests/**/*.test.mjs found" >&2
+  exit 1
+fi
+node --test "${node_tests[@]}" </dev/null
+
+section "done"
+echo "all checks passed"
