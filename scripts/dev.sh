@@ -34,15 +34,24 @@ bash scripts/install-tools.sh
 bash scripts/node-deps.sh
 bash scripts/build-worker.sh
 
-# --- Local configuration and seed data -------------------------------------------
-# TODO(dev-setup): create .dev.vars from .dev.vars.example (if missing) and seed a
-# development app into the local OTP_KV store. Nothing to do yet.
-# ----------------------------------------------------------------------------------
+# --- Local configuration ----------------------------------------------------------
+if [[ ! -f .dev.vars ]]; then
+  cp .dev.vars.example .dev.vars
+  log "created .dev.vars from .dev.vars.example (local secrets; edit to taste)"
+fi
 
 # Keep wrangler offline: no telemetry, no download of the Request.cf metadata.
 export WRANGLER_SEND_METRICS=false
 export CLOUDFLARE_CF_FETCH_ENABLED=false
 
 log "starting wrangler dev on 127.0.0.1:$PORT"
+node_modules/.bin/wrangler dev --local --ip 127.0.0.1 --port "$PORT" "${extra[@]}" &
+wrangler_pid=$!
+trap 'kill "$wrangler_pid" 2>/dev/null || true' EXIT INT TERM
+
+# Seed the dev application once the worker answers, and print how to call it.
+if ! node scripts/seed-dev-app.mjs "http://127.0.0.1:$PORT"; then
+  log "warning: could not seed the dev app (see above); the worker is still running"
+fi
 log "health check: http://127.0.0.1:$PORT/health"
-exec node_modules/.bin/wrangler dev --local --ip 127.0.0.1 --port "$PORT" "${extra[@]}"
+wait "$wrangler_pid"

@@ -46,6 +46,12 @@ cargo test -p otp-core --target wasm32-unknown-unknown
 section "worker build (scripts/build-worker.sh)"
 bash scripts/build-worker.sh
 
+section "npm package build (scripts/build-pkg.sh)"
+bash scripts/build-pkg.sh
+
+section "wasm imports: nothing from env (the core must not need a host beyond wasm-bindgen)"
+node scripts/check-wasm-imports.mjs pkg/wasm/otp_core_bg.wasm worker/build/index_bg.wasm
+
 section "node tests (tests/**/*.test.mjs)"
 shopt -s globstar nullglob
 node_tests=(tests/**/*.test.mjs)

@@ -69,9 +69,10 @@ impl PriceTable {
 }
 
 /// An application's OTP defaults; every field can be overridden per request
-/// except the price table, the brand and the WebOTP domain.
+/// except the price table, the brand and the WebOTP domain. Unknown fields are
+/// refused, so a misspelt setting never passes silently.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct OtpSettings {
     /// Default template; `None` uses the built-in text in the phone country's language.
     pub template: Option<String>,

@@ -87,10 +87,24 @@ fn from_js<T: for<'de> Deserialize<'de>>(value: JsValue) -> Result<T, JsValue> {
     serde_wasm_bindgen::from_value(value).map_err(|_| throw(Error::FieldTypeInvalid))
 }
 
+/// A misuse of the bindings themselves (not a rule of OTP verification): a real JS `Error`.
+fn usage_error(message: &str) -> JsValue {
+    JsError::new(message).into()
+}
+
 fn secret_keys(keys: Vec<String>) -> Result<SecretKeys, JsValue> {
     SecretKeys::new(keys.into_iter().map(String::into_bytes).collect()).ok_or_else(|| {
-        JsValue::from_str("keys: give at least one server key of 16 bytes or more, newest first")
+        usage_error("keys: give at least one server key of 16 bytes or more, newest first")
     })
+}
+
+/// Unix seconds from JS: finite, fractions dropped.
+fn unix_seconds(now: f64) -> Result<i64, JsValue> {
+    if now.is_finite() && now.abs() < 1e15 {
+        Ok(now.trunc() as i64)
+    } else {
+        Err(usage_error("now must be a finite number of Unix seconds"))
+    }
 }
 
 fn random_source(seed: Option<u64>) -> Box<dyn RandomSource> {
@@ -115,11 +129,15 @@ pub fn error_catalog() -> Result<JsValue, JsValue> {
 #[wasm_bindgen(js_name = generatePin)]
 pub fn generate_pin(
     #[wasm_bindgen(unchecked_param_type = "PinType")] pin_type: JsValue,
-    length: u8,
+    length: f64,
     seed: Option<u64>,
 ) -> Result<String, JsValue> {
     let pin_type: String = from_js(pin_type)?;
     let pin_type = pin::PinType::parse(&pin_type).map_err(throw)?;
+    if !(length.is_finite() && length.fract() == 0.0) {
+        return Err(throw(Error::PinLengthNotNumber));
+    }
+    let length = length.clamp(0.0, 255.0) as u8;
     pin::generate_pin(random_source(seed).as_mut(), pin_type, length).map_err(throw)
 }
 
@@ -201,23 +219,27 @@ pub fn validate_settings(
 }
 
 /// Plans a new OTP: the record to store and the SMS to send. `keys` are the server
-/// PIN keys, newest first; `now` is Unix seconds; `seed` is for tests only.
+/// PIN keys, newest first; `now` is Unix seconds; `customPin` replaces the generated
+/// PIN (it must match the PIN type, 4-10 symbols); `seed` is for tests only.
 #[wasm_bindgen(js_name = planOtp, unchecked_return_type = "PlannedOtp")]
 pub fn plan_otp(
     #[wasm_bindgen(unchecked_param_type = "OtpSettings")] settings: JsValue,
     #[wasm_bindgen(unchecked_param_type = "OtpRequest")] request: JsValue,
     now: f64,
     keys: Vec<String>,
+    #[wasm_bindgen(js_name = customPin)] custom_pin: Option<String>,
     seed: Option<u64>,
 ) -> Result<JsValue, JsValue> {
     let settings: OtpSettings = from_js(settings)?;
     settings.validate().map_err(throw)?;
-    let request: OtpRequest = from_js(request)?;
+    let mut request: OtpRequest = from_js(request)?;
+    request.custom_pin = custom_pin;
     let keys = secret_keys(keys)?;
+    let now = unix_seconds(now)?;
     let planned = otp::plan_otp(
         &settings,
         &request,
-        now as i64,
+        now,
         random_source(seed).as_mut(),
         &keys,
     )
@@ -246,7 +268,7 @@ pub fn verify_otp(
 ) -> Result<JsValue, JsValue> {
     let mut record: OtpRecord = from_js(record)?;
     let keys = secret_keys(keys)?;
-    let v = record.verify(pin.as_deref(), &keys, now as i64);
+    let v = record.verify(pin.as_deref(), &keys, unix_seconds(now)?);
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Out {
@@ -272,7 +294,7 @@ pub fn cancel_otp(
     now: f64,
 ) -> Result<JsValue, JsValue> {
     let mut record: OtpRecord = from_js(record)?;
-    record.cancel(now as i64).map_err(throw)?;
+    record.cancel(unix_seconds(now)?).map_err(throw)?;
     to_js(&record)
 }
 
@@ -284,7 +306,7 @@ pub fn view_otp(
     phone_number: Option<String>,
 ) -> Result<JsValue, JsValue> {
     let record: OtpRecord = from_js(record)?;
-    to_js(&record.view(now as i64, phone_number.as_deref()))
+    to_js(&record.view(unix_seconds(now)?, phone_number.as_deref()))
 }
 
 /// Seconds a store should keep a record: remaining life plus `retention`, at least 60.
@@ -292,10 +314,15 @@ pub fn view_otp(
 pub fn storage_ttl(
     #[wasm_bindgen(unchecked_param_type = "OtpRecord")] record: JsValue,
     now: f64,
-    retention: u32,
+    retention: f64,
 ) -> Result<u32, JsValue> {
     let record: OtpRecord = from_js(record)?;
-    Ok(record.storage_ttl(now as i64, retention))
+    if !(retention.is_finite() && (0.0..=f64::from(u32::MAX)).contains(&retention)) {
+        return Err(usage_error(
+            "retention must be a number of seconds from 0 to 2^32-1",
+        ));
+    }
+    Ok(record.storage_ttl(unix_seconds(now)?, retention as u32))
 }
 
 /// A random UUID v4 from the platform CSPRNG.
@@ -306,6 +333,6 @@ pub fn new_otp_id() -> String {
 
 /// Unix seconds as UTC `YYYY-MM-DD HH:MM:SS`.
 #[wasm_bindgen(js_name = formatUtc)]
-pub fn format_utc(t: f64) -> String {
-    time::format_utc(t as i64)
+pub fn format_utc(t: f64) -> Result<String, JsValue> {
+    Ok(time::format_utc(unix_seconds(t)?))
 }

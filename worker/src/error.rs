@@ -1,19 +1,20 @@
-//! Error replies in the SMS.CX shape:
-//! `{"error":{"type":"not_found","message":"…","uri":"/path","code":404}}`.
+//! Every error reply, in the SMS.CX shape:
+//! `{"error":{"type":"invalid_param","message":"…","uri":"/otp","code":2008}}`.
 //!
-//! Messages are fixed, client-facing strings; internal error text is logged,
-//! never sent.
+//! Core rule violations keep the core's codes (2001-2115); the worker's own
+//! failures have codes of their own (below). Messages are fixed, client-facing
+//! strings: internal error text is logged, never sent.
 
 use serde::Serialize;
 use worker::{Response, Result};
 
-/// An error reply: HTTP status, machine-readable type and a human message.
+/// An error reply: HTTP status, stable code, machine type and a fixed message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ApiError {
+    status: u16,
     code: u16,
     kind: &'static str,
     message: &'static str,
-    uri: String,
 }
 
 #[derive(Serialize)]
@@ -30,72 +31,150 @@ struct Body<'a> {
     code: u16,
 }
 
-impl ApiError {
-    /// No route matches `uri`.
-    pub(crate) fn not_found(uri: &str) -> Self {
-        Self::new(
-            404,
-            "not_found",
-            "The requested resource was not found.",
-            uri,
-        )
-    }
+/// Worker error codes: stable, documented in the README and the OpenAPI spec.
+macro_rules! worker_errors {
+    ($( $(#[doc = $doc:literal])* $fn:ident = ($status:literal, $code:literal, $kind:literal, $message:literal), )*) => {
+        impl ApiError {
+            $(
+                $(#[doc = $doc])*
+                pub(crate) const fn $fn() -> Self {
+                    ApiError::new($status, $code, $kind, $message)
+                }
+            )*
+        }
+    };
+}
 
+worker_errors! {
+    /// No route matches the path.
+    not_found = (404, 404, "not_found", "The requested resource was not found."),
     /// The route exists but not for this HTTP method.
-    pub(crate) fn method_not_allowed(uri: &str) -> Self {
-        Self::new(
-            405,
-            "method_not_allowed",
-            "The HTTP method is not allowed for this resource.",
-            uri,
-        )
-    }
-
+    method_not_allowed = (405, 405, "method_not_allowed", "The HTTP method is not allowed for this resource."),
     /// Something failed inside the worker; details go to the log only.
-    pub(crate) fn internal(uri: &str) -> Self {
-        Self::new(500, "internal_error", "An internal error occurred.", uri)
-    }
+    internal = (500, 500, "internal_error", "An internal error occurred."),
+    /// The body is not valid JSON (or not a JSON object).
+    invalid_json = (400, 1000, "invalid_request", "The request body must be a JSON object."),
+    /// The body is larger than the endpoint accepts.
+    body_too_large = (413, 1002, "payload_too_large", "The request body is too large."),
+    /// The body has a content type this endpoint does not take.
+    unsupported_media_type = (415, 1003, "unsupported_media_type", "Content-Type must be application/json."),
+    /// KV (or another store) failed; nothing was changed.
+    storage_unavailable = (503, 1005, "service_unavailable", "Storage is temporarily unavailable; nothing was changed. Retry later."),
+    /// A secret or binding the worker needs is missing.
+    misconfigured = (500, 1006, "internal_error", "The service is not configured: a required secret or binding is missing."),
+    /// No application with this id.
+    app_not_found = (404, 1010, "not_found", "Application not found."),
+    /// An application's name is empty or too long.
+    app_name_invalid = (400, 1011, "invalid_param", "name must be 1-64 characters."),
+    /// The admin API needs `Authorization: Bearer <ADMIN_TOKEN>`.
+    admin_unauthorized = (401, 1012, "unauthorized", "Admin token missing or invalid."),
+    /// This endpoint exists only when ENVIRONMENT is development.
+    dev_only = (404, 1013, "not_found", "This endpoint is only available in development."),
+    /// A query parameter is missing or invalid.
+    invalid_query = (400, 1014, "invalid_param", "A query parameter is missing or invalid."),
+    /// An application's OTP settings hold an unknown field or a value of the wrong type.
+    settings_invalid = (400, 1015, "invalid_param", "otp settings hold an unknown field or a value of the wrong type."),
+    /// The gateway configuration is not an object with a known `type`.
+    gateway_invalid = (400, 1016, "invalid_param", "gateway must be an object with type outbox, webhook, twilio, vonage, smscx or dexatel."),
+    /// No credentials: neither `X-API-KEY` nor `Authorization: Bearer`.
+    unauthenticated = (401, 1601, "unauthorized", "Authentication required: send X-API-KEY or Authorization: Bearer <token>."),
+    /// The API key or bearer token is not valid (unknown, tampered, revoked).
+    invalid_credentials = (401, 1602, "unauthorized", "Invalid API key or access token."),
+    /// The bearer token has expired.
+    token_expired = (401, 1603, "unauthorized", "The access token has expired."),
+    /// The token lacks the scope this operation needs.
+    insufficient_scope = (403, 1604, "forbidden", "The access token lacks the scope this operation needs."),
+    /// `POST /oauth/token`: malformed request (RFC 6749 `invalid_request`).
+    oauth_invalid_request = (400, 1600, "invalid_request", "The token request is malformed: send grant_type=client_credentials as application/x-www-form-urlencoded."),
+    /// `POST /oauth/token`: unknown scope.
+    oauth_invalid_scope = (400, 1600, "invalid_scope", "The requested scope is invalid."),
+    /// `POST /oauth/token`: grant other than client_credentials.
+    oauth_unsupported_grant_type = (400, 1600, "unsupported_grant_type", "Only grant_type=client_credentials is supported."),
+    /// `POST /oauth/token`: bad application id or secret.
+    oauth_invalid_client = (401, 1600, "invalid_client", "Client authentication failed."),
+}
 
-    fn new(code: u16, kind: &'static str, message: &'static str, uri: &str) -> Self {
-        Self {
+impl ApiError {
+    const fn new(status: u16, code: u16, kind: &'static str, message: &'static str) -> Self {
+        ApiError {
+            status,
             code,
             kind,
             message,
-            uri: uri.to_owned(),
         }
     }
 
-    /// The serializable JSON body of this error.
-    fn envelope(&self) -> Envelope<'_> {
+    /// The reply for an error with its own code, status and message.
+    pub(crate) const fn custom(
+        status: u16,
+        code: u16,
+        kind: &'static str,
+        message: &'static str,
+    ) -> Self {
+        ApiError::new(status, code, kind, message)
+    }
+
+    /// The HTTP status.
+    pub(crate) fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The stable numeric code.
+    pub(crate) fn code(&self) -> u16 {
+        self.code
+    }
+
+    fn envelope<'a>(&'a self, uri: &'a str) -> Envelope<'a> {
         Envelope {
             error: Body {
                 kind: self.kind,
                 message: self.message,
-                uri: &self.uri,
+                uri,
                 code: self.code,
             },
         }
     }
 
-    /// The HTTP reply for this error.
-    pub(crate) fn into_response(self) -> Result<Response> {
-        Ok(Response::from_json(&self.envelope())?.with_status(self.code))
+    /// The HTTP reply for this error, `uri` being the request path.
+    pub(crate) fn to_response(&self, uri: &str) -> Result<Response> {
+        Ok(Response::from_json(&self.envelope(uri))?.with_status(self.status))
     }
 }
+
+impl From<otp_core::Error> for ApiError {
+    fn from(e: otp_core::Error) -> Self {
+        ApiError::new(e.http_status(), e.code(), e.error_type(), e.message())
+    }
+}
+
+impl From<crate::gateway::GatewayError> for ApiError {
+    fn from(e: crate::gateway::GatewayError) -> Self {
+        ApiError::new(e.http_status(), e.code(), "sms_gateway_error", e.message())
+    }
+}
+
+impl From<worker::kv::KvError> for ApiError {
+    fn from(e: worker::kv::KvError) -> Self {
+        worker::console_error!("kv error: {e}");
+        ApiError::storage_unavailable()
+    }
+}
+
+/// What handlers return.
+pub(crate) type ApiResult<T> = core::result::Result<T, ApiError>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn to_json(err: &ApiError) -> serde_json::Value {
-        serde_json::to_value(err.envelope()).expect("error envelopes serialize")
+    fn to_json(err: &ApiError, uri: &str) -> serde_json::Value {
+        serde_json::to_value(err.envelope(uri)).expect("error envelopes serialize")
     }
 
     #[test]
     fn not_found_has_the_sms_cx_shape() {
-        let body = to_json(&ApiError::not_found("/nope"));
         assert_eq!(
-            body,
+            to_json(&ApiError::not_found(), "/nope"),
             serde_json::json!({"error": {
                 "type": "not_found",
                 "message": "The requested resource was not found.",
@@ -106,13 +185,24 @@ mod tests {
     }
 
     #[test]
-    fn status_code_matches_the_code_field() {
-        for err in [
-            ApiError::not_found("/a"),
-            ApiError::method_not_allowed("/a"),
-            ApiError::internal("/a"),
+    fn core_errors_keep_their_codes_and_statuses() {
+        let e = ApiError::from(otp_core::Error::TtlTooLow);
+        assert_eq!((e.status(), e.code()), (400, 2008));
+        assert_eq!(to_json(&e, "/otp")["error"]["type"], "invalid_param");
+        let e = ApiError::from(otp_core::Error::OtpNotFound);
+        assert_eq!((e.status(), e.code()), (404, 2021));
+    }
+
+    #[test]
+    fn token_errors_carry_code_1600() {
+        for e in [
+            ApiError::oauth_invalid_request(),
+            ApiError::oauth_invalid_scope(),
+            ApiError::oauth_unsupported_grant_type(),
+            ApiError::oauth_invalid_client(),
         ] {
-            assert_eq!(to_json(&err)["error"]["code"], err.code);
+            assert_eq!(e.code(), 1600);
         }
+        assert_eq!(ApiError::oauth_invalid_client().status(), 401);
     }
 }

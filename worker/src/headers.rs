@@ -1,12 +1,11 @@
 //! Tracing headers stamped on every response.
 //!
 //! - `X-Request-Id`: the caller's own `X-Request-Id` when it looks sane, else the
-//!   Cloudflare `cf-ray` id, else a fresh UUID v4 from `crypto.getRandomValues`.
+//!   Cloudflare `cf-ray` id, else a fresh UUID v4 from the platform CSPRNG.
 //! - `X-Response-Time`: whole milliseconds between receiving the request and
 //!   stamping the reply, e.g. `3ms`. Workers only advance the clock across I/O,
 //!   so a request that does no I/O reports `0ms`.
 
-use wasm_bindgen::prelude::*;
 use worker::{Date, Request, Response, Result};
 
 /// Header carrying the request id, read from requests and written on responses.
@@ -17,13 +16,6 @@ pub(crate) const RESPONSE_TIME: &str = "X-Response-Time";
 const CF_RAY: &str = "cf-ray";
 /// Longest incoming id that is echoed back.
 const MAX_ID_LEN: usize = 128;
-
-#[wasm_bindgen]
-extern "C" {
-    /// `crypto.getRandomValues(buf)` of the Workers runtime.
-    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues, catch)]
-    fn get_random_values(buf: &mut [u8]) -> std::result::Result<JsValue, JsValue>;
-}
 
 /// What is known about a request before it is routed.
 #[derive(Debug, Clone)]
@@ -40,7 +32,7 @@ impl RequestMeta {
             .into_iter()
             .flatten()
             .find(|id| is_sane_id(id))
-            .unwrap_or_else(new_uuid_v4);
+            .unwrap_or_else(|| otp_core::id::new_uuid_v4(&mut otp_core::rng::OsRandom));
         Self {
             id,
             started_ms: Date::now().as_millis(),
@@ -72,43 +64,9 @@ fn is_sane_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-/// A fresh random UUID v4.
-fn new_uuid_v4() -> String {
-    let mut bytes = [0u8; 16];
-    if get_random_values(&mut bytes).is_err() {
-        // Never expected in Workers; an id is not a secret, so fall back to Math.random.
-        for b in &mut bytes {
-            *b = (worker::js_sys::Math::random() * 256.0) as u8;
-        }
-    }
-    format_uuid_v4(bytes)
-}
-
-/// Formats 16 random bytes as a UUID v4 (version and variant bits set).
-fn format_uuid_v4(mut bytes: [u8; 16]) -> String {
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let mut out = String::with_capacity(36);
-    for (i, b) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            out.push('-');
-        }
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn uuid_v4_has_version_and_variant_bits() {
-        let id = format_uuid_v4([0xff; 16]);
-        assert_eq!(id, "ffffffff-ffff-4fff-bfff-ffffffffffff");
-        let id = format_uuid_v4([0; 16]);
-        assert_eq!(id, "00000000-0000-4000-8000-000000000000");
-    }
 
     #[test]
     fn sane_ids_are_kept() {

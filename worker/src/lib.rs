@@ -1,51 +1,173 @@
 //! Cloudflare Worker for the OTP SMS verification service.
 //!
-//! This crate is the I/O shell around the sans-IO `otp-core`: it receives HTTP
-//! requests, reads the clock and the bindings (KV, secrets, vars), and turns the
-//! core's decisions into responses. For now it serves `GET /health` and answers
-//! every other request with an SMS.CX-style JSON error.
+//! This crate is the I/O shell around the sans-IO `otp-core`: it reads the clock
+//! and the bindings once per request, lets the core decide, and carries out what
+//! it decided (store this record, send this SMS, fire this callback).
+//!
+//! Layout: this file is the entry point and router; [`smscx`] and [`admin`] hold
+//! the handlers per API; [`auth`] authenticates applications; [`apps`] and
+//! [`store`] own the KV data; [`gateway`] sends SMS; [`callback`] and [`signing`]
+//! report status changes; [`error`] maps every failure to a reply.
 //!
 //! Every response, errors included, carries `X-Request-Id` and `X-Response-Time`
 //! (see [`headers`]).
 
+mod admin;
+mod apps;
+mod auth;
+mod callback;
+mod config;
 mod error;
+mod gateway;
 mod headers;
+mod http;
+mod signing;
+mod smscx;
+mod store;
 
 use serde::Serialize;
-use worker::{event, Context, Env, Request, Response, Result, RouteContext, Router};
+use worker::{event, Context, Env, Method, Request, Response, Result};
 
-use crate::error::ApiError;
+use crate::apps::AppStore;
+use crate::config::{Config, OTP_KV};
+use crate::error::{ApiError, ApiResult};
 use crate::headers::RequestMeta;
+use crate::store::OtpStore;
 
 /// Service name reported by `GET /health`.
 const SERVICE: &str = "otp-sms-verify";
 
+/// What every handler may use: the environment, the execution context (for work
+/// after the response), the configuration and the time of the request.
+pub(crate) struct RequestContext {
+    pub(crate) env: Env,
+    pub(crate) ctx: Context,
+    pub(crate) config: Config,
+    pub(crate) now: otp_core::time::UnixSeconds,
+}
+
 /// Worker entry point: routes the request and stamps the tracing headers on the reply.
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let meta = RequestMeta::from_request(&req);
     let path = req.path();
-
-    let response = match router().run(req, env).await {
-        // The router answers a known path with an unknown method in plain text.
-        Ok(res) if res.status_code() == 405 => ApiError::method_not_allowed(&path).into_response(),
-        Ok(res) => Ok(res),
+    let mut response = match route(req, env, ctx).await {
+        Ok(res) => res,
         Err(err) => {
-            worker::console_error!("request {} failed: {err}", meta.id());
-            ApiError::internal(&path).into_response()
+            if err.status() >= 500 {
+                worker::console_error!(
+                    "request {} {path}: {} {}",
+                    meta.id(),
+                    err.status(),
+                    err.code()
+                );
+            }
+            err.to_response(&path)?
         }
     };
-    let mut response = response?;
     meta.stamp(&mut response)?;
     Ok(response)
 }
 
-/// All routes of the worker. Unmatched paths fall through to [`not_found`].
-fn router() -> Router<'static, ()> {
-    Router::new()
-        .get("/health", health)
-        .or_else_any_method("/", not_found)
-        .or_else_any_method("/*path", not_found)
+/// The routes, matched on method and path segments.
+async fn route(req: Request, env: Env, ctx: Context) -> ApiResult<Response> {
+    let path = req.path();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let method = req.method();
+    match (segments.as_slice(), &method) {
+        (["health"], Method::Get) => return health(),
+        (["health"], _) => return Err(ApiError::method_not_allowed()),
+        _ => {}
+    }
+    let known = matches!(
+        segments.as_slice(),
+        ["oauth", "token"]
+            | ["otp"]
+            | ["otp", _]
+            | ["admin", "apps"]
+            | ["admin", "apps", _]
+            | [
+                "admin",
+                "apps",
+                _,
+                "rotate-secret" | "rotate-api-key" | "rotate-webhook-secret"
+            ]
+            | ["admin", "outbox"]
+    );
+    if !known {
+        return Err(ApiError::not_found());
+    }
+    let config = Config::from_env(&env)?;
+    let now = config::now(&req, &env);
+    let rc = RequestContext {
+        env,
+        ctx,
+        config,
+        now,
+    };
+    match segments.as_slice() {
+        ["oauth", "token"] => match method {
+            Method::Post => auth::token(req, &rc.env, &rc.config, now).await,
+            _ => Err(ApiError::method_not_allowed()),
+        },
+        ["otp"] | ["otp", _] => otp_routes(req, &rc, &segments[1..]).await,
+        _ => admin_routes(req, &rc, &segments[1..]).await,
+    }
+}
+
+async fn otp_routes(mut req: Request, rc: &RequestContext, rest: &[&str]) -> ApiResult<Response> {
+    let method = req.method();
+    if !matches!(
+        (rest, &method),
+        ([], Method::Post) | ([_], Method::Get | Method::Post | Method::Delete)
+    ) {
+        return Err(ApiError::method_not_allowed());
+    }
+    let who = auth::authenticate(&req, &rc.env, &rc.config, rc.now).await?;
+    let store = OtpStore::new(kv(&rc.env)?, rc.config.retention);
+    match (rest, method) {
+        ([], _) => smscx::create(rc, &who, &store, http::json_body(&mut req).await?).await,
+        ([id], Method::Get) => smscx::status(rc, &who, &store, id).await,
+        ([id], Method::Post) => {
+            smscx::verify(rc, &who, &store, id, http::json_body(&mut req).await?).await
+        }
+        ([id], _) => smscx::cancel(rc, &who, &store, id).await,
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+async fn admin_routes(mut req: Request, rc: &RequestContext, rest: &[&str]) -> ApiResult<Response> {
+    let method = req.method();
+    admin::require_admin(&req, rc)?;
+    let apps = AppStore::new(kv(&rc.env)?);
+    match (rest, method) {
+        (["apps"], Method::Post) => {
+            admin::create_app(rc, &apps, http::json_body(&mut req).await?).await
+        }
+        (["apps", id], Method::Get) => admin::get_app(&apps, id).await,
+        (["apps", id], Method::Patch) => {
+            admin::update_app(rc, &apps, id, http::json_body(&mut req).await?).await
+        }
+        (["apps", id], Method::Delete) => admin::delete_app(&apps, id).await,
+        (["apps", id, "rotate-secret"], Method::Post) => {
+            admin::rotate(rc, &apps, id, admin::Rotate::Secret).await
+        }
+        (["apps", id, "rotate-api-key"], Method::Post) => {
+            admin::rotate(rc, &apps, id, admin::Rotate::ApiKey).await
+        }
+        (["apps", id, "rotate-webhook-secret"], Method::Post) => {
+            admin::rotate(rc, &apps, id, admin::Rotate::WebhookSecret).await
+        }
+        (["outbox"], Method::Get) => admin::outbox(&req, rc).await,
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+fn kv(env: &Env) -> ApiResult<worker::kv::KvStore> {
+    env.kv(OTP_KV).map_err(|_| {
+        worker::console_error!("configuration: KV binding {OTP_KV} is missing");
+        ApiError::misconfigured()
+    })
 }
 
 /// Body of `GET /health`.
@@ -57,15 +179,14 @@ struct Health {
 }
 
 /// `GET /health`: liveness probe with the service name and crate version.
-fn health(_req: Request, _ctx: RouteContext<()>) -> Result<Response> {
-    Response::from_json(&Health {
-        status: "ok",
-        service: SERVICE,
-        version: env!("CARGO_PKG_VERSION"),
-    })
-}
-
-/// Fallback for any path no route matches.
-fn not_found(req: Request, _ctx: RouteContext<()>) -> Result<Response> {
-    ApiError::not_found(&req.path()).into_response()
+fn health() -> ApiResult<Response> {
+    http::json(
+        &Health {
+            status: "ok",
+            service: SERVICE,
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        200,
+    )
+    .map_err(|_| ApiError::internal())
 }

@@ -1,0 +1,63 @@
+/**
+ * otp-sms-verify: OTP SMS verification as WebAssembly for Node, browsers and
+ * Cloudflare Workers. The core (Rust, compiled to wasm) decides every rule: PINs,
+ * templates, phone numbers, SMS parts, settings and the PENDING → VERIFIED / FAILED /
+ * EXPIRED / CANCELLED state machine. `OtpService` runs whole verifications over a
+ * store and an SMS sender of your choice.
+ *
+ * In browsers call `await init()` once first; Node and Workers need no init.
+ * @module
+ */
+
+export {
+  init,
+  generatePin,
+  renderTemplate,
+  validateTemplate,
+  countSmsParts,
+  parsePhone,
+  validateSettings,
+  errorCatalog,
+  planOtp,
+  verifyOtp,
+  cancelOtp,
+  viewOtp,
+  storageTtl,
+  newOtpId,
+  formatUtc,
+  type PinOptions,
+  type Verification,
+} from "./core.js";
+export { OtpError, type OtpErrorInfo } from "./errors.js";
+export {
+  OtpService,
+  type OtpServiceOptions,
+  type OtpStore,
+  type SmsSender,
+} from "./service.js";
+export { MemoryStore, KvStore, type KvNamespaceLike } from "./stores.js";
+export {
+  CallbackSender,
+  type CallbackSenderOptions,
+  type CallbackDelivery,
+  type FetchLike,
+} from "./callback.js";
+export type { WasmSource } from "./raw.js";
+export type {
+  PinType,
+  OtpStatus,
+  SmsEncoding,
+  TemplateSource,
+  CoreError,
+  SmsParts,
+  ParsedPhone,
+  TemplateVars,
+  LanguageTemplate,
+  PriceTable,
+  OtpSettings,
+  OtpRequest,
+  OtpRecord,
+  OtpView,
+  SmsMessage,
+  PlannedOtp,
+} from "../wasm/otp_core.cjs";

@@ -1,0 +1,103 @@
+// Helpers for tests of the HTTP API: a built worker in Miniflare with development
+// secrets, an admin client, and small SMS.CX-dialect calls.
+
+import { startWorker } from "../worker/harness.mjs";
+
+/** Secrets and vars of a development worker under test. */
+export const DEV_BINDINGS = {
+  ENVIRONMENT: "development",
+  ADMIN_TOKEN: "test-admin-token",
+  PIN_KEYS: "test-pin-key-0123456789abcdef",
+  TOKEN_KEY: "test-token-key-0123456789abcdef",
+};
+
+/** A fixed, recent instant for X-Dev-Now (Unix seconds). */
+export const T0 = 1_800_000_000;
+
+/** Starts the built worker with development bindings (plus `bindings`). */
+export async function startApi({ bindings = {}, miniflare = {} } = {}) {
+  const worker = await startWorker({
+    bindings: { ...DEV_BINDINGS, ...bindings },
+    kvNamespaces: ["OTP_KV", "OUTBOX_KV"],
+    miniflare,
+  });
+  return Object.assign(worker, { api: apiClient(worker, bindings.ADMIN_TOKEN ?? DEV_BINDINGS.ADMIN_TOKEN) });
+}
+
+/** JSON requests against `worker`; each returns `{status, body, headers}`. */
+export function apiClient(worker, adminToken) {
+  async function call(method, path, { body, headers = {}, now } = {}) {
+    const init = { method, headers: { ...headers } };
+    if (body !== undefined) {
+      init.body = typeof body === "string" ? body : JSON.stringify(body);
+      init.headers["content-type"] ??= "application/json";
+    }
+    if (now !== undefined) init.headers["x-dev-now"] = String(now);
+    const res = await worker.fetch(path, init);
+    const text = await res.text();
+    let json;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = text;
+    }
+    return { status: res.status, body: json, headers: res.headers };
+  }
+  const admin = (method, path, body) => call(method, path, { body, headers: { authorization: `Bearer ${adminToken}` } });
+  return {
+    call,
+    admin,
+    /** Creates an app (outbox gateway unless given) and returns its credentials. */
+    async createApp(body = {}) {
+      const res = await admin("POST", "/admin/apps", { name: "Test App", ...body, otp: { template: TEST_TEMPLATE, ...body.otp } });
+      if (res.status !== 201) throw new Error(`createApp: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body;
+    },
+    /** SMS.CX calls authenticated by API key. */
+    otp(apiKey) {
+      const headers = { "x-api-key": apiKey };
+      return {
+        send: (body, now = T0) => call("POST", "/otp", { body, headers, now }),
+        get: (id, now = T0) => call("GET", `/otp/${id}`, { headers, now }),
+        verify: (id, pin, now = T0) => call("POST", `/otp/${id}`, { body: { pin }, headers, now }),
+        cancel: (id, now = T0) => call("DELETE", `/otp/${id}`, { headers, now }),
+      };
+    },
+    /** The newest outbox messages for `phoneNumber`. */
+    async outbox(phoneNumber) {
+      const res = await admin("GET", `/admin/outbox?phoneNumber=${encodeURIComponent(phoneNumber)}`);
+      if (res.status !== 200) throw new Error(`outbox: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body.data;
+    },
+    /** The PIN of the newest SMS for `otpId` (found in the outbox text). */
+    async pinOf(phoneNumber, otpId) {
+      const messages = await this.outbox(phoneNumber);
+      const message = messages.find((m) => m.otpId === otpId);
+      if (!message) throw new Error(`no outbox message for ${otpId}`);
+      return { pin: extractPin(message.text), message };
+    },
+  };
+}
+
+/** Template of test apps: the PIN in brackets is easy to find again. */
+export const TEST_TEMPLATE = "Your {{brand}} code is [{{pin}}]";
+
+/** The PIN in an SMS text rendered from TEST_TEMPLATE (or the first 4-10 symbol word). */
+export function extractPin(text) {
+  const m = text.match(/\[([A-Z0-9]{4,10})\]/) ?? text.match(/\b([A-Z0-9]*[0-9][A-Z0-9]*)\b/);
+  if (!m) throw new Error(`no PIN in ${JSON.stringify(text)}`);
+  return m[1];
+}
+
+/** Every key and value in a KV namespace of the worker. */
+export async function dumpKv(worker, binding = "OTP_KV") {
+  const kv = await worker.kv(binding);
+  const entries = [];
+  let cursor;
+  do {
+    const page = await kv.list({ cursor });
+    for (const { name } of page.keys) entries.push([name, await kv.get(name)]);
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor);
+  return entries;
+}

@@ -1,0 +1,166 @@
+//! Applications: the tenants of the service. Each holds its OTP defaults, its SMS
+//! gateway choice and its credentials, stored in KV with the secret and API key
+//! as SHA-256 hashes only (both are 192+ random bits, so a plain hash is enough).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use otp_core::rng::{OsRandom, RandomSource};
+use otp_core::settings::OtpSettings;
+use otp_core::time::UnixSeconds;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use worker::kv::KvStore;
+
+use crate::error::{ApiError, ApiResult};
+use crate::gateway::GatewayConfig;
+
+/// Prefix of API keys, so that leaked keys are easy to recognise and scan for.
+pub(crate) const API_KEY_PREFIX: &str = "otpk_";
+
+/// One application as stored in KV under `app:{appId}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AppRecord {
+    pub(crate) app_id: String,
+    pub(crate) name: String,
+    /// SHA-256 (hex) of the application secret.
+    pub(crate) secret_hash: String,
+    /// SHA-256 (hex) of the API key.
+    pub(crate) api_key_hash: String,
+    /// Bumped when the secret rotates: tokens of an older version are refused.
+    pub(crate) secret_version: u32,
+    /// Signs status callbacks and webhook-gateway requests (Standard Webhooks).
+    pub(crate) webhook_secret: String,
+    pub(crate) gateway: GatewayConfig,
+    pub(crate) otp: OtpSettings,
+    pub(crate) created_at: UnixSeconds,
+    pub(crate) updated_at: UnixSeconds,
+}
+
+/// What the admin API shows of an application (never a secret or hash).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AppView<'a> {
+    app_id: &'a str,
+    name: &'a str,
+    gateway: &'a GatewayConfig,
+    otp: &'a OtpSettings,
+    date_created: String,
+    date_updated: String,
+}
+
+impl AppRecord {
+    /// The admin view of this application.
+    pub(crate) fn view(&self) -> AppView<'_> {
+        AppView {
+            app_id: &self.app_id,
+            name: &self.name,
+            gateway: &self.gateway,
+            otp: &self.otp,
+            date_created: otp_core::time::format_utc(self.created_at),
+            date_updated: otp_core::time::format_utc(self.updated_at),
+        }
+    }
+}
+
+/// Checks an application name: 1-64 characters, no control characters.
+pub(crate) fn validate_name(name: &str) -> ApiResult<()> {
+    let n = name.trim();
+    if n.is_empty() || n.chars().count() > 64 || n.chars().any(char::is_control) {
+        return Err(ApiError::app_name_invalid());
+    }
+    Ok(())
+}
+
+/// Lowercase hex SHA-256 of a credential.
+pub(crate) fn hash_credential(credential: &str) -> String {
+    otp_core::secret::to_hex(&Sha256::digest(credential.as_bytes()))
+}
+
+/// `n` random bytes from the platform CSPRNG, base64url without padding.
+pub(crate) fn random_token(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    OsRandom.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A new application secret (256 bits).
+pub(crate) fn new_app_secret() -> String {
+    random_token(32)
+}
+
+/// A new API key (192 bits, prefixed).
+pub(crate) fn new_api_key() -> String {
+    format!("{API_KEY_PREFIX}{}", random_token(24))
+}
+
+fn app_key(app_id: &str) -> String {
+    format!("app:{app_id}")
+}
+
+fn api_key_index(hash: &str) -> String {
+    format!("apikey:{hash}")
+}
+
+/// Applications in KV: `app:{appId}` → record, `apikey:{sha256}` → appId.
+pub(crate) struct AppStore {
+    kv: KvStore,
+}
+
+impl AppStore {
+    /// The store over the `OTP_KV` binding.
+    pub(crate) fn new(kv: KvStore) -> Self {
+        AppStore { kv }
+    }
+
+    /// The application with `app_id`, if any. Ids that are not UUIDs are never looked up.
+    pub(crate) async fn get(&self, app_id: &str) -> ApiResult<Option<AppRecord>> {
+        if !otp_core::id::is_uuid(app_id) {
+            return Ok(None);
+        }
+        Ok(self.kv.get(&app_key(app_id)).json::<AppRecord>().await?)
+    }
+
+    /// The application whose API key is `api_key`, if any.
+    pub(crate) async fn by_api_key(&self, api_key: &str) -> ApiResult<Option<AppRecord>> {
+        if !api_key.starts_with(API_KEY_PREFIX) || api_key.len() > 128 {
+            return Ok(None);
+        }
+        let hash = hash_credential(api_key);
+        let Some(app_id) = self.kv.get(&api_key_index(&hash)).text().await? else {
+            return Ok(None);
+        };
+        // The index can lag a rotation (KV is eventually consistent): trust the record.
+        Ok(self.get(&app_id).await?.filter(|app| {
+            otp_core::secret::constant_time_eq(app.api_key_hash.as_bytes(), hash.as_bytes())
+        }))
+    }
+
+    /// Stores `app` (create or update).
+    pub(crate) async fn put(&self, app: &AppRecord) -> ApiResult<()> {
+        let json = serde_json::to_string(app).map_err(|_| ApiError::internal())?;
+        self.kv.put(&app_key(&app.app_id), json)?.execute().await?;
+        Ok(())
+    }
+
+    /// Points the API-key index at `app`.
+    pub(crate) async fn index_api_key(&self, app: &AppRecord) -> ApiResult<()> {
+        self.kv
+            .put(&api_key_index(&app.api_key_hash), app.app_id.clone())?
+            .execute()
+            .await?;
+        Ok(())
+    }
+
+    /// Removes an API-key index entry.
+    pub(crate) async fn unindex_api_key(&self, api_key_hash: &str) -> ApiResult<()> {
+        self.kv.delete(&api_key_index(api_key_hash)).await?;
+        Ok(())
+    }
+
+    /// Deletes the application and its key index. Its OTP records expire on their own.
+    pub(crate) async fn delete(&self, app: &AppRecord) -> ApiResult<()> {
+        self.kv.delete(&app_key(&app.app_id)).await?;
+        self.unindex_api_key(&app.api_key_hash).await
+    }
+}

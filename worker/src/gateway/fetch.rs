@@ -1,0 +1,207 @@
+//! One outgoing POST with a deadline: the only network I/O of the gateways and of
+//! the status callbacks. The deadline covers the whole exchange (connection,
+//! headers and body); when it passes, the request is aborted. Redirects are not
+//! followed: a provider or a customer endpoint that answers 3xx gets no second
+//! request to wherever it points.
+
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use wasm_bindgen::JsValue;
+use worker::{
+    AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
+};
+
+/// `User-Agent` of every outgoing request.
+pub(crate) const USER_AGENT: &str = concat!("otp-sms-verify/", env!("CARGO_PKG_VERSION"));
+
+/// Longest reply body kept, in bytes; a longer one is cut (it is only parsed for
+/// an id or an error code).
+const MAX_REPLY_BYTES: usize = 64 * 1024;
+
+/// A POST to send: URL, headers and body, built by pure code and testable natively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PostRequest {
+    /// Absolute URL.
+    pub(crate) url: String,
+    /// Header names and values (credentials included: never log them).
+    pub(crate) headers: Vec<(&'static str, String)>,
+    /// The body (may hold the SMS text: never log it).
+    pub(crate) body: String,
+}
+
+#[cfg(test)]
+impl PostRequest {
+    /// The value of header `name` (case-insensitive), for tests and checks.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HttpReply {
+    /// HTTP status.
+    pub(crate) status: u16,
+    /// The body as text (lossy UTF-8), at most 64 KiB.
+    pub(crate) body: String,
+}
+
+/// Why no reply came back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FetchError {
+    /// The deadline passed first; the request was aborted.
+    Timeout,
+    /// Connection refused or reset, DNS failure, or the body broke off.
+    Unreachable,
+    /// The request could not be built (bad URL or header value); retrying is pointless.
+    Invalid,
+}
+
+/// POSTs `request` and reads the reply, giving up after `timeout`.
+pub(crate) async fn post(
+    request: &PostRequest,
+    timeout: Duration,
+) -> Result<HttpReply, FetchError> {
+    let js_request = build(request)?;
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let exchange = async {
+        let mut response = Fetch::Request(js_request)
+            .send_with_signal(&signal)
+            .await
+            .map_err(|_| FetchError::Unreachable)?;
+        let status = response.status_code();
+        let mut bytes = response
+            .bytes()
+            .await
+            .map_err(|_| FetchError::Unreachable)?;
+        bytes.truncate(MAX_REPLY_BYTES);
+        Ok(HttpReply {
+            status,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        })
+    };
+    match first_of(exchange, Delay::from(timeout)).await {
+        Some(result) => result,
+        None => {
+            controller.abort();
+            Err(FetchError::Timeout)
+        }
+    }
+}
+
+/// The `worker::Request` for `request`.
+fn build(request: &PostRequest) -> Result<Request, FetchError> {
+    let headers = Headers::new();
+    headers
+        .set("User-Agent", USER_AGENT)
+        .map_err(|_| FetchError::Invalid)?;
+    for (name, value) in &request.headers {
+        headers.set(name, value).map_err(|_| FetchError::Invalid)?;
+    }
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual)
+        .with_body(Some(JsValue::from_str(&request.body)));
+    Request::new_with_init(&request.url, &init).map_err(|_| FetchError::Invalid)
+}
+
+/// Runs `work` until it finishes or `deadline` fires: `Some(output)` or `None`.
+async fn first_of<T>(
+    work: impl Future<Output = T>,
+    deadline: impl Future<Output = ()>,
+) -> Option<T> {
+    let mut work = pin!(work);
+    let mut deadline = pin!(deadline);
+    poll_fn(|cx| {
+        if let Poll::Ready(output) = work.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        if deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// A duration in milliseconds from var text: `default_ms` when unset or not a
+/// number, clamped to `1..=max_ms`.
+pub(crate) fn millis_setting(value: Option<String>, default_ms: u64, max_ms: u64) -> Duration {
+    let ms = value
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(default_ms)
+        .clamp(1, max_ms);
+    Duration::from_millis(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::{Context, Waker};
+
+    fn poll_once<F: Future>(f: F) -> Poll<F::Output> {
+        let mut f = pin!(f);
+        f.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn first_of_returns_the_work_when_it_is_ready() {
+        let got = poll_once(first_of(async { 7 }, std::future::pending()));
+        assert_eq!(got, Poll::Ready(Some(7)));
+    }
+
+    #[test]
+    fn first_of_returns_none_when_the_deadline_fires_first() {
+        let got = poll_once(first_of(std::future::pending::<u8>(), async {}));
+        assert_eq!(got, Poll::Ready(None));
+    }
+
+    #[test]
+    fn first_of_waits_while_neither_is_ready() {
+        let got = poll_once(first_of(
+            std::future::pending::<u8>(),
+            std::future::pending(),
+        ));
+        assert_eq!(got, Poll::Pending);
+    }
+
+    #[test]
+    fn millis_setting_defaults_and_clamps() {
+        assert_eq!(millis_setting(None, 10_000, 60_000).as_millis(), 10_000);
+        assert_eq!(
+            millis_setting(Some(" 250 ".into()), 10_000, 60_000).as_millis(),
+            250
+        );
+        assert_eq!(
+            millis_setting(Some("soon".into()), 10_000, 60_000).as_millis(),
+            10_000
+        );
+        assert_eq!(
+            millis_setting(Some("0".into()), 10_000, 60_000).as_millis(),
+            1
+        );
+        assert_eq!(
+            millis_setting(Some("999999".into()), 10_000, 60_000).as_millis(),
+            60_000
+        );
+    }
+
+    #[test]
+    fn header_lookup_ignores_case() {
+        let req = PostRequest {
+            url: "https://x.test/".into(),
+            headers: vec![("Content-Type", "application/json".into())],
+            body: String::new(),
+        };
+        assert_eq!(req.header("content-type"), Some("application/json"));
+        assert_eq!(req.header("Authorization"), None);
+    }
+}
