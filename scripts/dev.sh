@@ -44,7 +44,7 @@ fi
 export WRANGLER_SEND_METRICS=false
 export CLOUDFLARE_CF_FETCH_ENABLED=false
 
-log "starting wrangler dev on 127.0.0.1:$PORT"
+log "starting wrangler dev on 127.0.0.1:$PORT (health check: http://127.0.0.1:$PORT/health)"
 node_modules/.bin/wrangler dev --local --ip 127.0.0.1 --port "$PORT" "${extra[@]}" &
 wrangler_pid=$!
 trap 'kill "$wrangler_pid" 2>/dev/null || true' EXIT INT TERM
@@ -53,5 +53,5 @@ trap 'kill "$wrangler_pid" 2>/dev/null || true' EXIT INT TERM
 if ! node scripts/seed-dev-app.mjs "http://127.0.0.1:$PORT"; then
   log "warning: could not seed the dev app (see above); the worker is still running"
 fi
-log "health check: http://127.0.0.1:$PORT/health"
+log "ready: http://127.0.0.1:$PORT/health (Ctrl-C stops)"
 wait "$wrangler_pid"

@@ -1,9 +1,10 @@
-// `./scripts/dev.sh --port N` really starts `wrangler dev` and serves /health.
+// `./scripts/dev.sh --port N` really starts `wrangler dev`, serves /health, seeds the
+// dev app, and the README's walkthrough (send, read the outbox, verify) works.
 // Its output is kept in test-results/dev-server.log.
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
+import { createWriteStream, mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { test } from "node:test";
@@ -44,7 +45,16 @@ async function stop(child, exited) {
   killGroup(child, "SIGKILL");
 }
 
-test("scripts/dev.sh starts wrangler dev and /health answers 200", { timeout: STARTUP_TIMEOUT_MS + 30_000 }, async () => {
+/** Waits until `predicate()` is true, or fails after `ms`. */
+async function until(predicate, ms, what) {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+test("scripts/dev.sh starts wrangler dev, seeds the dev app, and the walkthrough verifies an OTP", { timeout: STARTUP_TIMEOUT_MS + 30_000 }, async () => {
   const port = await freePort();
   mkdirSync(path.dirname(LOG_FILE), { recursive: true });
   const log = createWriteStream(LOG_FILE);
@@ -86,7 +96,23 @@ test("scripts/dev.sh starts wrangler dev and /health answers 200", { timeout: ST
     assert.equal(body.service, "otp-sms-verify");
     assert.ok(res.headers.get("x-request-id"));
     assert.match(res.headers.get("x-response-time") ?? "", /^\d+ms$/);
-    assert.ok(output.includes(url), "dev.sh prints the health URL");
+    await until(() => output.includes(url), 60_000, "dev.sh to print the health URL");
+
+    // The walkthrough the seeding prints: send, read the SMS from the outbox, verify.
+    assert.match(output, /Send an OTP:/);
+    const app = JSON.parse(readFileSync(path.join(ROOT, ".wrangler", "dev-app.json"), "utf8"));
+    const adminToken = readFileSync(path.join(ROOT, ".dev.vars"), "utf8").match(/^ADMIN_TOKEN=(.*)$/m)[1].trim();
+    const base = `http://127.0.0.1:${port}`;
+    const json = { "x-api-key": app.apiKey, "content-type": "application/json" };
+    const sent = await fetch(`${base}/otp`, { method: "POST", headers: json, body: JSON.stringify({ phoneNumber: "+33612424111" }) });
+    assert.equal(sent.status, 201);
+    const { otpId } = await sent.json();
+    const outbox = await fetch(`${base}/admin/outbox?phoneNumber=%2B33612424111`, { headers: { authorization: `Bearer ${adminToken}` } });
+    const sms = (await outbox.json()).data.find((m) => m.otpId === otpId);
+    assert.ok(sms, "the SMS is in the dev outbox");
+    const pin = sms.text.match(/\b\d{6}\b/)[0];
+    const verified = await fetch(`${base}/otp/${otpId}`, { method: "POST", headers: json, body: JSON.stringify({ pin }) });
+    assert.deepEqual(await verified.json(), { status: "VERIFIED" });
   } finally {
     await stop(child, exited);
     log.end();

@@ -69,34 +69,38 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     Ok(response)
 }
 
+/// The API areas behind the path's first segments; `None` for an unknown path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Area {
+    /// SMS.CX dialect: `/oauth/token`, `/otp`, `/otp/{id}`.
+    Smscx,
+    /// Administration: `/admin/...`.
+    Admin,
+}
+
+fn area(segments: &[&str]) -> Option<Area> {
+    match segments {
+        ["oauth", "token"] | ["otp"] | ["otp", _] => Some(Area::Smscx),
+        ["admin", "apps"]
+        | ["admin", "apps", _]
+        | ["admin", "apps", _, "rotate-secret" | "rotate-api-key" | "rotate-webhook-secret"]
+        | ["admin", "outbox"] => Some(Area::Admin),
+        _ => None,
+    }
+}
+
 /// The routes, matched on method and path segments.
 async fn route(req: Request, env: Env, ctx: Context) -> ApiResult<Response> {
     let path = req.path();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method();
+    // Routes that need no configuration.
     match (segments.as_slice(), &method) {
         (["health"], Method::Get) => return health(),
         (["health"], _) => return Err(ApiError::method_not_allowed()),
         _ => {}
     }
-    let known = matches!(
-        segments.as_slice(),
-        ["oauth", "token"]
-            | ["otp"]
-            | ["otp", _]
-            | ["admin", "apps"]
-            | ["admin", "apps", _]
-            | [
-                "admin",
-                "apps",
-                _,
-                "rotate-secret" | "rotate-api-key" | "rotate-webhook-secret"
-            ]
-            | ["admin", "outbox"]
-    );
-    if !known {
-        return Err(ApiError::not_found());
-    }
+    let area = area(&segments).ok_or_else(ApiError::not_found)?;
     let config = Config::from_env(&env)?;
     let now = config::now(&req, &env);
     let rc = RequestContext {
@@ -105,13 +109,13 @@ async fn route(req: Request, env: Env, ctx: Context) -> ApiResult<Response> {
         config,
         now,
     };
-    match segments.as_slice() {
-        ["oauth", "token"] => match method {
+    match (area, segments.as_slice()) {
+        (Area::Smscx, ["oauth", "token"]) => match method {
             Method::Post => auth::token(req, &rc.env, &rc.config, now).await,
             _ => Err(ApiError::method_not_allowed()),
         },
-        ["otp"] | ["otp", _] => otp_routes(req, &rc, &segments[1..]).await,
-        _ => admin_routes(req, &rc, &segments[1..]).await,
+        (Area::Smscx, _) => otp_routes(req, &rc, &segments[1..]).await,
+        (Area::Admin, _) => admin_routes(req, &rc, &segments[1..]).await,
     }
 }
 

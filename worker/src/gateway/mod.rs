@@ -93,7 +93,7 @@ impl GatewayConfig {
     /// Twilio Messaging Service SID looks like one, and the outbox is allowed
     /// only when `ENVIRONMENT` is `development` ([`GatewayError::OutboxDisabled`]).
     pub(crate) fn validate(&self, env: &Env) -> Result<(), GatewayError> {
-        self.check(is_development(env))
+        self.check(crate::config::is_development(env))
     }
 
     /// [`GatewayConfig::validate`] with the environment decided by the caller.
@@ -332,18 +332,8 @@ trait Settings {
 
 impl Settings for Env {
     fn setting(&self, name: &str) -> Option<String> {
-        // Secrets and vars are both plain strings in the Worker's env.
-        self.secret(name)
-            .or_else(|_| self.var(name))
-            .ok()
-            .map(|value| value.to_string())
-            .filter(|value| !value.trim().is_empty())
+        crate::config::secret_or_var(self, name)
     }
-}
-
-/// Whether `ENVIRONMENT` is `development` (the outbox is enabled only then).
-fn is_development(env: &Env) -> bool {
-    env.setting("ENVIRONMENT").as_deref() == Some("development")
 }
 
 /// Whether `status` is 2xx.

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use worker::kv::KvStore;
 use worker::Env;
 
-use super::{is_development, to_json, GatewayError, OutgoingSms, Receipt};
+use super::{to_json, GatewayError, OutgoingSms, Receipt};
+use crate::config::is_development;
 
 /// Binding of the outbox's KV namespace (development only).
 pub(crate) const OUTBOX_KV: &str = "OUTBOX_KV";
