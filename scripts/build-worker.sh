@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Builds the Cloudflare Worker crate (worker/) into worker/build/ with worker-build in
-# release mode, fully offline: the wasm-bindgen CLI comes from scripts/install-tools.sh,
-# wasm-opt (binaryen) and esbuild from node_modules (npm ci). Used by wrangler's
-# [build] command and by scripts/dev.sh and scripts/test.sh.
+# Builds the Cloudflare Worker crate (worker/) into worker/build/ with worker-build,
+# fully offline: the wasm-bindgen CLI comes from scripts/install-tools.sh, wasm-opt
+# (binaryen) and esbuild from node_modules (npm ci). Used by wrangler's [build] command
+# and by scripts/dev.sh and scripts/test.sh.
+#
+# Size (see BENCHMARKS.md): the cargo profile is `worker-release` (release with
+# opt-level "z"; the worker's speed is bound by storage round trips, not code), and
+# the wasm name section that worker-build keeps is stripped afterwards. Set
+# KEEP_WASM_NAMES=1 (with FORCE_BUILD=1) to keep function names in wasm stack traces.
 #
 # Skips the build when worker/build/ is newer than every input; FORCE_BUILD=1 rebuilds.
 set -euo pipefail
@@ -15,12 +20,16 @@ die() { log "error: $*"; exit 1; }
 cd "$ROOT"
 OUT="worker/build/index.js"
 
+# The worker embeds the demo page (demo/) and the npm package's browser build (pkg/dist,
+# pkg/wasm) with include_bytes!: build the package first (skipped when up to date).
+FORCE_BUILD=0 bash scripts/build-pkg.sh
+
 # Inputs of the worker build: both crates' sources and manifests, the lockfiles, cargo
-# config and this script.
+# config, this script, and the files the worker embeds (demo page, package build).
 inputs_newer_than() {
   local newer
   newer="$(find src worker/src Cargo.toml Cargo.lock worker/Cargo.toml .cargo package-lock.json \
-    scripts/build-worker.sh -newer "$1" -print -quit 2>/dev/null || true)"
+    scripts/build-worker.sh demo pkg/dist pkg/wasm -newer "$1" -print -quit 2>/dev/null || true)"
   [[ -n "$newer" ]]
 }
 
@@ -40,8 +49,17 @@ export WASM_BINDGEN_BIN
 export WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt"
 export ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild"
 
-log "building worker/ (release)"
+log "building worker/ (profile worker-release)"
 start=$SECONDS
-(cd worker && worker-build --release)
+(cd worker && worker-build --profile worker-release)
+if [[ "${KEEP_WASM_NAMES:-0}" != 1 ]]; then
+  # No optimisation passes here (worker-build ran wasm-opt -O); the same features as
+  # worker-build enables, so the encoding stays what workerd accepts.
+  features=(mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue
+    reference-types exception-handling)
+  node_modules/.bin/wasm-opt "${features[@]/#/--enable-}" --strip-debug --strip-producers \
+    worker/build/index_bg.wasm -o worker/build/index_bg.wasm.tmp
+  mv worker/build/index_bg.wasm.tmp worker/build/index_bg.wasm
+fi
 touch "$OUT" # worker-build may keep old mtimes; mark the output as fresh
 log "done in $((SECONDS - start))s: $(du -sh worker/build | cut -f1) in worker/build"

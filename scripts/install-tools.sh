@@ -7,6 +7,9 @@ set -euo pipefail
 WASM_BINDGEN_VERSION=0.2.129
 WORKER_BUILD_VERSION=0.8.7
 WASM_PACK_VERSION=0.15.1
+SCHEMATHESIS_VERSION=4.32.5
+# Python tools live in a venv of the project (gitignored), not in the system Python.
+VENV="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/venv"
 
 export PATH="$HOME/.cargo/bin:$PATH"
 log() { printf '[install-tools] %s\n' "$*" >&2; }
@@ -33,4 +36,10 @@ fi
 if ! has_version wasm-pack "$WASM_PACK_VERSION"; then
   log "installing wasm-pack $WASM_PACK_VERSION (a few minutes, once)"
   cargo install wasm-pack --version "$WASM_PACK_VERSION" --locked --force
+fi
+
+if ! "$VENV/bin/st" --version 2>/dev/null | grep -q -- "$SCHEMATHESIS_VERSION"; then
+  log "installing schemathesis $SCHEMATHESIS_VERSION into target/venv"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project, installing what it needs first:
 # formatting, clippy, the Rust tests (native, and the core's on wasm32 under Node),
-# the worker build, and the Node tests of the built worker (tests/**/*.test.mjs).
+# the worker build, the Node tests of the built worker (tests/**/*.test.mjs), and the
+# demo page's tests in Chromium (tests/browser/; Debian's chromium is installed if missing).
 # Stops at the first failure. Works unattended (CI=true, no stdin).
 set -euo pipefail
 
@@ -31,6 +32,10 @@ bash scripts/node-deps.sh </dev/null
 section "cargo fmt --check"
 cargo fmt --all -- --check
 
+# Before clippy: the worker embeds the package's browser build (pkg/dist, pkg/wasm).
+section "npm package build (scripts/build-pkg.sh)"
+bash scripts/build-pkg.sh </dev/null
+
 section "cargo clippy (native, all targets)"
 cargo clippy --workspace --all-targets -- -D warnings
 
@@ -46,20 +51,33 @@ cargo test -p otp-core --target wasm32-unknown-unknown
 section "worker build (scripts/build-worker.sh)"
 bash scripts/build-worker.sh
 
-section "npm package build (scripts/build-pkg.sh)"
-bash scripts/build-pkg.sh
-
 section "wasm imports: nothing from env (the core must not need a host beyond wasm-bindgen)"
 node scripts/check-wasm-imports.mjs pkg/wasm/otp_core_bg.wasm worker/build/index_bg.wasm
 
-section "node tests (tests/**/*.test.mjs)"
+section "node tests (tests/**/*.test.mjs but tests/browser/)"
 shopt -s globstar nullglob
-node_tests=(tests/**/*.test.mjs)
+node_tests=()
+for t in tests/**/*.test.mjs; do
+  [[ "$t" == tests/browser/* ]] || node_tests+=("$t")
+done
 if ((${#node_tests[@]} == 0)); then
   echo "no tests/**/*.test.mjs found" >&2
   exit 1
 fi
 node --test "${node_tests[@]}" </dev/null
+
+section "chromium for the browser tests (Debian package, installed when missing)"
+if [[ -x /usr/bin/chromium ]]; then
+  /usr/bin/chromium --version 2>/dev/null || true
+else
+  sudo=()
+  ((EUID == 0)) || sudo=(sudo)
+  "${sudo[@]}" apt-get update </dev/null
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium </dev/null
+fi
+
+section "browser tests (tests/browser/, Chromium via playwright-core; screenshots in test-results/screenshots/)"
+node --test tests/browser/ </dev/null
 
 section "done"
 echo "all checks passed"

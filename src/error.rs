@@ -152,6 +152,10 @@ errors! {
     FieldTypeInvalid = (2114, "field_type_invalid", "invalid_param", 400, "a field has the wrong type"),
     /// A custom PIN does not match the PIN type and length rules.
     CustomPinInvalid = (2115, "custom_pin_invalid", "invalid_param", 400, "custom PIN does not match pinType and pinLength"),
+    /// The application does not send to this destination country.
+    CountryNotAllowed = (2116, "country_not_allowed", "country_not_allowed", 403, "the application does not send to this country"),
+    /// A rate-limit setting is out of range or names an unknown country.
+    RateLimitSettingInvalid = (2117, "rate_limit_setting_invalid", "invalid_param", 400, "a rate-limit setting is out of range or names an unknown country"),
 }
 
 impl fmt::Display for Error {

@@ -16,7 +16,9 @@
 //! derives EXPIRED from `now`, so a stored record never needs a rewrite to expire.
 
 pub mod error;
+pub mod guard;
 pub mod id;
+pub mod limits;
 pub mod otp;
 pub mod phone;
 pub mod pin;

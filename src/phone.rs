@@ -285,21 +285,28 @@ fn split_calling_code(digits: &[u8]) -> Result<(u16, usize)> {
     }
 }
 
-/// Drops a national trunk prefix (`0` in most countries) from a national number.
+/// Drops the national trunk prefixes (`0` in most countries) from a national number.
 ///
 /// Each rule is `(prefix, length)`: the prefix is dropped when the number has
 /// exactly `length` digits with it (0: any length) and what follows does not
-/// start with `0`. The first rule that applies wins; at most one is applied.
-fn strip_trunk_prefix(calling_code: u16, national: &[u8]) -> &[u8] {
-    for &(prefix, len) in trunk_rules(calling_code) {
-        if national.starts_with(prefix.as_bytes())
-            && (len == 0 || national.len() == len)
-            && national.get(prefix.len()) != Some(&b'0')
-        {
-            return &national[prefix.len()..];
+/// start with `0`. The first rule that applies wins, and the rules are applied
+/// again to what is left until none applies, so a number this returns is one
+/// no rule changes: parsing its E.164 again gives the same number (with one
+/// pass, Turkmenistan's `0 8 12345678` left `812345678`, which `+993812345678`
+/// re-parsed as `+99312345678`).
+fn strip_trunk_prefix(calling_code: u16, mut national: &[u8]) -> &[u8] {
+    'again: loop {
+        for &(prefix, len) in trunk_rules(calling_code) {
+            if national.starts_with(prefix.as_bytes())
+                && (len == 0 || national.len() == len)
+                && national.get(prefix.len()) != Some(&b'0')
+            {
+                national = &national[prefix.len()..];
+                continue 'again;
+            }
         }
+        return national;
     }
-    national
 }
 
 /// The trunk prefix rules of a calling code (see [`strip_trunk_prefix`]).
@@ -950,6 +957,22 @@ mod tests {
             let p = parse_phone(input, iso).unwrap();
             assert_eq!(parse_phone(p.e164(), None).unwrap(), p);
             assert_eq!(parse_phone(&format!("00{}", p.digits()), None).unwrap(), p);
+        }
+    }
+
+    #[test]
+    fn a_trunk_prefix_left_by_another_is_dropped_too() {
+        // Found by fuzz/phone_parse: one pass dropped the 0 and left Turkmenistan's
+        // 8 (or Uzbekistan's 8, Belarus's 80), which re-parsing the E.164 dropped.
+        for (input, iso, want) in [
+            ("(0)882444444", "TM", "+99382444444"),
+            ("0 8 12 345678", "TM", "+99312345678"),
+            ("0 8 90 123 45 67", "UZ", "+998901234567"),
+            ("0 80 29 123 45 67", "BY", "+375291234567"),
+        ] {
+            let p = parse_phone(input, Some(iso)).unwrap();
+            assert_eq!(p.e164(), want, "{input:?} {iso}");
+            assert_eq!(parse_phone(p.e164(), None).unwrap().e164(), want);
         }
     }
 

@@ -68,26 +68,38 @@ pub fn validate_pin_length(length: u8) -> Result<()> {
     }
 }
 
-/// One symbol index in `0..n`, uniform: bytes at or above the largest multiple of
-/// `n` that fits in a byte are thrown away and drawn again (never `byte % n` alone).
-fn uniform_index(rng: &mut dyn RandomSource, n: u8) -> usize {
+/// The symbol index a random byte stands for in an alphabet of `n` symbols, or `None`
+/// when the byte must be thrown away: bytes at or above the largest multiple of `n`
+/// that fits in a byte are rejected (never `byte % n` alone), so every index is
+/// equally likely.
+fn accept(byte: u8, n: u8) -> Option<usize> {
     debug_assert!(n > 0);
     let limit = 256 - (256 % n as u16);
-    loop {
-        let b = rng.next_u8() as u16;
-        if b < limit {
-            return (b % n as u16) as usize;
-        }
-    }
+    let b = u16::from(byte);
+    (b < limit).then(|| (b % n as u16) as usize)
 }
 
 /// Generates a PIN of `length` symbols of `pin_type`, each uniform and independent.
+///
+/// The bytes are asked for in batches of exactly as many as symbols are still
+/// missing (one call to the OS CSPRNG for most PINs), and used in order, so the
+/// result is the same as drawing one byte per symbol, rejected bytes included.
 pub fn generate_pin(rng: &mut dyn RandomSource, pin_type: PinType, length: u8) -> Result<String> {
     validate_pin_length(length)?;
     let alphabet = pin_type.alphabet();
-    Ok((0..length)
-        .map(|_| alphabet[uniform_index(rng, alphabet.len() as u8)] as char)
-        .collect())
+    let n = alphabet.len() as u8;
+    let mut pin = String::with_capacity(usize::from(length));
+    let mut bytes = [0u8; MAX_PIN_LENGTH as usize];
+    while pin.len() < usize::from(length) {
+        let batch = &mut bytes[..usize::from(length) - pin.len()];
+        rng.next_bytes(batch);
+        for &b in batch.iter() {
+            if let Some(i) = accept(b, n) {
+                pin.push(char::from(alphabet[i]));
+            }
+        }
+    }
+    Ok(pin)
 }
 
 /// Checks a caller-chosen PIN (e.g. Dexatel's custom `code`) against the type and
@@ -107,6 +119,15 @@ mod tests {
 
     use super::*;
     use crate::rng::SeededRandom;
+
+    /// One uniform symbol index in `0..n`, drawing bytes one at a time until one is accepted.
+    fn uniform_index(rng: &mut dyn RandomSource, n: u8) -> usize {
+        loop {
+            if let Some(i) = accept(rng.next_u8(), n) {
+                return i;
+            }
+        }
+    }
 
     /// Chi-square statistic of `n` symbols drawn from `pin_type`'s alphabet.
     fn chi_square(pin_type: PinType, draws: usize, seed: u64) -> f64 {
@@ -179,6 +200,29 @@ mod tests {
             generate_pin(&mut rng, PinType::Numbers, 11),
             Err(Error::PinLengthTooLong)
         );
+    }
+
+    #[test]
+    fn batched_draws_give_the_pin_of_one_byte_per_symbol() {
+        for pin_type in [PinType::Numbers, PinType::Letters, PinType::Alphanumeric] {
+            for seed in 0..200 {
+                let alphabet = pin_type.alphabet();
+                let mut one_by_one = SeededRandom::new(seed);
+                let expected: String = (0..MAX_PIN_LENGTH)
+                    .map(|_| {
+                        char::from(alphabet[uniform_index(&mut one_by_one, alphabet.len() as u8)])
+                    })
+                    .collect();
+                let mut rng = SeededRandom::new(seed);
+                let pin = generate_pin(&mut rng, pin_type, MAX_PIN_LENGTH).unwrap();
+                assert_eq!(pin, expected, "{pin_type:?} seed {seed}");
+                assert_eq!(
+                    rng.next_u64(),
+                    one_by_one.next_u64(),
+                    "no byte drawn beyond the last symbol"
+                );
+            }
+        }
     }
 
     #[test]

@@ -46,10 +46,26 @@ pub fn from_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The 32 bytes of a 64-digit hex SHA-256 digest, or `None` for anything else.
+fn digest_from_hex(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = [0u8; 32];
+    for (o, p) in out.iter_mut().zip(s.as_bytes().chunks_exact(2)) {
+        *o = nibble(p[0])? << 4 | nibble(p[1])?;
+    }
+    Some(out)
+}
+
 /// The server's PIN keys, newest first: new digests use the first, checks accept any.
 #[derive(Clone)]
 pub struct SecretKeys {
     keys: Vec<Vec<u8>>,
+    /// Each key's HMAC state with its key block already hashed (in `keys` order),
+    /// so that a digest costs two SHA-256 blocks instead of four.
+    macs: Vec<HmacSha256>,
 }
 
 impl core::fmt::Debug for SecretKeys {
@@ -65,8 +81,22 @@ impl SecretKeys {
     /// Keys newest first; `None` when the list is empty or a key is shorter than
     /// [`MIN_KEY_BYTES`].
     pub fn new(keys: Vec<Vec<u8>>) -> Option<SecretKeys> {
-        (!keys.is_empty() && keys.iter().all(|k| k.len() >= MIN_KEY_BYTES))
-            .then_some(SecretKeys { keys })
+        if keys.is_empty() || keys.iter().any(|k| k.len() < MIN_KEY_BYTES) {
+            return None;
+        }
+        let macs = keys
+            .iter()
+            .map(|k| <HmacSha256 as KeyInit>::new_from_slice(k).expect("HMAC takes any key length"))
+            .collect();
+        Some(SecretKeys { keys, macs })
+    }
+
+    /// `HMAC-SHA256(key, otp_id || pin)` from a keyed state.
+    fn digest(mac: &HmacSha256, otp_id: &str, pin: &str) -> [u8; 32] {
+        let mut mac = mac.clone();
+        mac.update(otp_id.as_bytes());
+        mac.update(pin.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     /// The key that new digests are made with.
@@ -76,20 +106,18 @@ impl SecretKeys {
 
     /// The digest stored for `pin` of OTP `otp_id`, as lowercase hex.
     pub fn pin_digest(&self, otp_id: &str, pin: &str) -> String {
-        to_hex(&hmac_sha256(
-            self.current(),
-            &[otp_id.as_bytes(), pin.as_bytes()],
-        ))
+        to_hex(&Self::digest(&self.macs[0], otp_id, pin))
     }
 
     /// Whether `pin` matches `stored_digest` under any key. Every key is tried and
     /// every comparison is constant-time, so timing says nothing about the PIN.
     pub fn pin_matches(&self, otp_id: &str, pin: &str, stored_digest: &str) -> bool {
-        let Some(stored) = from_hex(stored_digest) else {
+        // Anything but 64 hex digits can never equal a 32-byte digest.
+        let Some(stored) = digest_from_hex(stored_digest) else {
             return false;
         };
-        self.keys.iter().fold(false, |found, key| {
-            let candidate = hmac_sha256(key, &[otp_id.as_bytes(), pin.as_bytes()]);
+        self.macs.iter().fold(false, |found, mac| {
+            let candidate = Self::digest(mac, otp_id, pin);
             found | constant_time_eq(&candidate, &stored)
         })
     }
@@ -154,6 +182,29 @@ mod tests {
     fn short_or_missing_keys_are_refused() {
         assert!(SecretKeys::new(vec![]).is_none());
         assert!(SecretKeys::new(vec![b"short".to_vec()]).is_none());
+    }
+
+    #[test]
+    fn digests_equal_the_plain_hmac_of_id_and_pin_under_each_key() {
+        let k = keys(&[b"new-key-new-key-new-key", b"old-key-old-key-old-key"]);
+        assert_eq!(
+            k.pin_digest(ID, "4321"),
+            to_hex(&hmac_sha256(
+                b"new-key-new-key-new-key",
+                &[ID.as_bytes(), b"4321"]
+            ))
+        );
+        let old = to_hex(&hmac_sha256(
+            b"old-key-old-key-old-key",
+            &[ID.as_bytes(), b"4321"],
+        ));
+        assert!(k.pin_matches(ID, "4321", &old));
+        assert!(
+            k.pin_matches(ID, "4321", &old.to_uppercase()),
+            "hex of either case"
+        );
+        assert!(!k.pin_matches(ID, "4321", &old[..62]));
+        assert!(!k.pin_matches(ID, "4321", &format!("{old}00")));
     }
 
     #[test]

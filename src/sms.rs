@@ -53,7 +53,7 @@ const UCS2_SEGMENT: u32 = 67;
 
 /// Septets `c` costs in GSM-7: 1 (default alphabet), 2 (extension table) or
 /// `None` when GSM-7 cannot carry it.
-fn gsm7_septets(c: char) -> Option<u32> {
+const fn gsm7_septets(c: char) -> Option<u32> {
     match c {
         // Extension table (escape 0x1B + code).
         '\u{0C}' | '^' | '{' | '}' | '\\' | '[' | '~' | ']' | '|' | '€' => Some(2),
@@ -69,49 +69,116 @@ fn gsm7_septets(c: char) -> Option<u32> {
     }
 }
 
+/// [`gsm7_septets`] of every ASCII character, 0 where GSM-7 cannot carry it: plain
+/// ASCII texts (most OTP messages) are counted with one lookup per byte.
+const ASCII_SEPTETS: [u8; 128] = {
+    let mut table = [0u8; 128];
+    let mut i = 0;
+    while i < 128 {
+        table[i] = match gsm7_septets(i as u8 as char) {
+            Some(n) => n as u8,
+            None => 0,
+        };
+        i += 1;
+    }
+    table
+};
+
 /// Whether the whole text can be sent as GSM-7 (an empty text can).
 pub fn is_gsm7(text: &str) -> bool {
-    text.chars().all(|c| gsm7_septets(c).is_some())
+    text.chars().all(|c| septets(c).is_some())
+}
+
+/// Septets `c` costs in GSM-7, as [`gsm7_septets`], with one lookup for ASCII.
+fn septets(c: char) -> Option<u32> {
+    if c.is_ascii() {
+        match ASCII_SEPTETS[c as usize] {
+            0 => None,
+            n => Some(u32::from(n)),
+        }
+    } else {
+        gsm7_septets(c)
+    }
 }
 
 /// The encoding, units and SMS parts of `text`, without splitting a 2-unit character across parts.
 pub fn count_parts(text: &str) -> SmsParts {
-    if is_gsm7(text) {
-        // Every character is known to be GSM-7 here; 0 is never used.
-        let width = |c: char| gsm7_septets(c).unwrap_or(0);
-        fill(text, SmsEncoding::Gsm7, GSM7_SINGLE, GSM7_SEGMENT, width)
+    // One pass for GSM-7 texts (the usual case); a character GSM-7 lacks ends it,
+    // and the text is counted again as UCS-2.
+    let mut gsm7 = Parts::new(SmsEncoding::Gsm7, GSM7_SINGLE, GSM7_SEGMENT);
+    if text.is_ascii() {
+        for &b in text.as_bytes() {
+            match ASCII_SEPTETS[usize::from(b)] {
+                0 => return count_ucs2(text),
+                n => gsm7.push(u32::from(n)),
+            }
+        }
     } else {
-        let width = |c: char| c.len_utf16() as u32;
-        fill(text, SmsEncoding::Ucs2, UCS2_SINGLE, UCS2_SEGMENT, width)
+        for c in text.chars() {
+            match septets(c) {
+                None => return count_ucs2(text),
+                Some(n) => gsm7.push(n),
+            }
+        }
     }
+    gsm7.finish()
 }
 
-/// Counts the units of `text` and the parts they fill, never splitting one character.
-fn fill(
-    text: &str,
+/// [`count_parts`] of a text that needs UCS-2.
+fn count_ucs2(text: &str) -> SmsParts {
+    let mut ucs2 = Parts::new(SmsEncoding::Ucs2, UCS2_SINGLE, UCS2_SEGMENT);
+    if text.is_ascii() {
+        text.bytes().for_each(|_| ucs2.push(1));
+    } else {
+        text.chars().for_each(|c| ucs2.push(c.len_utf16() as u32));
+    }
+    ucs2.finish()
+}
+
+/// Counts the units of a text, character by character, and the parts they fill,
+/// never splitting one character.
+struct Parts {
     encoding: SmsEncoding,
     single: u32,
     segment: u32,
-    width: impl Fn(char) -> u32,
-) -> SmsParts {
-    let mut units: u32 = 0;
-    let mut parts: u32 = 1;
-    let mut used: u32 = 0; // units in the current segment of a concatenated message
-    for w in text.chars().map(width) {
-        units = units.saturating_add(w);
-        if used + w > segment {
-            parts = parts.saturating_add(1);
-            used = 0;
+    units: u32,
+    parts: u32,
+    /// Units in the current segment of a concatenated message.
+    used: u32,
+}
+
+impl Parts {
+    fn new(encoding: SmsEncoding, single: u32, segment: u32) -> Self {
+        Parts {
+            encoding,
+            single,
+            segment,
+            units: 0,
+            parts: 1,
+            used: 0,
         }
-        used += w;
     }
-    if units <= single {
-        parts = 1;
+
+    /// Adds a character of `w` units.
+    fn push(&mut self, w: u32) {
+        self.units = self.units.saturating_add(w);
+        if self.used + w > self.segment {
+            self.parts = self.parts.saturating_add(1);
+            self.used = 0;
+        }
+        self.used += w;
     }
-    SmsParts {
-        encoding,
-        units,
-        parts,
+
+    fn finish(self) -> SmsParts {
+        SmsParts {
+            encoding: self.encoding,
+            units: self.units,
+            parts: if self.units <= self.single {
+                1
+            } else {
+                self.parts
+            },
+        }
     }
 }
 
@@ -136,6 +203,21 @@ mod tests {
             units,
             parts,
         }
+    }
+
+    #[test]
+    fn the_ascii_table_agrees_with_the_character_rules() {
+        for b in 0u8..128 {
+            let c = char::from(b);
+            assert_eq!(
+                u32::from(ASCII_SEPTETS[usize::from(b)]),
+                gsm7_septets(c).unwrap_or(0),
+                "{c:?}"
+            );
+        }
+        assert_eq!(count_parts("a`b"), ucs(3, 1));
+        assert_eq!(count_parts("a\tb"), ucs(3, 1));
+        assert_eq!(count_parts("a\x0Cb"), gsm(4, 1));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use crate::error::Error;
 use crate::otp::{self, OtpRecord};
-use crate::rng::{OsRandom, RandomSource, SeededRandom};
+use crate::rng::{BufferedRandom, OsRandom, RandomSource, SeededRandom};
 use crate::secret::SecretKeys;
 use crate::settings::{OtpRequest, OtpSettings};
 use crate::{phone, pin, sms, template, time};
@@ -110,7 +110,8 @@ fn unix_seconds(now: f64) -> Result<i64, JsValue> {
 fn random_source(seed: Option<u64>) -> Box<dyn RandomSource> {
     match seed {
         Some(seed) => Box::new(SeededRandom::new(seed)),
-        None => Box::new(OsRandom),
+        // One crypto.getRandomValues call for the id and the PIN together.
+        None => Box::new(BufferedRandom::new(OsRandom)),
     }
 }
 

@@ -11,6 +11,19 @@ export const DEV_BINDINGS = {
   TOKEN_KEY: "test-token-key-0123456789abcdef",
 };
 
+/**
+ * A send policy with every cap off, for test apps that send many PINs to one
+ * number (the rate-limit tests set their own).
+ */
+export const NO_LIMITS = {
+  phoneCooldownSeconds: 0,
+  phonePerHour: 0,
+  phonePerDay: 0,
+  appPerMinute: 0,
+  ipSendsPerHour: 0,
+  ipChecksPerHour: 0,
+};
+
 /** A fixed, recent instant for X-Dev-Now (Unix seconds). */
 export const T0 = 1_800_000_000;
 
@@ -49,7 +62,12 @@ export function apiClient(worker, adminToken) {
     admin,
     /** Creates an app (outbox gateway unless given) and returns its credentials. */
     async createApp(body = {}) {
-      const res = await admin("POST", "/admin/apps", { name: "Test App", ...body, otp: { template: TEST_TEMPLATE, ...body.otp } });
+      const res = await admin("POST", "/admin/apps", {
+        name: "Test App",
+        ...body,
+        otp: { template: TEST_TEMPLATE, ...body.otp },
+        limits: { ...NO_LIMITS, ...body.limits },
+      });
       if (res.status !== 201) throw new Error(`createApp: ${res.status} ${JSON.stringify(res.body)}`);
       return res.body;
     },

@@ -4,6 +4,7 @@
 // retries and backoff; a receiver that fails, hangs or is down never slows or
 // fails the API.
 
+import { NO_LIMITS } from "../support/api.mjs";
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -45,7 +46,7 @@ describe("status callbacks", () => {
     const res = await worker.fetch("/admin/apps", {
       method: "POST",
       headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
-      body: JSON.stringify({ name: "Acme", gateway: { type: "outbox" }, otp: { template: TEMPLATE } }),
+      body: JSON.stringify({ name: "Acme", gateway: { type: "outbox" }, otp: { template: TEMPLATE }, limits: NO_LIMITS }),
     });
     app = await res.json();
     assert.equal(res.status, 201, JSON.stringify(app));

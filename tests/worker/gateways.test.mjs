@@ -3,6 +3,7 @@
 // failure mode (error status, timeout, unreadable reply, refused or reset
 // connection, missing credentials), which must leave no OTP record behind.
 
+import { NO_LIMITS } from "../support/api.mjs";
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { closedPort, startFakeProvider, verifyStandardWebhook } from "../support/fake-provider.mjs";
@@ -42,6 +43,7 @@ async function createApp(worker, gateway, otp = {}) {
       name: `Acme ${gateway.type}`,
       gateway,
       otp: { originator: SENDER, template: TEMPLATE, ...otp },
+      limits: NO_LIMITS,
     }),
   });
   const body = await res.json();

@@ -48,6 +48,9 @@ export async function startWorker({ bindings = {}, kvNamespaces = ["OTP_KV"], mi
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: COMPATIBILITY_DATE,
     kvNamespaces,
+    // Same bindings as wrangler.toml: one object per OTP serialises its changes,
+    // one per rate-limit bucket counts, one per (app, phone) runs the Dexatel guard.
+    durableObjects: { OTP_GUARD: "OtpGuard", RATE_LIMITER: "RateLimiter", PHONE_GUARD: "PhoneGuard" },
     bindings: { ENVIRONMENT: "test", ...bindings },
     host: "127.0.0.1",
     port: 0, // a free port, chosen by the OS

@@ -43,7 +43,7 @@ describe("worker", () => {
   });
 
   for (const [method, path] of [
-    ["GET", "/"],
+    ["GET", "/index.html"], // `/` itself redirects to the demo (tests/worker/demo.test.mjs)
     ["GET", "/nope"],
     ["POST", "/v1/verify/abc?x=1"],
     ["DELETE", "/health/extra"],

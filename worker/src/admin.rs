@@ -1,9 +1,12 @@
 //! The admin API, guarded by the `ADMIN_TOKEN` secret: applications (create,
 //! read, update, delete, rotate credentials) and, in development, the SMS outbox.
 
+use otp_core::guard::GuardSettings;
+use otp_core::limits::SendPolicy;
 use otp_core::phone::parse_phone;
 use otp_core::secret::constant_time_eq;
 use otp_core::settings::OtpSettings;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use worker::{Request, Response};
@@ -53,14 +56,37 @@ fn parse_gateway(rc: &RequestContext, value: Value) -> ApiResult<GatewayConfig> 
     Ok(gateway)
 }
 
-/// Merges a JSON merge patch (RFC 7386) over `settings` and checks the result.
-fn patch_settings(settings: &OtpSettings, patch: Value) -> ApiResult<OtpSettings> {
-    let mut merged = serde_json::to_value(settings).map_err(|_| ApiError::internal())?;
+/// Merges a JSON merge patch (RFC 7386) over `current` and checks the result:
+/// a value that does not deserialise is `invalid`, one that does is checked by
+/// `validate` (which reports the core's own codes).
+fn patch<T: Serialize + DeserializeOwned>(
+    current: &T,
+    patch: Value,
+    invalid: ApiError,
+    validate: impl Fn(&T) -> ApiResult<()>,
+) -> ApiResult<T> {
+    let mut merged = serde_json::to_value(current).map_err(|_| ApiError::internal())?;
     merge_patch(&mut merged, patch);
-    let settings: OtpSettings =
-        serde_json::from_value(merged).map_err(|_| ApiError::settings_invalid())?;
-    settings.validate()?;
-    Ok(settings)
+    let value: T = serde_json::from_value(merged).map_err(|_| invalid)?;
+    validate(&value)?;
+    Ok(value)
+}
+
+fn patch_settings(settings: &OtpSettings, p: Value) -> ApiResult<OtpSettings> {
+    patch(settings, p, ApiError::settings_invalid(), |s| {
+        Ok(s.validate()?)
+    })
+}
+
+fn patch_dexatel(settings: &GuardSettings, p: Value) -> ApiResult<GuardSettings> {
+    patch(settings, p, ApiError::dexatel_settings_invalid(), |s| {
+        s.validate()
+            .map_err(|_| ApiError::dexatel_settings_invalid())
+    })
+}
+
+fn patch_limits(policy: &SendPolicy, p: Value) -> ApiResult<SendPolicy> {
+    patch(policy, p, ApiError::limits_invalid(), |s| Ok(s.validate()?))
 }
 
 fn merge_patch(target: &mut Value, patch: Value) {
@@ -85,6 +111,8 @@ pub(crate) struct AppInput {
     name: Option<String>,
     gateway: Option<Value>,
     otp: Option<Value>,
+    dexatel: Option<Value>,
+    limits: Option<Value>,
 }
 
 #[derive(Serialize)]
@@ -130,6 +158,14 @@ pub(crate) async fn create_app(
             .otp
             .unwrap_or_else(|| Value::Object(Default::default())),
     )?;
+    let dexatel = match input.dexatel {
+        Some(p) => patch_dexatel(&GuardSettings::default(), p)?,
+        None => GuardSettings::default(),
+    };
+    let limits = match input.limits {
+        Some(p) => patch_limits(&SendPolicy::default(), p)?,
+        None => SendPolicy::default(),
+    };
     let (secret, api_key, webhook_secret) = (new_app_secret(), new_api_key(), new_webhook_secret());
     let app = AppRecord {
         app_id: otp_core::id::new_uuid_v4(&mut otp_core::rng::OsRandom),
@@ -140,6 +176,8 @@ pub(crate) async fn create_app(
         webhook_secret: webhook_secret.clone(),
         gateway,
         otp,
+        dexatel,
+        limits,
         created_at: rc.now,
         updated_at: rc.now,
     };
@@ -185,6 +223,12 @@ pub(crate) async fn update_app(
     }
     if let Some(patch) = input.otp {
         app.otp = patch_settings(&app.otp, patch)?;
+    }
+    if let Some(p) = input.dexatel {
+        app.dexatel = patch_dexatel(&app.dexatel, p)?;
+    }
+    if let Some(p) = input.limits {
+        app.limits = patch_limits(&app.limits, p)?;
     }
     app.updated_at = rc.now;
     apps.put(&app).await?;

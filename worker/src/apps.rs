@@ -4,6 +4,8 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use otp_core::guard::GuardSettings;
+use otp_core::limits::SendPolicy;
 use otp_core::rng::{OsRandom, RandomSource};
 use otp_core::settings::OtpSettings;
 use otp_core::time::UnixSeconds;
@@ -33,6 +35,13 @@ pub(crate) struct AppRecord {
     pub(crate) webhook_secret: String,
     pub(crate) gateway: GatewayConfig,
     pub(crate) otp: OtpSettings,
+    /// The Dexatel dialect's per-phone guard: blocking after failed checks, the
+    /// resend policy and cooldown (defaults for records stored before it existed).
+    #[serde(default)]
+    pub(crate) dexatel: GuardSettings,
+    /// Countries, rate limits and daily budget of sending.
+    #[serde(default)]
+    pub(crate) limits: SendPolicy,
     pub(crate) created_at: UnixSeconds,
     pub(crate) updated_at: UnixSeconds,
 }
@@ -45,6 +54,8 @@ pub(crate) struct AppView<'a> {
     name: &'a str,
     gateway: &'a GatewayConfig,
     otp: &'a OtpSettings,
+    dexatel: &'a GuardSettings,
+    limits: &'a SendPolicy,
     date_created: String,
     date_updated: String,
 }
@@ -57,6 +68,8 @@ impl AppRecord {
             name: &self.name,
             gateway: &self.gateway,
             otp: &self.otp,
+            dexatel: &self.dexatel,
+            limits: &self.limits,
             date_created: otp_core::time::format_utc(self.created_at),
             date_updated: otp_core::time::format_utc(self.updated_at),
         }

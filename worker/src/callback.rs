@@ -121,22 +121,22 @@ pub(crate) fn schedule_status_callback(
     webhook_secret: String,
     view: &OtpView,
 ) {
-    let body = match event_body(view) {
-        Ok(body) => body,
-        Err(err) => {
-            worker::console_error!("callback otp={}: not encoded: {err}", view.otp_id);
-            return;
-        }
-    };
-    let delivery = Delivery {
-        url,
-        secret: webhook_secret,
-        msg_id: signing::new_message_id(),
-        otp_id: view.otp_id.clone(),
-        body,
-        policy: RetryPolicy::from_env(env),
-    };
-    ctx.wait_until(delivery.run());
+    if let Some(delivery) = Delivery::new(env, url, webhook_secret, view) {
+        ctx.wait_until(delivery.run());
+    }
+}
+
+/// Sends the status callback of `view` now, with retries, and returns when done
+/// (for callers with no response to wait for, such as a Durable Object alarm).
+pub(crate) async fn deliver_status_callback(
+    env: &Env,
+    url: String,
+    webhook_secret: String,
+    view: &OtpView,
+) {
+    if let Some(delivery) = Delivery::new(env, url, webhook_secret, view) {
+        delivery.run().await;
+    }
 }
 
 /// One event on its way to one receiver.
@@ -150,6 +150,25 @@ struct Delivery {
 }
 
 impl Delivery {
+    /// The delivery of `view`'s event; `None` (logged) if it cannot be encoded.
+    fn new(env: &Env, url: String, secret: String, view: &OtpView) -> Option<Delivery> {
+        let body = match event_body(view) {
+            Ok(body) => body,
+            Err(err) => {
+                worker::console_error!("callback otp={}: not encoded: {err}", view.otp_id);
+                return None;
+            }
+        };
+        Some(Delivery {
+            url,
+            secret,
+            msg_id: signing::new_message_id(),
+            otp_id: view.otp_id.clone(),
+            body,
+            policy: RetryPolicy::from_env(env),
+        })
+    }
+
     /// The signed request of an attempt made at `timestamp`.
     fn request(&self, timestamp: i64) -> PostRequest {
         let mut headers = vec![("Content-Type", "application/json".to_owned())];

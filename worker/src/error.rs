@@ -15,6 +15,8 @@ pub(crate) struct ApiError {
     code: u16,
     kind: &'static str,
     message: &'static str,
+    /// The rate limit that refused the request (429 only).
+    refusal: Option<otp_core::limits::Refusal>,
 }
 
 #[derive(Serialize)]
@@ -74,6 +76,10 @@ worker_errors! {
     invalid_query = (400, 1014, "invalid_param", "A query parameter is missing or invalid."),
     /// An application's OTP settings hold an unknown field or a value of the wrong type.
     settings_invalid = (400, 1015, "invalid_param", "otp settings hold an unknown field or a value of the wrong type."),
+    /// An application's Dexatel settings hold an unknown field, a value of the wrong type or out of range.
+    dexatel_settings_invalid = (400, 1017, "invalid_param", "dexatel settings: maxFailedChecks 1-10, blockSeconds 60-86400, resendCooldownSeconds 0-3600, resendPolicy resend_same or replace."),
+    /// An application's send policy (`limits`) holds an unknown field or a value of the wrong type.
+    limits_invalid = (400, 1018, "invalid_param", "limits hold an unknown field or a value of the wrong type."),
     /// The gateway configuration is not an object with a known `type`.
     gateway_invalid = (400, 1016, "invalid_param", "gateway must be an object with type outbox, webhook, twilio, vonage, smscx or dexatel."),
     /// No credentials: neither `X-API-KEY` nor `Authorization: Bearer`.
@@ -101,6 +107,7 @@ impl ApiError {
             code,
             kind,
             message,
+            refusal: None,
         }
     }
 
@@ -124,6 +131,11 @@ impl ApiError {
         self.code
     }
 
+    /// The fixed client-facing message (for replies in another dialect's shape).
+    pub(crate) fn message(&self) -> &'static str {
+        self.message
+    }
+
     fn envelope<'a>(&'a self, uri: &'a str) -> Envelope<'a> {
         Envelope {
             error: Body {
@@ -137,7 +149,28 @@ impl ApiError {
 
     /// The HTTP reply for this error, `uri` being the request path.
     pub(crate) fn to_response(&self, uri: &str) -> Result<Response> {
-        Ok(Response::from_json(&self.envelope(uri))?.with_status(self.status))
+        let mut res = Response::from_json(&self.envelope(uri))?.with_status(self.status);
+        if let Some(r) = self.refusal {
+            let headers = res.headers_mut();
+            headers.set("Retry-After", &r.retry_after.max(1).to_string())?;
+            headers.set("X-Rate-Limit-Limit", &r.limit.to_string())?;
+            headers.set("X-Rate-Limit-Remaining", "0")?;
+            headers.set("X-Rate-Limit-Reset", &r.reset.to_string())?;
+        }
+        Ok(res)
+    }
+
+    /// A rate limit refused the request (429, with `Retry-After` and `X-Rate-Limit-*`).
+    pub(crate) fn rate_limited(refusal: otp_core::limits::Refusal) -> Self {
+        ApiError {
+            refusal: Some(refusal),
+            ..ApiError::new(
+                429,
+                1007,
+                "rate_limited",
+                "Too many requests: retry after the time in Retry-After.",
+            )
+        }
     }
 }
 

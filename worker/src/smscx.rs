@@ -10,9 +10,8 @@ use worker::Response;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::gateway::{send_sms, OutgoingSms};
 use crate::store::{Applied, Command, OtpStore};
-use crate::{callback, http, RequestContext};
+use crate::{delivery, http, RequestContext};
 
 fn reply<T: Serialize>(value: &T, status: u16) -> ApiResult<Response> {
     http::json(value, status).map_err(|_| ApiError::internal())
@@ -27,29 +26,15 @@ pub(crate) async fn create(
     request: OtpRequest,
 ) -> ApiResult<Response> {
     who.scopes.require(true)?;
-    let app = &who.app;
     let planned = plan_otp(
-        &app.otp,
+        &who.app.otp,
         &request,
         rc.now,
         &mut OsRandom,
         &rc.config.pin_keys,
     )?;
+    delivery::send_new(rc, &who.app, store, &planned).await?;
     let record = &planned.record;
-    // Store first: if KV fails, nothing was sent and nothing is lost.
-    store.put(&app.app_id, record, rc.now).await?;
-    let sms = OutgoingSms {
-        app_id: &app.app_id,
-        otp_id: &record.otp_id,
-        message: &planned.message,
-    };
-    if let Err(e) = send_sms(&rc.env, &app.gateway, &app.webhook_secret, &sms).await {
-        // The gateway logged why; remove the record so no unsatisfiable PENDING stays.
-        if store.delete(&app.app_id, &record.otp_id).await.is_err() {
-            worker::console_error!("otp {}: could not remove the unsent record", record.otp_id);
-        }
-        return Err(e.into());
-    }
     reply(&record.view(rc.now, Some(planned.phone.e164())), 201)
 }
 
@@ -139,7 +124,7 @@ pub(crate) async fn cancel(
     )
 }
 
-/// Runs a command through the store and fires the status callback when the status moved.
+/// Runs a command through the store; a missing record is 2021.
 async fn apply(
     rc: &RequestContext,
     who: &Principal,
@@ -147,27 +132,7 @@ async fn apply(
     otp_id: &str,
     command: Command,
 ) -> ApiResult<Applied> {
-    let applied = store
-        .apply(
-            &who.app.app_id,
-            otp_id,
-            &command,
-            &rc.config.pin_keys,
-            rc.now,
-        )
+    Ok(delivery::apply(rc, &who.app, store, otp_id, command)
         .await?
-        .ok_or(otp_core::Error::OtpNotFound)?;
-    if applied.status_changed {
-        // The record's URL already defaults to the app's when the OTP was created.
-        if let Some(url) = applied.record.otp_callback_url.clone() {
-            callback::schedule_status_callback(
-                &rc.ctx,
-                &rc.env,
-                url,
-                who.app.webhook_secret.clone(),
-                &applied.record.view(rc.now, None),
-            );
-        }
-    }
-    Ok(applied)
+        .ok_or(otp_core::Error::OtpNotFound)?)
 }

@@ -1,26 +1,36 @@
-//! OTP records in Workers KV, keyed `otp:{appId}:{otpId}` so that one
-//! application can never read another's records.
+//! OTP records: the store boundary of the API.
 //!
-//! The store boundary is [`OtpStore::apply`]: one read-modify-write per command.
-//! Over KV it is *not* atomic (KV is eventually consistent, last write wins, and
-//! allows one write per second per key), so parallel guesses on one OTP can be
-//! under-counted; a Durable Object implementing the same `apply` serialises the
-//! commands per OTP and makes attempt counting exact.
+//! Every change to a record (create, verify, cancel, discard) goes to the record's
+//! Durable Object ([`crate::otp_guard`]), which runs them one at a time: attempt
+//! counting is exact and a right PIN is consumed once. The object copies each
+//! new state to Workers KV under `otp:{appId}:{otpId}` (so one application can
+//! never read another's records), with an expiry of the OTP's remaining life plus
+//! the retention window; reads ([`OtpStore::get`]) come from KV and are eventually
+//! consistent.
 
 use otp_core::otp::{OtpRecord, Verification};
 use otp_core::secret::SecretKeys;
 use otp_core::time::UnixSeconds;
-use worker::kv::KvStore;
+use serde::{Deserialize, Serialize};
+use worker::kv::{KvError, KvStore};
+use worker::{Env, ObjectNamespace};
 
+use crate::config::OTP_KV;
 use crate::error::{ApiError, ApiResult};
+use crate::otp_guard::{GuardReply, GuardRequest, BINDING};
 
 /// A change to one stored OTP.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
 pub(crate) enum Command {
     /// Check a PIN (counting the attempt first).
     Verify { pin: Option<String> },
     /// Cancel a pending OTP.
     Cancel,
+    /// Give a pending OTP a fresh code (Dexatel's `resend_same`): replaces its PIN
+    /// digest, keeping its id, expiry, attempts and status
+    /// (`otp_core::guard::resend_same`).
+    Rekey { pin_digest: String },
 }
 
 /// What a command did.
@@ -34,45 +44,75 @@ pub(crate) struct Applied {
     pub(crate) status_changed: bool,
 }
 
-/// Runs `command` on `record` at `now`; returns what happened and whether the
-/// record must be written back.
+/// Runs `command` on `record` at `now` with the core's state machine.
 pub(crate) fn run_command(
     record: &mut OtpRecord,
     command: &Command,
     keys: &SecretKeys,
     now: UnixSeconds,
-) -> (Result<(), otp_core::Error>, bool, bool) {
+) -> Verification {
     match command {
-        Command::Verify { pin } => {
-            let Verification {
-                result,
-                record_changed,
-                status_changed,
-            } = record.verify(pin.as_deref(), keys, now);
-            (result, record_changed, status_changed)
-        }
+        Command::Verify { pin } => record.verify(pin.as_deref(), keys, now),
         Command::Cancel => {
             let result = record.cancel(now);
             let changed = result.is_ok();
-            (result, changed, changed)
+            Verification {
+                result,
+                record_changed: changed,
+                status_changed: changed,
+            }
+        }
+        Command::Rekey { pin_digest } => {
+            let result = otp_core::guard::resend_same(record, pin_digest.clone(), now);
+            Verification {
+                result,
+                record_changed: result.is_ok(),
+                status_changed: false,
+            }
         }
     }
 }
 
-/// OTP records over a KV namespace.
-pub(crate) struct OtpStore {
-    kv: KvStore,
-    retention: u32,
-}
-
-fn key(app_id: &str, otp_id: &str) -> String {
+/// The KV key of a record.
+pub(crate) fn record_key(app_id: &str, otp_id: &str) -> String {
     format!("otp:{app_id}:{otp_id}")
 }
 
+/// Writes `record` to KV with an expiry of its remaining life plus `retention`.
+pub(crate) async fn put_record(
+    kv: &KvStore,
+    app_id: &str,
+    record: &OtpRecord,
+    now: UnixSeconds,
+    retention: u32,
+) -> Result<(), KvError> {
+    let json = serde_json::to_string(record).map_err(KvError::from)?;
+    kv.put(&record_key(app_id, &record.otp_id), json)?
+        .expiration_ttl(u64::from(record.storage_ttl(now, retention)))
+        .execute()
+        .await
+}
+
+/// OTP records: reads from KV, changes through each record's Durable Object.
+pub(crate) struct OtpStore {
+    kv: KvStore,
+    guards: ObjectNamespace,
+    retention: u32,
+}
+
 impl OtpStore {
-    /// The store; finished records stay readable for `retention` seconds.
-    pub(crate) fn new(kv: KvStore, retention: u32) -> Self {
-        OtpStore { kv, retention }
+    /// The store over the `OTP_KV` and `OTP_GUARD` bindings; finished records stay
+    /// readable for `retention` seconds.
+    pub(crate) fn new(env: &Env, retention: u32) -> ApiResult<Self> {
+        let missing = |what: &str| {
+            worker::console_error!("configuration: binding {what} is missing");
+            ApiError::misconfigured()
+        };
+        Ok(OtpStore {
+            kv: env.kv(OTP_KV).map_err(|_| missing(OTP_KV))?,
+            guards: env.durable_object(BINDING).map_err(|_| missing(BINDING))?,
+            retention,
+        })
     }
 
     /// The record, if it exists for this application. Malformed ids are never looked up.
@@ -82,53 +122,87 @@ impl OtpStore {
         }
         Ok(self
             .kv
-            .get(&key(app_id, otp_id))
+            .get(&record_key(app_id, otp_id))
             .json::<OtpRecord>()
             .await?)
     }
 
-    /// Writes the record with a KV expiry of its remaining life plus the retention.
-    pub(crate) async fn put(
+    /// Stores a new record.
+    pub(crate) async fn create(
         &self,
         app_id: &str,
         record: &OtpRecord,
         now: UnixSeconds,
     ) -> ApiResult<()> {
-        let json = serde_json::to_string(record).map_err(|_| ApiError::internal())?;
-        self.kv
-            .put(&key(app_id, &record.otp_id), json)?
-            .expiration_ttl(u64::from(record.storage_ttl(now, self.retention)))
-            .execute()
-            .await?;
-        Ok(())
+        let request = GuardRequest::Create {
+            app_id: app_id.to_owned(),
+            record: record.clone(),
+            retention: self.retention,
+            now,
+        };
+        match self.call(app_id, &record.otp_id, &request).await? {
+            GuardReply::Ok => Ok(()),
+            _ => Err(ApiError::storage_unavailable()),
+        }
     }
 
-    /// Deletes a record (used when the SMS could not be sent).
-    pub(crate) async fn delete(&self, app_id: &str, otp_id: &str) -> ApiResult<()> {
-        self.kv.delete(&key(app_id, otp_id)).await?;
-        Ok(())
+    /// Removes a record whose SMS could not be sent.
+    pub(crate) async fn discard(&self, app_id: &str, otp_id: &str) -> ApiResult<()> {
+        self.call(app_id, otp_id, &GuardRequest::Discard)
+            .await
+            .map(|_| ())
     }
 
-    /// Reads, changes and writes back one record; `None` when there is no such record.
+    /// Runs `command` on one record, serialised with every other change to it;
+    /// `None` when there is no such record.
     pub(crate) async fn apply(
         &self,
         app_id: &str,
         otp_id: &str,
-        command: &Command,
-        keys: &SecretKeys,
+        command: Command,
         now: UnixSeconds,
     ) -> ApiResult<Option<Applied>> {
-        let Some(mut record) = self.get(app_id, otp_id).await? else {
+        if !otp_core::id::is_uuid(otp_id) {
             return Ok(None);
-        };
-        let (result, record_changed, status_changed) = run_command(&mut record, command, keys, now);
-        if record_changed {
-            self.put(app_id, &record, now).await?;
         }
-        Ok(Some(Applied {
-            record,
-            result,
-            status_changed,
-        }))
+        match self
+            .call(app_id, otp_id, &GuardRequest::Apply { command, now })
+            .await?
+        {
+            GuardReply::Applied {
+                record,
+                error,
+                status_changed,
+            } => {
+                let result = match error {
+                    None => Ok(()),
+                    Some(code) => {
+                        Err(otp_core::Error::from_code(code).ok_or_else(ApiError::internal)?)
+                    }
+                };
+                Ok(Some(Applied {
+                    record,
+                    result,
+                    status_changed,
+                }))
+            }
+            GuardReply::NotFound => Ok(None),
+            GuardReply::Ok => Err(ApiError::internal()),
+        }
+    }
+
+    async fn call(
+        &self,
+        app_id: &str,
+        otp_id: &str,
+        request: &GuardRequest,
+    ) -> ApiResult<GuardReply> {
+        crate::durable::call(
+            &self.guards,
+            &format!("{app_id}:{otp_id}"),
+            &format!("otp {otp_id}"),
+            request,
+        )
+        .await
     }
 }

@@ -1,0 +1,599 @@
+// Source of the OpenAPI 3.1 document of the HTTP API. `node api/openapi.mjs`
+// writes api/openapi.json, which the worker serves at /openapi.json and
+// tests/worker/openapi.test.mjs checks against the routes (and schemathesis fuzzes).
+// Written as code so shared pieces (errors, auth, the OTP object) are defined once.
+
+import { writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const ref = (name) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema) => ({ "application/json": { schema } });
+
+/** A reply with a JSON body. */
+const reply = (description, schema) => ({ description, content: json(schema) });
+/** The SMS.CX error reply. */
+const error = (description) => reply(description, ref("Error"));
+
+/** The error replies every authenticated API operation may give. */
+const commonErrors = {
+  400: error("Bad input: a core rule (2001-2115) or a malformed body (1000)"),
+  401: error("Missing or invalid credentials (1601-1603)"),
+  403: error("The token lacks the scope (1604)"),
+  413: error("Body over 16 KiB (1002)"),
+  415: error("Body is not JSON (1003)"),
+  503: error("Storage unavailable (1005) or SMS gateway not configured (3005)"),
+};
+
+/** A refusal by a rate limit: 429 with Retry-After and X-Rate-Limit-* (1007). */
+const rateLimited = (schema = ref("Error")) => ({
+  description: "Rate limited (1007); Retry-After and X-Rate-Limit-Limit/Remaining/Reset say when to retry",
+  headers: {
+    "Retry-After": { schema: { type: "integer" } },
+    "X-Rate-Limit-Limit": { schema: { type: "integer" } },
+    "X-Rate-Limit-Remaining": { schema: { type: "integer" } },
+    "X-Rate-Limit-Reset": { schema: { type: "integer" } },
+  },
+  content: json(schema),
+});
+
+// --- Dexatel dialect ---------------------------------------------------------------
+const dxError = (description) => reply(description, ref("DexatelError"));
+const dxAuth = [{ dexatelKey: [] }];
+const dxCommon = {
+  400: dxError("Bad input (Dexatel codes 1251-1263, 1402-1441, 1505-1696; 1000 malformed JSON)"),
+  401: dxError("Missing or invalid X-Dexatel-Key (1601, 1602)"),
+  413: dxError("Body over 16 KiB (1002)"),
+  415: dxError("Body is not JSON (1003)"),
+  503: dxError("Storage unavailable (1005)"),
+};
+const dxData = (schema) => ({ type: "object", required: ["data"], properties: { data: schema } });
+const dxList = (item) => ({
+  type: "object",
+  required: ["data", "pagination"],
+  properties: { data: { type: "array", items: item }, pagination: ref("DexatelPagination") },
+});
+const pageParams = [
+  { name: "page_size", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 100 } },
+  { name: "page_token", in: "query", required: false, schema: { type: "string" } },
+];
+const idParam = { name: "id", in: "path", required: true, schema: { type: "string" } };
+
+
+const uuid = { type: "string", format: "uuid", pattern: "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$" };
+const otpIdParam = { name: "otpId", in: "path", required: true, schema: { type: "string" }, description: "The OTP's UUID" };
+const appIdParam = { name: "appId", in: "path", required: true, schema: { type: "string" }, description: "The application's UUID" };
+const apiAuth = [{ apiKey: [] }, { bearer: [] }];
+const adminAuth = [{ admin: [] }];
+const dateTime = { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$", description: "UTC YYYY-MM-DD HH:MM:SS" };
+
+const schemas = {
+  Error: {
+    type: "object",
+    required: ["error"],
+    properties: {
+      error: {
+        type: "object",
+        required: ["type", "message", "uri", "code"],
+        properties: {
+          type: { type: "string", examples: ["invalid_param"] },
+          message: { type: "string" },
+          uri: { type: "string", description: "The request path" },
+          code: { type: "integer", description: "Stable error code (see README)" },
+        },
+      },
+    },
+  },
+  DexatelError: {
+    type: "object",
+    required: ["errors"],
+    properties: {
+      errors: {
+        type: "array",
+        items: {
+          type: "object",
+          required: ["timestamp", "path", "method", "status", "message", "code"],
+          properties: {
+            timestamp: dateTime,
+            path: { type: "string" },
+            method: { type: "string" },
+            status: { type: "integer" },
+            message: { type: "string" },
+            code: { type: "integer" },
+          },
+        },
+      },
+    },
+  },
+  DexatelPagination: {
+    type: "object",
+    required: ["number", "size", "total", "links"],
+    properties: {
+      number: { type: "integer" },
+      size: { type: "integer" },
+      total: { type: "integer" },
+      links: {
+        type: "object",
+        properties: {
+          first: { type: "string" },
+          current: { type: "string" },
+          previous: { type: ["string", "null"] },
+          next: { type: ["string", "null"] },
+        },
+      },
+    },
+  },
+  DexatelChannel: { enum: ["SMS", "VIBER", "WHATSAPP"] },
+  DexatelVerification: {
+    type: "object",
+    required: ["id", "account_id", "message_id", "phone", "channel", "status", "create_date", "expire_date"],
+    properties: {
+      id: uuid,
+      account_id: { type: "string" },
+      message_id: { type: "string" },
+      phone: { type: "string", pattern: "^[0-9]{7,15}$" },
+      channel: { const: "SMS" },
+      status: ref("OtpStatus"),
+      create_date: dateTime,
+      expire_date: dateTime,
+    },
+  },
+  DexatelCreateVerification: {
+    type: "object",
+    properties: {
+      data: {
+        type: "object",
+        properties: {
+          sender: { type: "string" },
+          phone: { type: "string", description: "digits with country code, no +" },
+          template: { type: "string", description: "a template id of the application" },
+          code_length: { type: ["integer", "string"], description: "4-8" },
+          code: { type: "string", description: "custom numeric code, 4-8 digits" },
+          channel: { type: "string" },
+        },
+      },
+    },
+  },
+  DexatelTemplate: {
+    type: "object",
+    required: ["id", "account_id", "text", "channel", "status", "create_date", "update_date"],
+    properties: {
+      id: { type: "string" },
+      account_id: { type: "string" },
+      name: { type: ["string", "null"] },
+      text: { type: "string" },
+      channel: ref("DexatelChannel"),
+      status: { type: "string" },
+      create_date: dateTime,
+      update_date: dateTime,
+    },
+  },
+  DexatelTemplateInput: {
+    type: "object",
+    properties: {
+      data: { type: "object", properties: { name: { type: "string" }, text: { type: "string", description: "must contain {code}" }, channel: { type: "string" } } },
+    },
+  },
+  DexatelSender: {
+    type: "object",
+    required: ["id", "account_id", "name", "code", "channel", "type", "status", "create_date"],
+    properties: {
+      id: { type: "string" },
+      account_id: { type: "string" },
+      name: { type: "string" },
+      code: { type: "string" },
+      channel: ref("DexatelChannel"),
+      type: { type: "string" },
+      status: { type: "string" },
+      create_date: dateTime,
+    },
+  },
+  DexatelSenderInput: {
+    type: "object",
+    properties: {
+      data: {
+        type: "object",
+        properties: { name: { type: "string" }, code: { type: "string" }, channel: { type: "string" }, type: { type: "string" } },
+      },
+    },
+  },
+  Health: {
+    type: "object",
+    required: ["status", "service", "version"],
+    properties: { status: { const: "ok" }, service: { type: "string" }, version: { type: "string" } },
+  },
+  Token: {
+    type: "object",
+    required: ["access_token", "token_type", "expires_in", "scope"],
+    properties: {
+      access_token: { type: "string" },
+      token_type: { const: "Bearer" },
+      expires_in: { type: "integer", minimum: 60 },
+      scope: { type: "string" },
+    },
+  },
+  OtpStatus: { enum: ["PENDING", "VERIFIED", "FAILED", "EXPIRED", "CANCELLED"] },
+  PinType: { enum: ["numbers", "letters", "alphanumeric"] },
+  Otp: {
+    type: "object",
+    description: "SMS.CX's OTP object (DataOtp)",
+    required: ["otpId", "trackId", "phoneNumber", "countryIso", "status", "cost", "parts", "maxAttempts", "attempts", "ttl", "otpCallbackUrl", "dateCreated", "dateExpires"],
+    properties: {
+      otpId: uuid,
+      trackId: { type: ["string", "null"] },
+      phoneNumber: { type: "string", description: "E.164 in the create reply; masked afterwards" },
+      countryIso: { type: "string", pattern: "^[A-Z]{2}$" },
+      status: ref("OtpStatus"),
+      cost: { type: "number", minimum: 0 },
+      parts: { type: "integer", minimum: 1 },
+      maxAttempts: { type: "integer", minimum: 1, maximum: 10 },
+      attempts: { type: "integer", minimum: 0, maximum: 10 },
+      ttl: { type: "integer", minimum: 60, maximum: 1800 },
+      otpCallbackUrl: { type: ["string", "null"] },
+      dateCreated: dateTime,
+      dateExpires: dateTime,
+    },
+  },
+  CreateOtp: {
+    type: "object",
+    description: "Each field overrides the application's default. Numbers may also come as numeric strings.",
+    required: ["phoneNumber"],
+    properties: {
+      phoneNumber: { type: "string", description: "E.164, or national together with countryIso" },
+      countryIso: { type: "string" },
+      from: { type: "string", description: "Sender id, 3-15 characters (alphanumeric: at most 11)" },
+      template: { type: "string", description: "Must contain {{pin}}" },
+      trackId: { type: "string" },
+      ttl: { type: ["integer", "string"], description: "60-1800 seconds" },
+      maxAttempts: { type: ["integer", "string"], description: "1-10" },
+      pinType: { type: "string" },
+      pinLength: { type: ["integer", "string"], description: "4-10" },
+      otpCallbackUrl: { type: "string" },
+      language: { type: "string", description: "2-letter language of the SMS text" },
+    },
+  },
+  VerifyOtp: {
+    type: "object",
+    properties: { pin: { type: ["string", "integer", "null"] } },
+  },
+  Verified: { type: "object", required: ["status"], properties: { status: { const: "VERIFIED" } } },
+  Info: {
+    type: "object",
+    required: ["info"],
+    properties: { info: { type: "object", required: ["id"], properties: { id: { type: "string" } } } },
+  },
+  Gateway: {
+    type: "object",
+    required: ["type"],
+    properties: {
+      type: { enum: ["outbox", "webhook", "twilio", "vonage", "smscx", "dexatel"] },
+      url: { type: "string", description: "webhook only" },
+      messagingServiceSid: { type: "string", description: "twilio only" },
+    },
+  },
+  OtpSettings: {
+    type: "object",
+    properties: {
+      template: { type: ["string", "null"] },
+      languageTemplates: {
+        type: "array",
+        items: {
+          type: "object",
+          required: ["language", "template"],
+          properties: { language: { type: "string" }, prefixes: { type: "array", items: { type: "string" } }, template: { type: "string" } },
+        },
+      },
+      originator: { type: "string" },
+      pinType: ref("PinType"),
+      pinLength: { type: "integer" },
+      ttl: { type: "integer" },
+      maxAttempts: { type: "integer" },
+      callbackUrl: { type: ["string", "null"] },
+      prices: {
+        type: "object",
+        properties: { default: { type: "number" }, countries: { type: "object", additionalProperties: { type: "number" } } },
+      },
+      brand: { type: "string" },
+      webotpDomain: { type: ["string", "null"] },
+    },
+  },
+  AppInput: {
+    type: "object",
+    additionalProperties: false,
+    properties: { name: { type: "string" }, gateway: ref("Gateway"), otp: ref("OtpSettings"), dexatel: ref("DexatelSettings"), limits: ref("SendPolicy") },
+  },
+  DexatelSettings: {
+    type: "object",
+    description: "The Dexatel dialect's per-phone guard",
+    properties: {
+      maxFailedChecks: { type: "integer", minimum: 1, maximum: 10 },
+      blockSeconds: { type: "integer", minimum: 60, maximum: 86400 },
+      resendCooldownSeconds: { type: "integer", minimum: 0, maximum: 3600 },
+      resendPolicy: { enum: ["resend_same", "replace"] },
+    },
+  },
+  SendPolicy: {
+    type: "object",
+    description: "Rate limits, countries and daily budget; 0 turns a cap off",
+    properties: {
+      phoneCooldownSeconds: { type: "integer", minimum: 0 },
+      phonePerHour: { type: "integer", minimum: 0 },
+      phonePerDay: { type: "integer", minimum: 0 },
+      appPerMinute: { type: "integer", minimum: 0 },
+      ipSendsPerHour: { type: "integer", minimum: 0 },
+      ipChecksPerHour: { type: "integer", minimum: 0 },
+      allowedCountries: { type: "array", items: { type: "string" } },
+      deniedCountries: { type: "array", items: { type: "string" } },
+      dailyBudget: { type: "number", minimum: 0 },
+    },
+  },
+  App: {
+    type: "object",
+    required: ["appId", "name", "gateway", "otp", "dateCreated", "dateUpdated"],
+    properties: {
+      appId: uuid,
+      name: { type: "string" },
+      gateway: ref("Gateway"),
+      otp: ref("OtpSettings"),
+      dexatel: ref("DexatelSettings"),
+      limits: ref("SendPolicy"),
+      dateCreated: dateTime,
+      dateUpdated: dateTime,
+      appSecret: { type: "string", description: "Only when created or rotated" },
+      apiKey: { type: "string", description: "Only when created or rotated" },
+      webhookSecret: { type: "string", description: "Only when created or rotated" },
+    },
+  },
+  OutboxMessage: {
+    type: "object",
+    required: ["otpId", "appId", "from", "to", "text", "encoding", "parts", "sentAt"],
+    properties: {
+      otpId: { type: "string" },
+      appId: { type: "string" },
+      from: { type: "string" },
+      to: { type: "string" },
+      text: { type: "string" },
+      language: { type: "string" },
+      encoding: { enum: ["GSM-7", "UCS-2"] },
+      parts: { type: "integer" },
+      sentAt: dateTime,
+    },
+  },
+};
+
+const rotate = (what) => ({
+  post: {
+    tags: ["admin"],
+    summary: `Replace the ${what} (shown once)`,
+    security: adminAuth,
+    parameters: [appIdParam],
+    responses: { 200: reply("The app with the new credential", ref("App")), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app (1010)") },
+  },
+});
+
+export const openapi = {
+  openapi: "3.1.0",
+  info: {
+    title: "otp-sms-verify",
+    version: "0.1.0",
+    description:
+      "Self-hostable OTP SMS verification, wire-compatible with SMS.CX's OTP API. Errors are {\"error\": {type, message, uri, code}} with stable codes.",
+    license: { name: "Apache-2.0", identifier: "Apache-2.0" },
+  },
+  servers: [{ url: "http://127.0.0.1:8787", description: "./scripts/dev.sh" }],
+  tags: [{ name: "otp", description: "SMS.CX dialect" }, { name: "dexatel", description: "Dexatel dialect" }, { name: "admin" }, { name: "service" }],
+  paths: {
+    "/health": {
+      get: { tags: ["service"], summary: "Liveness", security: [], responses: { 200: reply("Up", ref("Health")) } },
+    },
+    "/openapi.json": {
+      get: { tags: ["service"], summary: "This document", security: [], responses: { 200: reply("OpenAPI 3.1", { type: "object" }) } },
+    },
+    "/oauth/token": {
+      post: {
+        tags: ["otp"],
+        summary: "Client credentials: a bearer token",
+        security: [{ basic: [] }],
+        requestBody: {
+          required: true,
+          content: {
+            "application/x-www-form-urlencoded": {
+              schema: {
+                type: "object",
+                required: ["grant_type"],
+                properties: { grant_type: { const: "client_credentials" }, scope: { type: "string" } },
+              },
+            },
+          },
+        },
+        responses: {
+          200: reply("A token", ref("Token")),
+          400: error("invalid_request, invalid_scope or unsupported_grant_type (1600)"),
+          401: error("invalid_client (1600)"),
+          413: error("Body over 16 KiB (1002)"),
+        },
+      },
+    },
+    "/otp": {
+      post: {
+        tags: ["otp"],
+        summary: "Send a PIN by SMS",
+        security: apiAuth,
+        requestBody: { required: true, content: json(ref("CreateOtp")) },
+        responses: {
+          201: reply("Sent", ref("Otp")),
+          ...commonErrors,
+          403: error("Destination country not allowed (2116) or scope (1604)"),
+          429: rateLimited(),
+          502: error("The SMS gateway refused or failed (3001, 3003, 3004)"),
+          504: error("The SMS gateway timed out (3002)"),
+        },
+      },
+    },
+    "/otp/{otpId}": {
+      parameters: [otpIdParam],
+      get: {
+        tags: ["otp"],
+        summary: "The OTP's status",
+        security: apiAuth,
+        responses: { 200: reply("The OTP", ref("Otp")), ...commonErrors, 404: error("Not found (2021)") },
+      },
+      post: {
+        tags: ["otp"],
+        summary: "Verify a PIN",
+        security: apiAuth,
+        requestBody: { required: true, content: json(ref("VerifyOtp")) },
+        responses: { 200: reply("Verified", ref("Verified")), ...commonErrors, 404: error("Not found (2021)"), 429: rateLimited() },
+      },
+      delete: {
+        tags: ["otp"],
+        summary: "Cancel a pending OTP",
+        security: apiAuth,
+        responses: { 200: reply("Cancelled", ref("Info")), ...commonErrors, 403: error("Not pending (2030, 2031) or scope (1604)"), 404: error("Not found (2021)") },
+      },
+    },
+    "/v1/verifications": {
+      post: {
+        tags: ["dexatel"],
+        summary: "Send a code",
+        security: dxAuth,
+        requestBody: { required: true, content: json(ref("DexatelCreateVerification")) },
+        responses: {
+          201: reply("Sent", dxData(ref("DexatelVerification"))),
+          ...dxCommon,
+          403: dxError("Destination country not allowed (2116)"),
+          404: dxError("Template or sender not found"),
+          429: rateLimited(ref("DexatelError")),
+          502: dxError("The SMS gateway failed (3001, 3003, 3004)"),
+          504: dxError("The SMS gateway timed out (3002)"),
+        },
+      },
+      get: {
+        tags: ["dexatel"],
+        summary: "Check a code (non-empty data when it matched), or list a number's verifications",
+        security: dxAuth,
+        parameters: [
+          { name: "phone", in: "query", required: false, schema: { type: "string" } },
+          { name: "code", in: "query", required: false, schema: { type: "string" } },
+          ...pageParams,
+        ],
+        responses: { 200: reply("Matches", dxList(ref("DexatelVerification"))), ...dxCommon, 429: rateLimited(ref("DexatelError")) },
+      },
+    },
+    "/v1/templates": {
+      get: {
+        tags: ["dexatel"],
+        summary: "The application's templates",
+        security: dxAuth,
+        parameters: pageParams,
+        responses: { 200: reply("Templates", dxList(ref("DexatelTemplate"))), ...dxCommon },
+      },
+      post: {
+        tags: ["dexatel"],
+        summary: "Create a template",
+        security: dxAuth,
+        requestBody: { required: true, content: json(ref("DexatelTemplateInput")) },
+        responses: { 201: reply("Created", dxData(ref("DexatelTemplate"))), ...dxCommon },
+      },
+    },
+    "/v1/templates/{id}": {
+      parameters: [idParam],
+      get: { tags: ["dexatel"], summary: "A template", security: dxAuth, responses: { 200: reply("The template", dxData(ref("DexatelTemplate"))), ...dxCommon, 404: dxError("Not found (1251)") } },
+      put: {
+        tags: ["dexatel"],
+        summary: "Replace a template",
+        security: dxAuth,
+        requestBody: { required: true, content: json(ref("DexatelTemplateInput")) },
+        responses: { 200: reply("The template", dxData(ref("DexatelTemplate"))), ...dxCommon, 404: dxError("Not found (1251)") },
+      },
+      delete: { tags: ["dexatel"], summary: "Delete a template", security: dxAuth, responses: { 200: reply("Deleted", dxData(ref("DexatelTemplate"))), 204: { description: "Deleted" }, ...dxCommon, 404: dxError("Not found (1251)") } },
+    },
+    "/v1/senders": {
+      get: {
+        tags: ["dexatel"],
+        summary: "The application's senders",
+        security: dxAuth,
+        parameters: pageParams,
+        responses: { 200: reply("Senders", dxList(ref("DexatelSender"))), ...dxCommon },
+      },
+      post: {
+        tags: ["dexatel"],
+        summary: "Create a sender",
+        security: dxAuth,
+        requestBody: { required: true, content: json(ref("DexatelSenderInput")) },
+        responses: { 201: reply("Created", dxData(ref("DexatelSender"))), ...dxCommon },
+      },
+    },
+    "/v1/senders/{id}": {
+      parameters: [idParam],
+      get: { tags: ["dexatel"], summary: "A sender", security: dxAuth, responses: { 200: reply("The sender", dxData(ref("DexatelSender"))), ...dxCommon, 404: dxError("Not found (1402)") } },
+    },
+    "/admin/apps": {
+      post: {
+        tags: ["admin"],
+        summary: "Create an application (credentials shown once)",
+        security: adminAuth,
+        requestBody: { required: true, content: json(ref("AppInput")) },
+        responses: { 201: reply("Created", ref("App")), 400: error("Invalid field"), 401: error("Admin token missing or invalid (1012)"), 413: error("Too large"), 415: error("Not JSON") },
+      },
+    },
+    "/admin/apps/{appId}": {
+      parameters: [appIdParam],
+      get: {
+        tags: ["admin"],
+        summary: "An application (no secrets)",
+        security: adminAuth,
+        responses: { 200: reply("The app", ref("App")), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app (1010)") },
+      },
+      patch: {
+        tags: ["admin"],
+        summary: "Change name, gateway or OTP defaults (JSON merge patch)",
+        security: adminAuth,
+        requestBody: { required: true, content: json(ref("AppInput")) },
+        responses: { 200: reply("The app", ref("App")), 400: error("Invalid field"), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app (1010)"), 413: error("Too large"), 415: error("Not JSON") },
+      },
+      delete: {
+        tags: ["admin"],
+        summary: "Delete an application",
+        security: adminAuth,
+        responses: { 200: reply("Deleted", ref("Info")), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app (1010)") },
+      },
+    },
+    "/admin/apps/{appId}/rotate-secret": rotate("application secret (revokes earlier tokens)"),
+    "/admin/apps/{appId}/rotate-api-key": rotate("API key"),
+    "/admin/apps/{appId}/rotate-webhook-secret": rotate("webhook signing secret"),
+    "/admin/outbox": {
+      get: {
+        tags: ["admin"],
+        summary: "Development only: the newest SMS sent to a number through the outbox",
+        security: adminAuth,
+        parameters: [
+          { name: "phoneNumber", in: "query", required: true, schema: { type: "string" } },
+          { name: "countryIso", in: "query", required: false, schema: { type: "string" } },
+          { name: "limit", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 20 } },
+        ],
+        responses: {
+          200: reply("Messages, newest first", { type: "object", required: ["data"], properties: { data: { type: "array", items: ref("OutboxMessage") } } }),
+          400: error("Invalid phone number"),
+          401: error("Admin token missing or invalid (1012)"),
+          404: error("Not in development (1013)"),
+        },
+      },
+    },
+  },
+  components: {
+    securitySchemes: {
+      apiKey: { type: "apiKey", in: "header", name: "X-API-KEY" },
+      bearer: { type: "http", scheme: "bearer", description: "From POST /oauth/token" },
+      basic: { type: "http", scheme: "basic", description: "appId:appSecret" },
+      dexatelKey: { type: "apiKey", in: "header", name: "X-Dexatel-Key", description: "The application's API key" },
+      admin: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN" },
+    },
+    schemas,
+  },
+};
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const out = fileURLToPath(new URL("./openapi.json", import.meta.url));
+  writeFileSync(out, JSON.stringify(openapi, null, 2) + "\n");
+  console.log(`wrote ${out}`);
+}

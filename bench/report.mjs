@@ -1,0 +1,128 @@
+// Prints the table of one benchmark run (markdown) from the JSON files that
+// scripts/bench.sh collected in one directory: criterion/ (native), wasm.json,
+// worker.json and sizes.json. Figures that were not measured are left out.
+//
+//   node bench/report.mjs <results-dir>
+
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+
+const dir = process.argv[2];
+if (!dir) throw new Error("usage: node bench/report.mjs <results-dir>");
+const read = (file) => (existsSync(path.join(dir, file)) ? JSON.parse(readFileSync(path.join(dir, file), "utf8")) : null);
+
+/** Criterion's median in ns for `group/name`, if that benchmark ran. */
+function native(id) {
+  const file = path.join(dir, "criterion", ...id.split("/"), "new", "estimates.json");
+  return existsSync(file) ? JSON.parse(readFileSync(file, "utf8")).median.point_estimate : undefined;
+}
+
+const lines = [];
+const m0 = read("machine-start.json");
+const m1 = read("machine-end.json");
+if (m0) {
+  lines.push(
+    `Machine: ${m0.cpus} × ${m0.cpu}, ${m0.os} (Linux ${m0.kernel}), Node ${m0.node}, ${m0.rustc}.`,
+    `Load average (1 min) ${m0.loadavg[0].toFixed(2)} at the start${m1 ? `, ${m1.loadavg[0].toFixed(2)} at the end` : ""}.`,
+    "",
+  );
+}
+
+const ns = (v) => (v >= 1000 ? `${(v / 1000).toFixed(2)} µs` : `${v.toFixed(0)} ns`);
+const perSec = (v) => `${Math.round(v).toLocaleString("en-US")}/s`;
+const kib = (b) => `${(b / 1024).toFixed(1)} KiB`;
+const x = (v) => `${v.toFixed(1)}×`;
+const pct = (v) => `${(100 * v).toFixed(0)}%`;
+const mark = (ok) => (ok ? "met" : "**missed**");
+const table = (head, rows) => {
+  lines.push(`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`);
+  for (const r of rows) lines.push(`| ${r.join(" | ")} |`);
+  lines.push("");
+};
+
+const OPS = [
+  ["pin/numbers", "PIN, 6 digits (OS CSPRNG)"],
+  ["pin/letters", "PIN, 6 letters"],
+  ["pin/alphanumeric", "PIN, 6 alphanumeric"],
+  ["template/render", "Template rendering (+ WebOTP line)"],
+  ["sms/gsm7", "SMS parts, GSM-7 text"],
+  ["sms/ucs2", "SMS parts, UCS-2 text"],
+  ["phone/e164", "Phone parsing, E.164"],
+  ["phone/national", "Phone parsing, national + country"],
+  ["otp/create", "Create: `plan_otp` / `planOtp`"],
+  ["otp/verify", "Verify: `OtpRecord::verify` / `verifyOtp`"],
+  ["otp/create_verify", "Create + verify pair"],
+  ["otp/create_verify_seeded", "Create + verify pair, seeded; wasm: the core loop alone"],
+];
+
+const wasm = read("wasm.json");
+const coreRows = OPS.filter(([id]) => native(id) !== undefined || wasm?.[id] !== undefined).map(([id, label]) => {
+  const n = native(id);
+  const w = wasm?.[id];
+  return [label, n === undefined ? "–" : ns(n), w === undefined ? "–" : ns(w), n && w ? x(w / n) : "–"];
+});
+if (coreRows.length) {
+  lines.push("### Core: native (criterion) and wasm in Node (through the npm package)", "");
+  table(["Operation", "Native", "Wasm in Node", "Wasm / native time"], coreRows);
+  const n = native("otp/create_verify");
+  const w = wasm?.["otp/create_verify"];
+  const rows = [];
+  if (n) rows.push(["Native, one core", perSec(1e9 / n), "≥ 200,000/s", mark(1e9 / n >= 200_000)]);
+  if (w) rows.push(["Wasm in Node, one core", perSec(1e9 / w), n ? `≥ ${perSec(5e8 / n)} (half of native)` : "half of native", n ? mark(w <= 2 * n) : "–"]);
+  const ns0 = native("otp/create_verify_seeded");
+  const ws0 = wasm?.["otp/create_verify_seeded"];
+  if (ns0 && ws0) {
+    rows.push(["Wasm core alone (no JS boundary, seeded) vs native seeded", perSec(1e9 / ws0), `≥ ${perSec(5e8 / ns0)} (half of ${perSec(1e9 / ns0)})`, mark(ws0 <= 2 * ns0)]);
+  }
+  if (rows.length) table(["Create + verify pairs", "Rate", "Target", ""], rows);
+}
+
+const worker = read("worker.json");
+if (worker) {
+  const r = worker.results;
+  const ceiling = Math.max(r.health.rps, r.healthAfter.rps);
+  lines.push(
+    `### Worker end to end (workerd via Miniflare, 127.0.0.1, ${worker.concurrency} requests in flight, ${worker.phaseMs / 1000} s per phase, storage on ${worker.storage ?? "disk"})`,
+    "",
+  );
+  const row = (label, s, target) => [
+    label,
+    perSec(s.rps).replace("/s", " req/s"),
+    `${s.p50.toFixed(1)} ms`,
+    `${s.p99.toFixed(1)} ms`,
+    pct(s.rps / ceiling),
+    target ? `≥ 40%: ${mark(s.rps / ceiling >= 0.4)}` : "",
+    `${s.requests}${s.unexpected ? ` (${s.unexpected} unexpected: ${JSON.stringify(s.statuses)})` : ""}`,
+  ];
+  table(
+    ["Request", "Throughput", "p50", "p99", "vs /health", "Target", "Requests"],
+    [
+      row("`GET /health` (before)", r.health),
+      row("`POST /otp` send", r.send, true),
+      ...(r.sendNoLimits ? [row("`POST /otp` send, rate limits off", r.sendNoLimits)] : []),
+      row("`POST /otp/{id}` check", r.check, true),
+      row("`GET /otp/{id}` status", r.status),
+      row("`GET /health` (after)", r.healthAfter),
+    ],
+  );
+  lines.push(`"vs /health" divides by the faster of the two /health phases (${perSec(ceiling).replace("/s", " req/s")}), this machine's ceiling in this run.`, "");
+}
+
+const sizes = read("sizes.json");
+if (sizes) {
+  lines.push("### Sizes", "");
+  const rows = [];
+  const w = sizes.worker;
+  if (w) {
+    if (w.js) rows.push(["Worker JS bundle (wrangler)", kib(w.js.raw), kib(w.js.gzip), "", ""]);
+    if (w.wasm) rows.push(["Worker wasm", kib(w.wasm.raw), kib(w.wasm.gzip), "", ""]);
+    const total = w.wrangler ?? w;
+    rows.push(["Worker upload, total (wrangler's figure)", kib(total.raw), kib(total.gzip), "≤ 250 KiB gzipped", mark(total.gzip <= 250 * 1024)]);
+  }
+  if (sizes.pkgWasm) {
+    rows.push(["npm package wasm", kib(sizes.pkgWasm.raw), kib(sizes.pkgWasm.gzip), "≤ 60 KiB gzipped", mark(sizes.pkgWasm.gzip <= 60 * 1024)]);
+  }
+  table(["Artifact", "Raw", "Gzip -9", "Target", ""], rows);
+}
+
+console.log(lines.join("\n"));

@@ -1,0 +1,179 @@
+// The worker end to end: the BUILT worker (worker/build, scripts/build-worker.sh) in
+// workerd via Miniflare on 127.0.0.1 (tests/support/api.mjs, development bindings, the
+// outbox gateway in place of an SMS provider), driven over real HTTP by a Node client
+// that keeps a fixed number of requests in flight. Phases, each bounded by time and
+// count: GET /health, POST /otp (send), POST /otp/{id} (check, the right PIN, once per
+// OTP sent), GET /otp/{id} (status), GET /health again. Prints one JSON object.
+//
+//   node bench/worker.mjs [out.json]   (BENCH_CONCURRENCY, BENCH_HTTP_MS, BENCH_HTTP_MAX, BENCH_WARMUP_MS)
+//
+// Storage: Miniflare keeps KV and Durable Object data in SQLite files under the OS temp
+// directory and syncs them on every write; on a shared VM disk that fsync latency, not
+// the worker, sets the pace. So the run uses a tmpfs (/dev/shm) when there is one;
+// BENCH_STORAGE=disk keeps the default temp directory.
+//
+// The app keeps the production rate limits on (their Durable Object buckets run on
+// every send and check) with caps a load test never reaches, and every send goes to a
+// new number. A second send phase with every cap off shows what the limits cost.
+
+import { existsSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import { performance } from "node:perf_hooks";
+import { extractPin, NO_LIMITS, startApi } from "../tests/support/api.mjs";
+import { envMs, percentile } from "./timing.mjs";
+
+const CONCURRENCY = Math.max(1, Number(process.env.BENCH_CONCURRENCY) || 8);
+const PHASE_MS = envMs("BENCH_HTTP_MS", 4000);
+const MAX_REQUESTS = Math.max(1, Number(process.env.BENCH_HTTP_MAX) || 20_000);
+const WARMUP_MS = envMs("BENCH_WARMUP_MS", 500);
+const log = (msg) => process.stderr.write(`[bench worker] ${msg}\n`);
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+
+/** One HTTP request on a kept-alive connection; resolves `{status, body}`. */
+function request(base, { method, path, headers = {}, body }) {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request(
+      new URL(path, base),
+      {
+        method,
+        agent,
+        headers: payload === undefined ? headers : { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
+      },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+/**
+ * Runs `next(i)` (a request description, or null when there is no more work) with
+ * CONCURRENCY requests in flight until `ms` pass or `max` requests were made.
+ * Returns throughput, latency percentiles and the responses when `keep` is set.
+ */
+async function load(base, next, { ms = PHASE_MS, max = MAX_REQUESTS, keep = false } = {}) {
+  const latencies = [];
+  const kept = [];
+  let issued = 0;
+  let unexpected = 0;
+  const statuses = {};
+  const start = performance.now();
+  const deadline = start + ms;
+  async function lane() {
+    while (performance.now() < deadline && issued < max) {
+      const spec = next(issued++);
+      if (!spec) return;
+      const t0 = performance.now();
+      const res = await request(base, spec);
+      latencies.push(performance.now() - t0);
+      statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+      if (res.status !== spec.expect) unexpected++;
+      if (keep) kept.push({ spec, res });
+    }
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+  const seconds = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    seconds,
+    rps: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    unexpected,
+    statuses,
+    kept,
+  };
+}
+
+const summary = ({ kept, ...r }) => r;
+
+const storage = process.env.BENCH_STORAGE !== "disk" && existsSync("/dev/shm") ? "tmpfs" : "disk";
+if (storage === "tmpfs") process.env.TMPDIR = "/dev/shm";
+
+// workerd's own output (the outbox gateway logs every send) is drained, not printed.
+const drain = (stdout, stderr) => {
+  stdout.resume();
+  stderr.resume();
+};
+const worker = await startApi({ miniflare: { handleRuntimeStdio: drain } });
+try {
+  const base = worker.url;
+  // Production limits with caps a load test never reaches (see the top of the file).
+  const app = await worker.api.createApp({
+    name: "Bench",
+    limits: { appPerMinute: 1_000_000, ipSendsPerHour: 1_000_000, ipChecksPerHour: 1_000_000 },
+  });
+  const unlimited = await worker.api.createApp({ name: "Bench unlimited", limits: NO_LIMITS });
+  const key = { "x-api-key": app.apiKey };
+  const health = () => ({ method: "GET", path: "/health", expect: 200 });
+  let phone = 10_000_000;
+  const sendWith = (headers) => () => ({
+    method: "POST",
+    path: "/otp",
+    headers,
+    body: { phoneNumber: `+336${phone++}` },
+    expect: 201,
+  });
+  const send = sendWith(key);
+
+  // Warm-up: compile paths, open connections, create the KV and Durable Object storage.
+  await load(base, health, { ms: WARMUP_MS });
+  await load(base, send, { ms: WARMUP_MS });
+
+  const results = {};
+  results.health = summary(await load(base, health));
+  log(`GET /health ${results.health.rps.toFixed(0)} req/s`);
+
+  const sent = await load(base, send, { keep: true });
+  results.send = summary(sent);
+  log(`POST /otp ${results.send.rps.toFixed(0)} req/s`);
+  results.sendNoLimits = summary(await load(base, sendWith({ "x-api-key": unlimited.apiKey })));
+  log(`POST /otp, limits off ${results.sendNoLimits.rps.toFixed(0)} req/s`);
+
+  const otps = sent.kept
+    .filter(({ res }) => res.status === 201)
+    .map(({ spec, res }) => ({ id: JSON.parse(res.body).data?.otpId ?? JSON.parse(res.body).otpId, phone: spec.body.phoneNumber }));
+
+  // The PINs, from the outbox namespace directly (not timed).
+  const kv = await worker.kv("OUTBOX_KV");
+  for (let i = 0; i < otps.length; i += 64) {
+    await Promise.all(
+      otps.slice(i, i + 64).map(async (otp) => {
+        const list = JSON.parse((await kv.get(`outbox:${otp.phone}`)) ?? "[]");
+        const message = list.find((m) => m.otpId === otp.id);
+        otp.pin = message ? extractPin(message.text) : undefined;
+      }),
+    );
+  }
+  const checkable = otps.filter((o) => o.id && o.pin);
+  if (checkable.length === 0) throw new Error("no OTP was sent: see the statuses of POST /otp");
+
+  const check = (i) => {
+    const otp = checkable[i];
+    return otp && { method: "POST", path: `/otp/${otp.id}`, headers: key, body: { pin: otp.pin }, expect: 200 };
+  };
+  results.check = summary(await load(base, check));
+  log(`POST /otp/{id} ${results.check.rps.toFixed(0)} req/s (${checkable.length} OTPs to check)`);
+
+  const status = (i) => ({ method: "GET", path: `/otp/${checkable[i % checkable.length].id}`, headers: key, expect: 200 });
+  results.status = summary(await load(base, status));
+  log(`GET /otp/{id} ${results.status.rps.toFixed(0)} req/s`);
+
+  results.healthAfter = summary(await load(base, health));
+  log(`GET /health ${results.healthAfter.rps.toFixed(0)} req/s (again)`);
+
+  const json = JSON.stringify({ concurrency: CONCURRENCY, phaseMs: PHASE_MS, storage, results });
+  if (process.argv[2]) writeFileSync(process.argv[2], json);
+  else console.log(json);
+} finally {
+  agent.destroy();
+  await worker.dispose();
+}

@@ -1,0 +1,138 @@
+//! Carrying out what the core decided, the same way for both API dialects:
+//! sending a PIN under the application's send policy (countries, rate limits,
+//! daily budget), storing the record first and removing it again when the SMS
+//! could not be sent, and running commands on records with their status callback.
+
+use otp_core::limits::budget_units;
+use otp_core::otp::PlannedOtp;
+use sha2::{Digest, Sha256};
+
+use crate::apps::AppRecord;
+use crate::error::ApiResult;
+use crate::gateway::{send_sms, OutgoingSms, Receipt};
+use crate::limiter::RateLimits;
+use crate::store::{Applied, Command, OtpStore};
+use crate::{callback, RequestContext};
+
+/// Bucket names never hold a phone number in clear.
+fn phone_bucket(app_id: &str, e164: &str) -> String {
+    format!(
+        "phone:{app_id}:{}",
+        otp_core::secret::to_hex(&Sha256::digest(e164.as_bytes()))
+    )
+}
+
+/// Sends the SMS of `otp_id` (a new or a re-keyed record) under the app's send
+/// policy: the destination country, then the caps per phone, per application
+/// and per client IP, then the daily budget. Budget taken for an SMS the gateway
+/// refused is given back: a failed send costs nothing.
+pub(crate) async fn send_message(
+    rc: &RequestContext,
+    app: &AppRecord,
+    otp_id: &str,
+    planned: &PlannedOtp,
+) -> ApiResult<Receipt> {
+    let policy = &app.limits;
+    policy.check_country(planned.phone.country_iso())?;
+    let limits = RateLimits::new(&rc.env)?;
+    let app_id = &app.app_id;
+    limits
+        .take(
+            &phone_bucket(app_id, planned.phone.e164()),
+            &policy.phone_limits(),
+            1,
+            rc.now,
+        )
+        .await?;
+    limits
+        .take(&format!("app:{app_id}"), &policy.app_limits(), 1, rc.now)
+        .await?;
+    if let Some(ip) = &rc.client_ip {
+        limits
+            .take(
+                &format!("ip-send:{app_id}:{ip}"),
+                &policy.ip_send_limits(),
+                1,
+                rc.now,
+            )
+            .await?;
+    }
+    let budget_bucket = format!("budget:{app_id}");
+    let cost = budget_units(planned.record.cost);
+    let charged = limits
+        .take(&budget_bucket, &policy.budget_limits(), cost, rc.now)
+        .await?
+        .is_some();
+    let sms = OutgoingSms {
+        app_id,
+        otp_id,
+        message: &planned.message,
+    };
+    match send_sms(&rc.env, &app.gateway, &app.webhook_secret, &sms).await {
+        Ok(receipt) => Ok(receipt),
+        Err(e) => {
+            if charged {
+                limits.give_back(&budget_bucket, cost, rc.now).await;
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// A new OTP: store it, send it, and remove it again when the SMS could not be
+/// sent, so that no PENDING record is left that no user can satisfy.
+pub(crate) async fn send_new(
+    rc: &RequestContext,
+    app: &AppRecord,
+    store: &OtpStore,
+    planned: &PlannedOtp,
+) -> ApiResult<Receipt> {
+    let record = &planned.record;
+    // Store first: if storage fails, nothing was sent and nothing is lost.
+    store.create(&app.app_id, record, rc.now).await?;
+    match send_message(rc, app, &record.otp_id, planned).await {
+        Ok(receipt) => Ok(receipt),
+        Err(e) => {
+            if store.discard(&app.app_id, &record.otp_id).await.is_err() {
+                worker::console_error!("otp {}: could not remove the unsent record", record.otp_id);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Runs `command` on a record (PIN checks count against the client IP's cap
+/// first) and fires the status callback when the status moved.
+pub(crate) async fn apply(
+    rc: &RequestContext,
+    app: &AppRecord,
+    store: &OtpStore,
+    otp_id: &str,
+    command: Command,
+) -> ApiResult<Option<Applied>> {
+    if let (Command::Verify { .. }, Some(ip)) = (&command, &rc.client_ip) {
+        let limits = RateLimits::new(&rc.env)?;
+        limits
+            .take(
+                &format!("ip-check:{}:{ip}", app.app_id),
+                &app.limits.ip_check_limits(),
+                1,
+                rc.now,
+            )
+            .await?;
+    }
+    let applied = store.apply(&app.app_id, otp_id, command, rc.now).await?;
+    if let Some(applied) = applied.as_ref().filter(|a| a.status_changed) {
+        // The record's URL already defaults to the app's when the OTP was created.
+        if let Some(url) = applied.record.otp_callback_url.clone() {
+            callback::schedule_status_callback(
+                &rc.ctx,
+                &rc.env,
+                url,
+                app.webhook_secret.clone(),
+                &applied.record.view(rc.now, None),
+            );
+        }
+    }
+    Ok(applied)
+}

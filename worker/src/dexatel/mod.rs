@@ -1,0 +1,263 @@
+//! The Dexatel-compatible Verify API, a second dialect on the same applications,
+//! gateways, OTP records, callbacks and state machine as the SMS.CX one: apps
+//! written for Dexatel work by changing the base URL and key.
+//!
+//! | Route | What |
+//! |---|---|
+//! | `POST /v1/verifications` | send a code ([`verifications::create`]) |
+//! | `GET /v1/verifications?phone=&code=` | check a code; without `code`, list the number's verifications |
+//! | `GET`/`POST /v1/templates`, `GET`/`PUT`/`DELETE /v1/templates/{id}` | [`templates`] |
+//! | `GET`/`POST /v1/senders`, `GET /v1/senders/{id}` | [`senders`] |
+//!
+//! Requests authenticate with `X-Dexatel-Key: <the application's API key>`;
+//! bodies wrap their payload in `{"data": {...}}`; lists page with `page_size`
+//! and `page_token` ([`paging`]); errors have Dexatel's shape ([`error`]). Per
+//! number, `otp_core::guard` blocks after failed checks and spaces resends; the
+//! number's Durable Object ([`phone_guard`]) keeps its state ([`phones`]) and
+//! takes those decisions one request at a time.
+
+mod error;
+mod paging;
+mod phone_guard;
+mod phones;
+mod senders;
+mod templates;
+mod verifications;
+
+use serde::de::DeserializeOwned;
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::{Map, Value};
+use worker::kv::KvStore;
+use worker::{Method, Request, Response};
+
+use self::error::{DxError, DxResult};
+use self::paging::Page;
+use self::senders::SenderStore;
+use self::templates::TemplateStore;
+use crate::apps::{AppRecord, AppStore};
+use crate::config::OTP_KV;
+use crate::error::{ApiError, ApiResult};
+use crate::{http, RequestContext};
+
+/// The authentication header of the dialect.
+pub(crate) const KEY_HEADER: &str = "X-Dexatel-Key";
+
+/// The routes under `/v1/`; `rest` are the path segments after `v1`. Every error
+/// is answered here, in Dexatel's shape.
+pub(crate) async fn routes(
+    req: Request,
+    rc: &RequestContext,
+    rest: &[&str],
+) -> ApiResult<Response> {
+    let path = req.path();
+    let method = req.method();
+    match dispatch(req, rc, rest).await {
+        Ok(res) => Ok(res),
+        Err(err) => {
+            if err.status() >= 500 {
+                worker::console_error!("dexatel {method} {path}: {} {}", err.status(), err.code());
+            }
+            err.to_response(&path, method.as_ref(), rc.now)
+                .map_err(|_| ApiError::internal())
+        }
+    }
+}
+
+async fn dispatch(mut req: Request, rc: &RequestContext, rest: &[&str]) -> DxResult<Response> {
+    use Method::{Delete, Get, Post, Put};
+    let method = req.method();
+    let known = matches!(
+        rest,
+        ["verifications"] | ["templates"] | ["templates", _] | ["senders"] | ["senders", _]
+    );
+    if !known {
+        return Err(DxError::not_found());
+    }
+    let allowed = matches!(
+        (rest, &method),
+        (["verifications"], Get | Post)
+            | (["templates"], Get | Post)
+            | (["templates", _], Get | Put | Delete)
+            | (["senders"], Get | Post)
+            | (["senders", _], Get)
+    );
+    if !allowed {
+        return Err(DxError::method_not_allowed());
+    }
+    let kv = rc.env.kv(OTP_KV).map_err(|_| {
+        worker::console_error!("configuration: KV binding {OTP_KV} is missing");
+        DxError::from(ApiError::misconfigured())
+    })?;
+    let app = authenticate(&req, &kv).await?;
+    let now = rc.now;
+    let templates = TemplateStore::new(&kv);
+    let senders = SenderStore::new(&kv);
+    match (rest, method) {
+        (["verifications"], Post) => {
+            let body = json_body(&mut req).await?;
+            verifications::create(rc, &app, &kv, &body).await
+        }
+        (["verifications"], _) => verifications::query(rc, &app, &kv, &req).await,
+        (["templates"], Post) => {
+            templates::create(&templates, &app, &json_body(&mut req).await?, now).await
+        }
+        (["templates"], _) => templates::list(&templates, &app, page(&req)?).await,
+        (["templates", id], Get) => templates::get(&templates, &app, id).await,
+        (["templates", id], Put) => {
+            templates::update(&templates, &app, id, &json_body(&mut req).await?, now).await
+        }
+        (["templates", id], _) => templates::delete(&templates, &app, id).await,
+        (["senders"], Post) => {
+            senders::create(&senders, &app, &json_body(&mut req).await?, now).await
+        }
+        (["senders"], _) => senders::list(&senders, &app, page(&req)?).await,
+        (["senders", id], _) => senders::get(&senders, &app, id).await,
+        _ => Err(DxError::not_found()),
+    }
+}
+
+/// The page a list request asks for.
+fn page(req: &Request) -> DxResult<Page> {
+    Page::parse(
+        http::query_param(req, "page_size").as_deref(),
+        http::query_param(req, "page_token").as_deref(),
+    )
+}
+
+/// The application whose API key is in `X-Dexatel-Key`.
+async fn authenticate(req: &Request, kv: &KvStore) -> DxResult<AppRecord> {
+    let key = req
+        .headers()
+        .get(KEY_HEADER)
+        .ok()
+        .flatten()
+        .filter(|k| !k.trim().is_empty())
+        .ok_or_else(DxError::unauthenticated)?;
+    AppStore::new(kv.clone())
+        .by_api_key(key.trim())
+        .await?
+        .ok_or_else(DxError::invalid_key)
+}
+
+/// A JSON object body (the worker's limits on size and content type apply).
+async fn json_body(req: &mut Request) -> DxResult<Value> {
+    Ok(http::json_body::<Value>(req).await?)
+}
+
+/// The `data` object of a body, if it has one.
+fn data_object(body: &Value) -> Option<&Map<String, Value>> {
+    body.get("data")?.as_object()
+}
+
+/// Field `name` of `data`; `null` counts as absent.
+fn field<'a>(data: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    data.get(name).filter(|v| !v.is_null())
+}
+
+/// A JSON reply.
+fn reply<T: Serialize>(value: &T, status: u16) -> DxResult<Response> {
+    http::json(value, status).map_err(|_| DxError::from(ApiError::internal()))
+}
+
+/// `{"data": T}`.
+struct Data<T>(T);
+
+impl<T: Serialize> Serialize for Data<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Data", 1)?;
+        s.serialize_field("data", &self.0)?;
+        s.end()
+    }
+}
+
+/// Dexatel's channels. Only SMS is ever sent; templates and senders of the
+/// other channels are kept so that clients managing them keep working.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum Channel {
+    /// SMS.
+    #[serde(rename = "SMS")]
+    Sms,
+    /// Viber.
+    #[serde(rename = "VIBER")]
+    Viber,
+    /// WhatsApp.
+    #[serde(rename = "WHATSAPP")]
+    Whatsapp,
+}
+
+impl Channel {
+    /// The channel named `s` (any case).
+    fn parse(s: &str) -> Option<Channel> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "SMS" => Some(Channel::Sms),
+            "VIBER" => Some(Channel::Viber),
+            "WHATSAPP" => Some(Channel::Whatsapp),
+            _ => None,
+        }
+    }
+}
+
+/// A list kept per application in one KV value, `{prefix}:{appId}`. Writes
+/// read, change and rewrite the whole list (last write wins), which is fine for
+/// configuration that changes rarely.
+struct AppItems<'a> {
+    kv: &'a KvStore,
+    prefix: &'static str,
+}
+
+impl<'a> AppItems<'a> {
+    fn new(kv: &'a KvStore, prefix: &'static str) -> Self {
+        AppItems { kv, prefix }
+    }
+
+    fn key(&self, app_id: &str) -> String {
+        format!("{}:{app_id}", self.prefix)
+    }
+
+    async fn load<T: DeserializeOwned>(&self, app_id: &str) -> DxResult<Vec<T>> {
+        Ok(self
+            .kv
+            .get(&self.key(app_id))
+            .json::<Vec<T>>()
+            .await?
+            .unwrap_or_default())
+    }
+
+    async fn save<T: Serialize>(&self, app_id: &str, items: &[T]) -> DxResult<()> {
+        let json = serde_json::to_string(items).map_err(|_| ApiError::internal())?;
+        self.kv.put(&self.key(app_id), json)?.execute().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn data_wraps_and_null_fields_are_absent() {
+        assert_eq!(
+            serde_json::to_value(Data(json!({"id": 1}))).unwrap(),
+            json!({"data": {"id": 1}})
+        );
+        let body = json!({"data": {"a": null, "b": 1}});
+        let data = data_object(&body).unwrap();
+        assert_eq!(field(data, "a"), None);
+        assert_eq!(field(data, "b"), Some(&json!(1)));
+        assert_eq!(data_object(&json!({"data": [1]})), None);
+        assert_eq!(data_object(&json!({})), None);
+    }
+
+    #[test]
+    fn channels_parse_in_any_case_and_serialize_uppercase() {
+        assert_eq!(Channel::parse(" sms "), Some(Channel::Sms));
+        assert_eq!(Channel::parse("WhatsApp"), Some(Channel::Whatsapp));
+        assert_eq!(Channel::parse("VOICE"), None);
+        assert_eq!(
+            serde_json::to_value(Channel::Viber).unwrap(),
+            json!("VIBER")
+        );
+    }
+}
