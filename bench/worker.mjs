@@ -140,7 +140,10 @@ try {
 
   const otps = sent.kept
     .filter(({ res }) => res.status === 201)
-    .map(({ spec, res }) => ({ id: JSON.parse(res.body).data?.otpId ?? JSON.parse(res.body).otpId, phone: spec.body.phoneNumber }));
+    .map(({ spec, res }) => {
+      const body = JSON.parse(res.body);
+      return { id: body.data?.otpId ?? body.otpId, phone: spec.body.phoneNumber };
+    });
 
   // The PINs, from the outbox namespace directly (not timed).
   const kv = await worker.kv("OUTBOX_KV");

@@ -162,7 +162,8 @@ function renderStatus() {
   badge.textContent = status;
   badge.dataset.status = status;
   $("step-status").dataset.status = status;
-  const left = Math.max(0, otp.maxAttempts - otp.attempts);
+  // As the core counts them: a final OTP (VERIFIED, EXPIRED, …) has none left.
+  const left = status === "PENDING" ? Math.max(0, otp.maxAttempts - otp.attempts) : 0;
   $("attempts-text").textContent = `${left} of ${otp.maxAttempts}`;
   const pips = $("attempts-pips");
   pips.replaceChildren();

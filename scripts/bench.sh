@@ -43,9 +43,11 @@ want() { [[ ",$only," == *",$1,"* ]]; }
 export BENCH_TIME_MS="${BENCH_TIME_MS:-2000}" BENCH_WARMUP_MS="${BENCH_WARMUP_MS:-500}"
 export BENCH_HTTP_MS="${BENCH_HTTP_MS:-4000}" BENCH_CONCURRENCY="${BENCH_CONCURRENCY:-8}"
 OUT="${BENCH_OUT:-target/bench}"
-rm -rf "$OUT"
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
+# Only this script's own files: results of an earlier run never mix into this one.
+rm -rf "${OUT:?}/criterion"
+rm -f "$OUT"/{machine-start,machine-end,wasm,worker,sizes}.json "$OUT"/{core-loop.wasm,results.md}
 
 # --- tools and builds -----------------------------------------------------------------
 bash scripts/install-tools.sh </dev/null >&2

@@ -3,7 +3,7 @@
  * Cloudflare Workers. The core (Rust, compiled to wasm) decides every rule: PINs,
  * templates, phone numbers, SMS parts, settings and the PENDING → VERIFIED / FAILED /
  * EXPIRED / CANCELLED state machine. `OtpService` runs whole verifications over a
- * store and an SMS sender of your choice.
+ * store and an SMS sender of your choice; `OtpClient` calls a deployed worker's API.
  *
  * In browsers call `await init()` once first; Node and Workers need no init.
  * @module
@@ -42,6 +42,31 @@ export {
   type CallbackDelivery,
   type FetchLike,
 } from "./callback.js";
+export {
+  OtpClient,
+  OtpApiError,
+  type OtpApiErrorInfo,
+  type OtpClientOptions,
+  type OtpClientApiKeyOptions,
+  type OtpClientAppOptions,
+  type OtpScope,
+  type ClientFetch,
+  type ClientResponseLike,
+  type OtpVerified,
+  type OtpCancelled,
+  type DexatelApi,
+  type DexatelChannel,
+  type DexatelVerification,
+  type DexatelVerificationInput,
+  type DexatelTemplate,
+  type DexatelTemplateInput,
+  type DexatelSender,
+  type DexatelSenderInput,
+  type DexatelSenderType,
+  type DexatelPageOptions,
+  type DexatelPagination,
+  type DexatelPage,
+} from "./client.js";
 export type { WasmSource } from "./raw.js";
 export type {
   PinType,

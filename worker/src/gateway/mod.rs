@@ -203,6 +203,41 @@ impl GatewayError {
     }
 }
 
+impl GatewayError {
+    /// This error without a provider code that could quote what was sent: a
+    /// provider or webhook receiver may echo the number or the PIN in its error
+    /// code, and the code goes to the log. Left out: a code with a run of 7 or
+    /// more digits (a phone number), or one sharing a word of 4 or more letters
+    /// and digits with the text (the PIN is such a word).
+    fn scrubbed(self, message: &SmsMessage) -> GatewayError {
+        match self {
+            GatewayError::Rejected {
+                status,
+                provider_code: Some(code),
+            } if quotes(&code, &message.text) => GatewayError::Rejected {
+                status,
+                provider_code: None,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Whether a provider code may hold a phone number or a word of the SMS `text`.
+fn quotes(code: &str, text: &str) -> bool {
+    if code
+        .split(|c: char| !c.is_ascii_digit())
+        .any(|run| run.len() >= 7)
+    {
+        return true;
+    }
+    let code = code.to_lowercase();
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| word.chars().count() >= 4)
+        .any(|word| code.contains(word) || (code.len() >= 4 && word.contains(code.as_str())))
+}
+
 impl fmt::Display for GatewayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -251,7 +286,9 @@ pub(crate) async fn send_sms(
     webhook_secret: &str,
     sms: &OutgoingSms<'_>,
 ) -> Result<Receipt, GatewayError> {
-    let result = dispatch(env, gateway, webhook_secret, sms).await;
+    let result = dispatch(env, gateway, webhook_secret, sms)
+        .await
+        .map_err(|err| err.scrubbed(sms.message));
     match &result {
         Ok(_) => worker::console_log!("gateway {}: otp {} sent", gateway.kind(), sms.otp_id),
         Err(err) => worker::console_warn!(
@@ -588,6 +625,33 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn provider_codes_quoting_the_number_or_the_pin_are_left_out() {
+        use otp_core::sms::SmsEncoding;
+        let message = test_support::message("Acme: your code is [482913]", SmsEncoding::Gsm7);
+        let rejected = |code: &str| GatewayError::Rejected {
+            status: 400,
+            provider_code: Some(code.into()),
+        };
+        for code in ["482913", "E482913", "33612424111", "612424111", "ACME", "code-482913x"] {
+            assert_eq!(
+                rejected(code).scrubbed(&message),
+                GatewayError::Rejected {
+                    status: 400,
+                    provider_code: None
+                },
+                "{code}"
+            );
+        }
+        for code in ["21211", "invalid_key", "2", "1001", "429"] {
+            assert_eq!(rejected(code).scrubbed(&message), rejected(code), "{code}");
+        }
+        assert_eq!(
+            GatewayError::Timeout.scrubbed(&message),
+            GatewayError::Timeout
+        );
     }
 
     #[test]
