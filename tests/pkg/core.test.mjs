@@ -33,6 +33,8 @@ const EXPORTS = [
   "CallbackSender",
   "KvStore",
   "MemoryStore",
+  "OtpApiError",
+  "OtpClient",
   "OtpError",
   "OtpService",
   "cancelOtp",

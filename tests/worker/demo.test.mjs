@@ -50,6 +50,7 @@ describe("demo routes (development)", () => {
       ["/demo/pkg/wasm/otp_core.js", "pkg/wasm/otp_core.js", "text/javascript; charset=utf-8"],
       ["/demo/pkg/dist/index.js", "pkg/dist/index.js", "text/javascript; charset=utf-8"],
       ["/demo/pkg/dist/load-browser.js", "pkg/dist/load-browser.js", "text/javascript; charset=utf-8"],
+      ["/demo/pkg/dist/client.js", "pkg/dist/client.js", "text/javascript; charset=utf-8"],
       ["/demo/app.js", "demo/app.js", "text/javascript; charset=utf-8"],
       ["/demo/demo.css", "demo/demo.css", "text/css; charset=utf-8"],
     ]) {

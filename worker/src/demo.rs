@@ -77,6 +77,7 @@ const ASSETS: &[Asset] = &[
     asset!("pkg/dist/service.js", "pkg/dist/service.js", JS),
     asset!("pkg/dist/stores.js", "pkg/dist/stores.js", JS),
     asset!("pkg/dist/callback.js", "pkg/dist/callback.js", JS),
+    asset!("pkg/dist/client.js", "pkg/dist/client.js", JS),
     asset!("pkg/dist/load-browser.js", "pkg/dist/load-browser.js", JS),
     asset!("pkg/wasm/otp_core.js", "pkg/wasm/otp_core.js", JS),
     asset!(

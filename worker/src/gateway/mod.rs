@@ -635,7 +635,14 @@ mod tests {
             status: 400,
             provider_code: Some(code.into()),
         };
-        for code in ["482913", "E482913", "33612424111", "612424111", "ACME", "code-482913x"] {
+        for code in [
+            "482913",
+            "E482913",
+            "33612424111",
+            "612424111",
+            "ACME",
+            "code-482913x",
+        ] {
             assert_eq!(
                 rejected(code).scrubbed(&message),
                 GatewayError::Rejected {
