@@ -24,8 +24,8 @@ const SETTLE_MS = 4 * CALLBACK_TIMEOUT_MS + 7 * CALLBACK_RETRY_BASE_MS + 700;
 
 describe("log output holds no PIN and no full phone number", () => {
   let worker, api, receiver, deadPort;
-  /** Everything workerd wrote, in order. */
-  let captured = "";
+  /** Everything workerd wrote, per stream (kept apart, so no line is cut by the other). */
+  const captured = { stdout: "", stderr: "" };
   /** Secrets that must never reach the log. */
   const pins = new Set();
   const phones = new Set();
@@ -55,8 +55,8 @@ describe("log output holds no PIN and no full phone number", () => {
       },
       miniflare: {
         handleRuntimeStdio(stdout, stderr) {
-          stdout.setEncoding("utf8").on("data", (chunk) => (captured += chunk));
-          stderr.setEncoding("utf8").on("data", (chunk) => (captured += chunk));
+          stdout.setEncoding("utf8").on("data", (chunk) => (captured.stdout += chunk));
+          stderr.setEncoding("utf8").on("data", (chunk) => (captured.stderr += chunk));
         },
       },
     });
@@ -148,7 +148,8 @@ describe("log output holds no PIN and no full phone number", () => {
     expected.push("not sent: unreachable", "/otp: 502 3003");
 
     // A gateway that answers with the number and the PIN in every field a log
-    // might quote (the PIN is read from the request the fake gateway received).
+    // might quote (the PIN is read from the request the fake gateway received):
+    // the worker logs a provider's error code, and must leave such a code out.
     // The webhook gateway sends {data: {to, text}}, SMS.CX {to, text}, Vonage
     // {to (digits), text}.
     const sent = (req) => {
@@ -172,6 +173,8 @@ describe("log output holds no PIN and no full phone number", () => {
       ["webhook", "/echo-pin-500", echo(500, "pin"), 502, 3001],
       ["webhook", "/late", { mode: "slow", delayMs: GATEWAY_TIMEOUT_MS + 600 }, 504, 3002],
       ["webhook", "/reset", { mode: "destroy" }, 502, 3003],
+      // A provider code that quotes nothing is still logged.
+      ["webhook", "/benign-401", { mode: "reply", status: 401, body: { error: { code: "invalid_key" } } }, 502, 3001],
       ["smscx", "/sms", echo(400, "to"), 502, 3001],
       ["smscx", "/sms", echo(429, "pin"), 502, 3001],
       ["vonage", "/sms/json", echo(401, "to"), 502, 3001],
@@ -193,7 +196,7 @@ describe("log output holds no PIN and no full phone number", () => {
       assert.equal(to, phone);
       pins.add(extractPin(text));
     }
-    expected.push("gateway smscx: otp", "not sent: rejected (HTTP 400", "not sent: rejected (HTTP 500", "not sent: unreadable reply", "not sent: no reply before the timeout");
+    expected.push("gateway smscx: otp", "rejected (HTTP 401, provider code invalid_key)", "not sent: rejected (HTTP 400", "not sent: rejected (HTTP 500", "not sent: unreadable reply", "not sent: no reply before the timeout");
   });
 
   test("Dexatel: create, wrong and right checks, list, resend, custom code, block, gateway failure", async () => {
@@ -272,8 +275,8 @@ describe("log output holds no PIN and no full phone number", () => {
 
   test("the capture holds the expected lines and neither a PIN nor a full number", async () => {
     await sleep(SETTLE_MS);
-    const log = captured;
-    assert.ok(log.length > 0, "something was captured");
+    const log = `${captured.stdout}\n${captured.stderr}`;
+    assert.ok(captured.stdout.length > 0 && captured.stderr.length > 0, "both streams were captured");
     for (const line of expected) assert.ok(log.includes(line), `the log holds ${JSON.stringify(line)}`);
 
     assert.ok(pins.size >= 20, `enough PINs to look for: ${pins.size}`);

@@ -57,14 +57,19 @@ fn parse_gateway(rc: &RequestContext, value: Value) -> ApiResult<GatewayConfig> 
 }
 
 /// Merges a JSON merge patch (RFC 7386) over `current` and checks the result:
-/// a value that does not deserialise is `invalid`, one that does is checked by
-/// `validate` (which reports the core's own codes).
+/// a patch that is not an object, or a value that does not deserialise, is
+/// `invalid`; one that does is checked by `validate` (which reports the core's
+/// own codes). (A non-object patch would replace the whole settings, and serde
+/// reads an array into a struct field by field, in order.)
 fn patch<T: Serialize + DeserializeOwned>(
     current: &T,
     patch: Value,
     invalid: ApiError,
     validate: impl Fn(&T) -> ApiResult<()>,
 ) -> ApiResult<T> {
+    if !patch.is_object() {
+        return Err(invalid);
+    }
     let mut merged = serde_json::to_value(current).map_err(|_| ApiError::internal())?;
     merge_patch(&mut merged, patch);
     let value: T = serde_json::from_value(merged).map_err(|_| invalid)?;
@@ -339,4 +344,38 @@ pub(crate) async fn outbox(req: &Request, rc: &RequestContext) -> ApiResult<Resp
         .clamp(1, 20);
     let messages = read_outbox(&rc.env, phone.e164(), limit).await?;
     reply(&Outbox { data: messages }, 200)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_patches_must_be_objects() {
+        let current = OtpSettings::default();
+        for p in [
+            serde_json::json!([]),
+            serde_json::json!(["Hi {{pin}}", [], "Acme"]),
+            serde_json::json!("reset"),
+            serde_json::json!(5),
+        ] {
+            assert_eq!(
+                patch_settings(&current, p.clone()).unwrap_err(),
+                ApiError::settings_invalid(),
+                "{p}"
+            );
+            assert_eq!(
+                patch_limits(&SendPolicy::default(), p.clone()).unwrap_err(),
+                ApiError::limits_invalid(),
+                "{p}"
+            );
+            assert_eq!(
+                patch_dexatel(&GuardSettings::default(), p.clone()).unwrap_err(),
+                ApiError::dexatel_settings_invalid(),
+                "{p}"
+            );
+        }
+        let patched = patch_settings(&current, serde_json::json!({"pinLength": 8})).unwrap();
+        assert_eq!(patched.pin_length, 8);
+    }
 }

@@ -3,6 +3,10 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use worker::js_sys::{Reflect, Uint8Array};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::web_sys::ReadableStreamDefaultReader;
 use worker::{Request, Response, Result};
 
 use crate::error::{ApiError, ApiResult};
@@ -10,8 +14,11 @@ use crate::error::{ApiError, ApiResult};
 /// Largest body any endpoint accepts (bytes).
 pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// Reads the body, refusing anything over [`MAX_BODY_BYTES`] (by `Content-Length`
-/// first, so a huge body is not read at all).
+/// Reads the body, refusing anything over [`MAX_BODY_BYTES`]: by `Content-Length`
+/// first, so a huge body is not read at all, then chunk by chunk, so that a body
+/// without a length (chunked) is never held whole either (reading it all first
+/// would take twice its size in memory, and a large one would exceed the
+/// isolate's memory limit, failing every request in it).
 async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
     let declared = req
         .headers()
@@ -22,11 +29,35 @@ async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(ApiError::body_too_large());
     }
-    let bytes = req.bytes().await.map_err(|_| ApiError::invalid_json())?;
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::body_too_large());
+    let Some(stream) = req.inner().body() else {
+        return Ok(Vec::new());
+    };
+    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let mut bytes = Vec::new();
+    loop {
+        let chunk = JsFuture::from(reader.read())
+            .await
+            .map_err(|_| ApiError::invalid_json())?;
+        let done = Reflect::get(&chunk, &JsValue::from_str("done"))
+            .map(|d| d.is_truthy())
+            .unwrap_or(true);
+        if done {
+            return Ok(bytes);
+        }
+        let value: Uint8Array = Reflect::get(&chunk, &JsValue::from_str("value"))
+            .ok()
+            .and_then(|v| v.dyn_into().ok())
+            .ok_or_else(ApiError::invalid_json)?;
+        let start = bytes.len();
+        let end = start + value.length() as usize;
+        if end > MAX_BODY_BYTES {
+            // Stop reading; the rest of the body is discarded.
+            let _ = reader.cancel();
+            return Err(ApiError::body_too_large());
+        }
+        bytes.resize(end, 0);
+        value.copy_to(&mut bytes[start..]);
     }
-    Ok(bytes)
 }
 
 fn content_type(req: &Request) -> Option<String> {
