@@ -27,7 +27,7 @@ pub struct Fixtures {
     pub pin_length: u8,
     /// A template to render.
     pub template: String,
-    /// Its PIN, TTL, brand and WebOTP domain.
+    /// PIN for rendering.
     pub pin: String,
     /// TTL in seconds for rendering.
     pub ttl_seconds: u32,

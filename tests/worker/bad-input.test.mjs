@@ -634,10 +634,17 @@ describe("bad input: 4xx with a code, never 5xx, nothing written", () => {
       headers: { ...smscxKey(), "content-type": "application/json" },
       chunks: [Buffer.from('{"phoneNumber":"'), ...Array.from({ length: 100 }, () => MiB), Buffer.from('"}')],
     });
-    assert.equal(res.status, 413, res.text);
-    assert.equal(res.body.error.code, 1002);
+    // The worker answers 413 and closes the connection while the client still writes:
+    // the client sees the answer, or, when the close wins the race, a reset. Either
+    // way the body was refused unread; what matters is the memory figure below.
+    if (res.status === 0) {
+      assert.match(String(res.error?.code), /^(ECONNRESET|EPIPE)$/, res.text);
+    } else {
+      assert.equal(res.status, 413, res.text);
+      assert.equal(res.body.error.code, 1002);
+    }
     const grownMiB = (peakKiB() - before) / KIB;
-    console.log(`100 MiB chunked body: 413 in ${Date.now() - started} ms, workerd peak memory +${grownMiB.toFixed(1)} MiB`);
+    console.log(`100 MiB chunked body: ${res.status || res.error.code} in ${Date.now() - started} ms, workerd peak memory +${grownMiB.toFixed(1)} MiB`);
     assert.ok(grownMiB < 32, `workerd's peak memory grew by ${grownMiB.toFixed(1)} MiB: the body was buffered`);
   });
 
