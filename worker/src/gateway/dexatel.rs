@@ -6,8 +6,7 @@ use serde::Serialize;
 
 use super::fetch::{HttpReply, PostRequest};
 use super::{
-    digits, first_text_at, is_success, rejected, to_json, GatewayError, OutgoingSms, Provider,
-    Receipt, Settings,
+    digits, receipt_on_2xx, to_json, GatewayError, OutgoingSms, Provider, Receipt, Settings,
 };
 
 /// Var overriding the API host (tests point it at a fake provider).
@@ -70,12 +69,7 @@ impl Provider for Dexatel {
     }
 
     fn receipt(&self, reply: &HttpReply) -> Result<Receipt, GatewayError> {
-        if !is_success(reply.status) {
-            return Err(rejected(reply));
-        }
-        Ok(Receipt {
-            message_id: first_text_at(&reply.body, ID_POINTERS),
-        })
+        receipt_on_2xx(reply, ID_POINTERS)
     }
 }
 

@@ -403,6 +403,17 @@ fn rejected(reply: &HttpReply) -> GatewayError {
     }
 }
 
+/// The receipt of a provider for which any 2xx means sent: the message id is
+/// the first text found at `id_pointers` in the reply, if any.
+fn receipt_on_2xx(reply: &HttpReply, id_pointers: &[&str]) -> Result<Receipt, GatewayError> {
+    if !is_success(reply.status) {
+        return Err(rejected(reply));
+    }
+    Ok(Receipt {
+        message_id: first_text_at(&reply.body, id_pointers),
+    })
+}
+
 /// The first short, printable string or number found in JSON `body` at one of
 /// the JSON `pointers`. Values longer than 64 characters or with other
 /// characters than `[A-Za-z0-9._:-]` are ignored, so nothing a provider echoes

@@ -8,9 +8,7 @@ use otp_core::sms::SmsEncoding;
 use serde::Serialize;
 
 use super::fetch::{HttpReply, PostRequest};
-use super::{
-    first_text_at, is_success, rejected, to_json, GatewayError, OutgoingSms, Provider, Receipt,
-};
+use super::{receipt_on_2xx, to_json, GatewayError, OutgoingSms, Provider, Receipt};
 use crate::signing;
 
 /// The event `type` of a send request.
@@ -108,12 +106,7 @@ impl Provider for Webhook<'_> {
     }
 
     fn receipt(&self, reply: &HttpReply) -> Result<Receipt, GatewayError> {
-        if !is_success(reply.status) {
-            return Err(rejected(reply));
-        }
-        Ok(Receipt {
-            message_id: first_text_at(&reply.body, ID_POINTERS),
-        })
+        receipt_on_2xx(reply, ID_POINTERS)
     }
 }
 
