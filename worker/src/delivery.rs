@@ -22,16 +22,28 @@ fn phone_bucket(app_id: &str, e164: &str) -> String {
     )
 }
 
-/// Sends the SMS of `otp_id` (a new or a re-keyed record) under the app's send
-/// policy: the destination country, then the caps per phone, per application
-/// and per client IP, then the daily budget. Budget taken for an SMS the gateway
-/// refused is given back: a failed send costs nothing.
-pub(crate) async fn send_message(
-    rc: &RequestContext,
-    app: &AppRecord,
-    otp_id: &str,
-    planned: &PlannedOtp,
-) -> ApiResult<Receipt> {
+/// An SMS the send policy let through; its budget is given back if it is not sent.
+struct Admission {
+    limits: RateLimits,
+    budget_bucket: String,
+    charged: u64,
+}
+
+impl Admission {
+    /// Returns the budget taken for an SMS that was not sent: a failed send costs nothing.
+    async fn refund(&self, rc: &RequestContext) {
+        if self.charged > 0 {
+            self.limits
+                .give_back(&self.budget_bucket, self.charged, rc.now)
+                .await;
+        }
+    }
+}
+
+/// The application's send policy for one SMS: the destination country, then the
+/// caps per phone, per application and per client IP, then the daily budget.
+/// Checked before anything is stored, so refused requests write no record.
+async fn admit(rc: &RequestContext, app: &AppRecord, planned: &PlannedOtp) -> ApiResult<Admission> {
     let policy = &app.limits;
     policy.check_country(planned.phone.country_iso())?;
     let limits = RateLimits::new(&rc.env)?;
@@ -59,38 +71,70 @@ pub(crate) async fn send_message(
     }
     let budget_bucket = format!("budget:{app_id}");
     let cost = budget_units(planned.record.cost);
-    let charged = limits
+    let charged = match limits
         .take(&budget_bucket, &policy.budget_limits(), cost, rc.now)
         .await?
-        .is_some();
+    {
+        Some(_) => cost,
+        None => 0,
+    };
+    Ok(Admission {
+        limits,
+        budget_bucket,
+        charged,
+    })
+}
+
+/// Hands the SMS of `otp_id` to the app's gateway; refunds the budget if it failed.
+async fn dispatch(
+    rc: &RequestContext,
+    app: &AppRecord,
+    otp_id: &str,
+    planned: &PlannedOtp,
+    admission: &Admission,
+) -> ApiResult<Receipt> {
     let sms = OutgoingSms {
-        app_id,
+        app_id: &app.app_id,
         otp_id,
         message: &planned.message,
     };
     match send_sms(&rc.env, &app.gateway, &app.webhook_secret, &sms).await {
         Ok(receipt) => Ok(receipt),
         Err(e) => {
-            if charged {
-                limits.give_back(&budget_bucket, cost, rc.now).await;
-            }
+            admission.refund(rc).await;
             Err(e.into())
         }
     }
 }
 
-/// A new OTP: store it, send it, and remove it again when the SMS could not be
-/// sent, so that no PENDING record is left that no user can satisfy.
+/// Sends the SMS of an existing (re-keyed) record under the app's send policy.
+pub(crate) async fn send_message(
+    rc: &RequestContext,
+    app: &AppRecord,
+    otp_id: &str,
+    planned: &PlannedOtp,
+) -> ApiResult<Receipt> {
+    let admission = admit(rc, app, planned).await?;
+    dispatch(rc, app, otp_id, planned, &admission).await
+}
+
+/// A new OTP: admitted by the send policy, stored, sent, and removed again when
+/// the SMS could not be sent, so that no PENDING record is left that no user can
+/// satisfy.
 pub(crate) async fn send_new(
     rc: &RequestContext,
     app: &AppRecord,
     store: &OtpStore,
     planned: &PlannedOtp,
 ) -> ApiResult<Receipt> {
+    let admission = admit(rc, app, planned).await?;
     let record = &planned.record;
-    // Store first: if storage fails, nothing was sent and nothing is lost.
-    store.create(&app.app_id, record, rc.now).await?;
-    match send_message(rc, app, &record.otp_id, planned).await {
+    // Store before sending: if storage fails, nothing was sent and nothing is lost.
+    if let Err(e) = store.create(&app.app_id, record, rc.now).await {
+        admission.refund(rc).await;
+        return Err(e);
+    }
+    match dispatch(rc, app, &record.otp_id, planned, &admission).await {
         Ok(receipt) => Ok(receipt),
         Err(e) => {
             if store.discard(&app.app_id, &record.otp_id).await.is_err() {
