@@ -76,7 +76,7 @@ impl Provider for Dexatel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::test_support::{message, FakeSettings};
+    use crate::gateway::test_support::{message, reply, FakeSettings};
     use otp_core::sms::SmsEncoding;
     use serde_json::json;
 
@@ -86,13 +86,6 @@ mod tests {
             (API_BASE_VAR, "http://127.0.0.1:4012///"),
         ]))
         .expect("configured")
-    }
-
-    fn reply(status: u16, body: &str) -> HttpReply {
-        HttpReply {
-            status,
-            body: body.into(),
-        }
     }
 
     #[test]

@@ -456,6 +456,14 @@ pub(crate) mod test_support {
         }
     }
 
+    /// A provider reply with `status` and `body`.
+    pub(crate) fn reply(status: u16, body: &str) -> super::fetch::HttpReply {
+        super::fetch::HttpReply {
+            status,
+            body: body.into(),
+        }
+    }
+
     /// A rendered SMS to +33 6 12 42 41 11.
     pub(crate) fn message(text: &str, encoding: SmsEncoding) -> SmsMessage {
         SmsMessage {

@@ -72,19 +72,12 @@ impl Provider for Smscx {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::test_support::{message, FakeSettings};
+    use crate::gateway::test_support::{message, reply, FakeSettings};
     use otp_core::sms::SmsEncoding;
     use serde_json::json;
 
     fn smscx() -> Smscx {
         Smscx::new(&FakeSettings(vec![(API_KEY, "cx-key")])).expect("configured")
-    }
-
-    fn reply(status: u16, body: &str) -> HttpReply {
-        HttpReply {
-            status,
-            body: body.into(),
-        }
     }
 
     #[test]

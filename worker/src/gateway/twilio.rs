@@ -95,7 +95,7 @@ impl Provider for Twilio {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::test_support::{message, FakeSettings};
+    use crate::gateway::test_support::{message, reply, FakeSettings};
     use otp_core::sms::SmsEncoding;
 
     const SID: &str = "AC0123456789abcdef0123456789abcdef";
@@ -107,13 +107,6 @@ mod tests {
             (API_BASE_VAR, "http://127.0.0.1:4010/"),
         ]);
         Twilio::new(&settings, mss).expect("configured")
-    }
-
-    fn reply(status: u16, body: &str) -> HttpReply {
-        HttpReply {
-            status,
-            body: body.into(),
-        }
     }
 
     #[test]

@@ -110,7 +110,7 @@ impl Provider for Vonage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::test_support::{message, FakeSettings};
+    use crate::gateway::test_support::{message, reply, FakeSettings};
     use serde_json::json;
 
     fn vonage() -> Vonage {
@@ -120,13 +120,6 @@ mod tests {
             (API_BASE_VAR, "http://127.0.0.1:4011"),
         ]))
         .expect("configured")
-    }
-
-    fn reply(status: u16, body: &str) -> HttpReply {
-        HttpReply {
-            status,
-            body: body.into(),
-        }
     }
 
     #[test]
