@@ -1,7 +1,8 @@
 // Rate limits against SMS pumping and brute force, enforced exactly by one Durable
-// Object per bucket: per phone (cooldown, per hour, per day), per application (per
-// minute), per client IP (sends and checks), allowed/denied countries and a daily
-// budget. A refusal is 429 with Retry-After and X-Rate-Limit-*, and changes nothing.
+// Object per application holding its buckets: per phone (cooldown, per hour, per
+// day), per application (per minute), per client IP (sends and checks),
+// allowed/denied countries and a daily budget. A refusal is 429 with Retry-After and
+// X-Rate-Limit-*, and changes nothing: a send takes from all its buckets or none.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -56,6 +57,18 @@ describe("rate limits and send policy", () => {
     assert.equal(statuses.filter((s) => s === 429).length, 30);
     const sent = await Promise.all(replies.filter((r) => r.status === 201).map((r) => otp.get(r.body.otpId, HOUR_START + 5)));
     assert.ok(sent.every((r) => r.status === 200));
+  });
+
+  test("a refused send uses up none of its buckets (all or nothing)", async () => {
+    const app = await appWith({ appPerMinute: 1, phonePerHour: 1 });
+    const otp = api.otp(app.apiKey);
+    const t = HOUR_START + 120;
+    assert.equal((await otp.send({ phoneNumber: "+33612424111" }, t)).status, 201);
+    // The phone bucket of +33612424120 allows this send, the app's minute does not.
+    assert429(await otp.send({ phoneNumber: "+33612424120" }, t + 1), { limit: 1, retryAfter: 59, reset: t + 60 });
+    // Next minute: that number's hourly unit was not spent by the refused send.
+    assert.equal((await otp.send({ phoneNumber: "+33612424120" }, t + 60)).status, 201);
+    assert429(await otp.send({ phoneNumber: "+33612424120" }, t + 120), { limit: 1, retryAfter: 3600 - 240, reset: HOUR_START + 3600 });
   });
 
   test("per client IP: sends and checks are capped", async () => {

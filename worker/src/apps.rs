@@ -9,6 +9,9 @@ use otp_core::limits::SendPolicy;
 use otp_core::rng::{OsRandom, RandomSource};
 use otp_core::settings::OtpSettings;
 use otp_core::time::UnixSeconds;
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use worker::kv::KvStore;
@@ -115,6 +118,58 @@ fn api_key_index(hash: &str) -> String {
     format!("apikey:{hash}")
 }
 
+/// How long authentication reuses what it read from KV, in milliseconds of the
+/// real clock. Every request authenticates, and two KV reads per request cost more
+/// than the rest of a send; a change made through this isolate is seen at once
+/// (the entries are dropped), one made through another isolate within this long,
+/// on top of KV's own propagation delay of up to 60 s.
+const RECENT_MS: f64 = 10_000.0;
+
+/// Entries kept per table before it starts over.
+const RECENT_MAX: usize = 1024;
+
+/// Values recently read from KV, by key, with when they were read.
+struct Recent<T> {
+    entries: HashMap<String, (f64, T)>,
+}
+
+impl<T: Clone> Recent<T> {
+    fn new() -> Self {
+        Recent {
+            entries: HashMap::new(),
+        }
+    }
+
+    fn get(&self, key: &str, now_ms: f64) -> Option<T> {
+        self.entries
+            .get(key)
+            .filter(|(read_at, _)| (0.0..RECENT_MS).contains(&(now_ms - read_at)))
+            .map(|(_, value)| value.clone())
+    }
+
+    fn put(&mut self, key: &str, value: T, now_ms: f64) {
+        if self.entries.len() >= RECENT_MAX {
+            self.entries.clear();
+        }
+        self.entries.insert(key.to_owned(), (now_ms, value));
+    }
+
+    fn forget(&mut self, key: &str) {
+        self.entries.remove(key);
+    }
+}
+
+thread_local! {
+    /// Applications by id.
+    static RECENT_APPS: RefCell<Recent<AppRecord>> = RefCell::new(Recent::new());
+    /// Application ids by API-key hash.
+    static RECENT_KEYS: RefCell<Recent<String>> = RefCell::new(Recent::new());
+}
+
+fn now_ms() -> f64 {
+    worker::Date::now().as_millis() as f64
+}
+
 /// Applications in KV: `app:{appId}` → record, `apikey:{sha256}` → appId.
 pub(crate) struct AppStore {
     kv: KvStore,
@@ -134,17 +189,40 @@ impl AppStore {
         Ok(self.kv.get(&app_key(app_id)).json::<AppRecord>().await?)
     }
 
-    /// The application whose API key is `api_key`, if any.
+    /// For authentication: like [`AppStore::get`], but may answer with a record
+    /// read in the last [`RECENT_MS`].
+    pub(crate) async fn get_recent(&self, app_id: &str) -> ApiResult<Option<AppRecord>> {
+        let now = now_ms();
+        if let Some(app) = RECENT_APPS.with(|r| r.borrow().get(app_id, now)) {
+            return Ok(Some(app));
+        }
+        let app = self.get(app_id).await?;
+        if let Some(app) = &app {
+            RECENT_APPS.with(|r| r.borrow_mut().put(app_id, app.clone(), now));
+        }
+        Ok(app)
+    }
+
+    /// The application whose API key is `api_key`, if any (for authentication:
+    /// may answer from what was read in the last [`RECENT_MS`]).
     pub(crate) async fn by_api_key(&self, api_key: &str) -> ApiResult<Option<AppRecord>> {
         if !api_key.starts_with(API_KEY_PREFIX) || api_key.len() > 128 {
             return Ok(None);
         }
         let hash = hash_credential(api_key);
-        let Some(app_id) = self.kv.get(&api_key_index(&hash)).text().await? else {
-            return Ok(None);
+        let now = now_ms();
+        let app_id = match RECENT_KEYS.with(|r| r.borrow().get(&hash, now)) {
+            Some(app_id) => app_id,
+            None => {
+                let Some(app_id) = self.kv.get(&api_key_index(&hash)).text().await? else {
+                    return Ok(None);
+                };
+                RECENT_KEYS.with(|r| r.borrow_mut().put(&hash, app_id.clone(), now));
+                app_id
+            }
         };
         // The index can lag a rotation (KV is eventually consistent): trust the record.
-        Ok(self.get(&app_id).await?.filter(|app| {
+        Ok(self.get_recent(&app_id).await?.filter(|app| {
             otp_core::secret::constant_time_eq(app.api_key_hash.as_bytes(), hash.as_bytes())
         }))
     }
@@ -152,28 +230,35 @@ impl AppStore {
     /// Stores `app` (create or update).
     pub(crate) async fn put(&self, app: &AppRecord) -> ApiResult<()> {
         let json = serde_json::to_string(app).map_err(|_| ApiError::internal())?;
-        self.kv.put(&app_key(&app.app_id), json)?.execute().await?;
-        Ok(())
+        let written = self.kv.put(&app_key(&app.app_id), json)?.execute().await;
+        // After the write, so a read racing with it cannot keep the old record.
+        RECENT_APPS.with(|r| r.borrow_mut().forget(&app.app_id));
+        Ok(written?)
     }
 
     /// Points the API-key index at `app`.
     pub(crate) async fn index_api_key(&self, app: &AppRecord) -> ApiResult<()> {
-        self.kv
+        let written = self
+            .kv
             .put(&api_key_index(&app.api_key_hash), app.app_id.clone())?
             .execute()
-            .await?;
-        Ok(())
+            .await;
+        RECENT_KEYS.with(|r| r.borrow_mut().forget(&app.api_key_hash));
+        Ok(written?)
     }
 
     /// Removes an API-key index entry.
     pub(crate) async fn unindex_api_key(&self, api_key_hash: &str) -> ApiResult<()> {
-        self.kv.delete(&api_key_index(api_key_hash)).await?;
-        Ok(())
+        let deleted = self.kv.delete(&api_key_index(api_key_hash)).await;
+        RECENT_KEYS.with(|r| r.borrow_mut().forget(api_key_hash));
+        Ok(deleted?)
     }
 
     /// Deletes the application and its key index. Its OTP records expire on their own.
     pub(crate) async fn delete(&self, app: &AppRecord) -> ApiResult<()> {
-        self.kv.delete(&app_key(&app.app_id)).await?;
+        let deleted = self.kv.delete(&app_key(&app.app_id)).await;
+        RECENT_APPS.with(|r| r.borrow_mut().forget(&app.app_id));
+        deleted?;
         self.unindex_api_key(&app.api_key_hash).await
     }
 }

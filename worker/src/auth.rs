@@ -145,7 +145,7 @@ pub(crate) async fn authenticate(
         return Err(ApiError::token_expired());
     }
     let app = apps
-        .get(&claims.app)
+        .get_recent(&claims.app)
         .await?
         .filter(|app| app.secret_version == claims.ver)
         .ok_or_else(ApiError::invalid_credentials)?;

@@ -5,27 +5,18 @@
 
 use otp_core::limits::budget_units;
 use otp_core::otp::PlannedOtp;
-use sha2::{Digest, Sha256};
 
 use crate::apps::AppRecord;
 use crate::error::ApiResult;
 use crate::gateway::{send_sms, OutgoingSms, Receipt};
-use crate::limiter::RateLimits;
+use crate::limiter::{self, RateLimits, Take};
 use crate::store::{Applied, Command, OtpStore};
 use crate::{callback, RequestContext};
-
-/// Bucket names never hold a phone number in clear.
-fn phone_bucket(app_id: &str, e164: &str) -> String {
-    format!(
-        "phone:{app_id}:{}",
-        otp_core::secret::to_hex(&Sha256::digest(e164.as_bytes()))
-    )
-}
 
 /// An SMS the send policy let through; its budget is given back if it is not sent.
 struct Admission {
     limits: RateLimits,
-    budget_bucket: String,
+    app_id: String,
     charged: u64,
 }
 
@@ -34,53 +25,50 @@ impl Admission {
     async fn refund(&self, rc: &RequestContext) {
         if self.charged > 0 {
             self.limits
-                .give_back(&self.budget_bucket, self.charged, rc.now)
+                .give_back(&self.app_id, limiter::budget_bucket(), self.charged, rc.now)
                 .await;
         }
     }
 }
 
 /// The application's send policy for one SMS: the destination country, then the
-/// caps per phone, per application and per client IP, then the daily budget.
-/// Checked before anything is stored, so refused requests write no record.
+/// caps per phone, per application and per client IP and the daily budget, taken
+/// together (all or none). Checked before anything is stored, so refused requests
+/// write no record.
 async fn admit(rc: &RequestContext, app: &AppRecord, planned: &PlannedOtp) -> ApiResult<Admission> {
     let policy = &app.limits;
     policy.check_country(planned.phone.country_iso())?;
     let limits = RateLimits::new(&rc.env)?;
-    let app_id = &app.app_id;
-    limits
-        .take(
-            &phone_bucket(app_id, planned.phone.e164()),
-            &policy.phone_limits(),
-            1,
-            rc.now,
-        )
-        .await?;
-    limits
-        .take(&format!("app:{app_id}"), &policy.app_limits(), 1, rc.now)
-        .await?;
-    if let Some(ip) = &rc.client_ip {
-        limits
-            .take(
-                &format!("ip-send:{app_id}:{ip}"),
-                &policy.ip_send_limits(),
-                1,
-                rc.now,
-            )
-            .await?;
-    }
-    let budget_bucket = format!("budget:{app_id}");
-    let cost = budget_units(planned.record.cost);
-    let charged = match limits
-        .take(&budget_bucket, &policy.budget_limits(), cost, rc.now)
-        .await?
-    {
-        Some(_) => cost,
-        None => 0,
+    let one = |bucket, limits| Take {
+        bucket,
+        limits,
+        units: 1,
     };
+    let mut takes = vec![
+        one(
+            limiter::phone_bucket(planned.phone.e164()),
+            policy.phone_limits(),
+        ),
+        one(limiter::app_bucket(), policy.app_limits()),
+    ];
+    if let Some(ip) = &rc.client_ip {
+        takes.push(one(limiter::ip_send_bucket(ip), policy.ip_send_limits()));
+    }
+    let budget = policy.budget_limits();
+    let charged = if budget.windows.is_empty() {
+        0
+    } else {
+        budget_units(planned.record.cost)
+    };
+    takes.push(Take {
+        bucket: limiter::budget_bucket(),
+        limits: budget,
+        units: charged,
+    });
+    limits.take(&app.app_id, takes, rc.now).await?;
     Ok(Admission {
         limits,
-        budget_bucket,
+        app_id: app.app_id.clone(),
         charged,
     })
 }
@@ -154,13 +142,12 @@ pub(crate) async fn apply(
     otp_id: &str,
     command: Command,
 ) -> ApiResult<Option<Applied>> {
-    if let (Command::Verify { .. }, Some(ip)) = (&command, &rc.client_ip) {
-        let limits = RateLimits::new(&rc.env)?;
-        limits
-            .take(
-                &format!("ip-check:{}:{ip}", app.app_id),
-                &app.limits.ip_check_limits(),
-                1,
+    if let Command::Verify { .. } = &command {
+        RateLimits::new(&rc.env)?
+            .take_check(
+                &app.app_id,
+                app.limits.ip_check_limits(),
+                rc.client_ip.as_deref(),
                 rc.now,
             )
             .await?;

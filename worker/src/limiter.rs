@@ -1,14 +1,23 @@
-//! Exact rate limits: one Durable Object per bucket (a phone number, an
-//! application, a client IP, a daily budget) holds the bucket's counters and
-//! answers takes one at a time, so concurrent requests can never pass a cap.
+//! Exact rate limits: one Durable Object per application (named `limits:{appId}`)
+//! holds the counters of every bucket of that application (each phone number,
+//! the application itself, each client IP, the daily budget) and answers one
+//! request at a time, so concurrent requests can never pass a cap. A request
+//! takes from several buckets at once, all or nothing: a refused send uses up no
+//! bucket, and a send costs one call, not one per bucket. An alarm sweeps out
+//! the buckets whose windows have all ended.
+//!
 //! The rules are the core's ([`otp_core::limits`]); this module stores their state
 //! and turns a refusal into a 429 with `Retry-After` and `X-Rate-Limit-*`.
 
-use otp_core::limits::{Allowance, LimitState, Limits, Refusal};
+use std::cell::Cell;
+
+use otp_core::limits::{LimitState, Limits, Refusal};
 use otp_core::time::UnixSeconds;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use worker::{
-    durable_object, DurableObject, Env, ObjectNamespace, Request, Response, Result, State,
+    durable_object, DurableObject, Env, ListOptions, ObjectNamespace, Request, Response, Result,
+    State,
 };
 
 use crate::error::{ApiError, ApiResult};
@@ -16,62 +25,238 @@ use crate::error::{ApiError, ApiResult};
 /// Binding name of the namespace in wrangler.toml.
 pub(crate) const BINDING: &str = "RATE_LIMITER";
 
-/// A request to a bucket.
+/// Storage keys of buckets start with this.
+const BUCKET_PREFIX: &str = "b:";
+
+/// How often the sweep runs while the object holds buckets (milliseconds).
+const SWEEP_EVERY_MS: f64 = 3_600_000.0;
+
+/// A bucket's storage key. Phone numbers and client IPs are personal data, so
+/// keys hold their SHA-256, never the value itself.
+fn bucket_key(kind: &str, value: Option<&str>) -> String {
+    match value {
+        None => format!("{BUCKET_PREFIX}{kind}"),
+        Some(v) => format!(
+            "{BUCKET_PREFIX}{kind}:{}",
+            otp_core::secret::to_hex(&Sha256::digest(v.as_bytes()))
+        ),
+    }
+}
+
+/// The bucket of SMS to one phone number (E.164).
+pub(crate) fn phone_bucket(e164: &str) -> String {
+    bucket_key("phone", Some(e164))
+}
+
+/// The bucket of the application's SMS.
+pub(crate) fn app_bucket() -> String {
+    bucket_key("app", None)
+}
+
+/// The bucket of the SMS one client IP asked for.
+pub(crate) fn ip_send_bucket(ip: &str) -> String {
+    bucket_key("ip-send", Some(ip))
+}
+
+/// The bucket of the PIN checks from one client IP.
+pub(crate) fn ip_check_bucket(ip: &str) -> String {
+    bucket_key("ip-check", Some(ip))
+}
+
+/// The bucket of the application's daily SMS spending.
+pub(crate) fn budget_bucket() -> String {
+    bucket_key("budget", None)
+}
+
+/// `units` from one bucket under its caps.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Take {
+    /// The bucket's storage key (see the `*_bucket` functions).
+    pub(crate) bucket: String,
+    /// Its caps.
+    pub(crate) limits: Limits,
+    /// How many units.
+    pub(crate) units: u64,
+}
+
+/// A request to an application's object.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "camelCase")]
 enum LimiterRequest {
-    /// Take `units` if the caps allow.
-    Take {
-        limits: Limits,
+    /// Take every `takes` if all their caps allow, else none.
+    Take { takes: Vec<Take>, now: UnixSeconds },
+    /// Return `units` taken from `bucket` at `taken_at`.
+    GiveBack {
+        bucket: String,
         units: u64,
-        now: UnixSeconds,
+        taken_at: UnixSeconds,
     },
-    /// Return `units` taken at `taken_at`.
-    GiveBack { units: u64, taken_at: UnixSeconds },
 }
 
-const STATE: &str = "state";
+/// One bucket as stored: its counters, and until when they matter.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredBucket {
+    state: LimitState,
+    /// After this instant every window and the cooldown have ended: the sweep may
+    /// delete the bucket.
+    keep_until: UnixSeconds,
+}
 
-/// One bucket's counters.
+impl StoredBucket {
+    /// Takes `take.units` under its caps and keeps the bucket as long as they matter.
+    fn take(&mut self, take: &Take, now: UnixSeconds) -> std::result::Result<(), Refusal> {
+        self.state.take(&take.limits, take.units, now)?;
+        let keep_for = self.state.keep_for(&take.limits, now);
+        self.keep_until = self.keep_until.max(now + i64::from(keep_for));
+        Ok(())
+    }
+
+    /// Whether a stored bucket (its JSON text) may go at `now`: every window and
+    /// the cooldown have ended, or it cannot be read (it would fail every take).
+    fn ended(stored: Option<&str>, now: UnixSeconds) -> bool {
+        stored
+            .and_then(|json| serde_json::from_str::<StoredBucket>(json).ok())
+            .is_none_or(|b| b.keep_until <= now)
+    }
+}
+
+/// The buckets of one application.
 #[durable_object]
 pub struct RateLimiter {
     state: State,
+    /// A sweep is scheduled (known in this instance's lifetime).
+    sweep_scheduled: Cell<bool>,
+}
+
+impl RateLimiter {
+    async fn load(&self, key: &str) -> Result<StoredBucket> {
+        // Stored as JSON text: the sweep reads them back from a `list()` map.
+        Ok(match self.state.storage().get::<String>(key).await? {
+            Some(json) => serde_json::from_str(&json)?,
+            None => StoredBucket::default(),
+        })
+    }
+
+    async fn store(&self, key: &str, bucket: &StoredBucket) -> Result<()> {
+        self.state
+            .storage()
+            .put(key, serde_json::to_string(bucket)?)
+            .await
+    }
+
+    /// All or nothing: each bucket is checked on a copy, and written only when
+    /// every one of them allowed the take.
+    async fn take(
+        &self,
+        takes: Vec<Take>,
+        now: UnixSeconds,
+    ) -> Result<std::result::Result<(), Refusal>> {
+        let mut updated = Vec::with_capacity(takes.len());
+        for take in &takes {
+            let mut bucket = self.load(&take.bucket).await?;
+            if let Err(refusal) = bucket.take(take, now) {
+                return Ok(Err(refusal));
+            }
+            updated.push(bucket);
+        }
+        for (take, bucket) in takes.iter().zip(&updated) {
+            if take.units > 0 {
+                self.store(&take.bucket, bucket).await?;
+            }
+        }
+        self.schedule_sweep().await?;
+        Ok(Ok(()))
+    }
+
+    async fn schedule_sweep(&self) -> Result<()> {
+        if self.sweep_scheduled.get() {
+            return Ok(());
+        }
+        let storage = self.state.storage();
+        if storage.get_alarm().await?.is_none() {
+            storage
+                .set_alarm(worker::Date::now().as_millis() as i64 + SWEEP_EVERY_MS as i64)
+                .await?;
+        }
+        self.sweep_scheduled.set(true);
+        Ok(())
+    }
 }
 
 impl DurableObject for RateLimiter {
     fn new(state: State, _env: Env) -> Self {
-        RateLimiter { state }
+        RateLimiter {
+            state,
+            sweep_scheduled: Cell::new(false),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let request: LimiterRequest = req.json().await?;
-        let storage = self.state.storage();
-        // Read, decide and write with storage operations only: the object's input
-        // and output gates keep concurrent takes from interleaving.
-        let mut state: LimitState = storage.get(STATE).await?.unwrap_or_default();
-        let reply: std::result::Result<Allowance, Refusal> = match request {
-            LimiterRequest::Take { limits, units, now } => {
-                let reply = state.take(&limits, units, now);
-                if reply.is_ok() && units > 0 {
-                    storage.put(STATE, &state).await?;
-                }
-                reply
-            }
-            LimiterRequest::GiveBack { units, taken_at } => {
-                state.give_back(units, taken_at);
-                storage.put(STATE, &state).await?;
-                Ok(Allowance {
-                    limit: 0,
-                    remaining: 0,
-                    reset: taken_at,
-                })
+        // Reads, decisions and writes are storage operations only: the object's
+        // input and output gates keep concurrent requests from interleaving.
+        let reply = match request {
+            LimiterRequest::Take { takes, now } => self.take(takes, now).await?,
+            LimiterRequest::GiveBack {
+                bucket: key,
+                units,
+                taken_at,
+            } => {
+                let mut bucket = self.load(&key).await?;
+                bucket.state.give_back(units, taken_at);
+                self.store(&key, &bucket).await?;
+                Ok(())
             }
         };
         Response::from_json(&reply)
     }
+
+    /// Deletes the buckets whose windows have all ended, a page at a time, and
+    /// comes back while any are left.
+    async fn alarm(&self) -> Result<Response> {
+        let storage = self.state.storage();
+        let now = (worker::Date::now().as_millis() / 1000) as UnixSeconds;
+        let mut after: Option<String> = None;
+        let mut kept = 0usize;
+        loop {
+            let start = after.as_ref().map(|k| format!("{k}\0"));
+            let mut options = ListOptions::new().prefix(BUCKET_PREFIX).limit(256);
+            if let Some(start) = &start {
+                options = options.start(start);
+            }
+            let page = storage.list_with_options(options).await?;
+            let mut ended = Vec::new();
+            let mut count = 0usize;
+            for entry in page.entries() {
+                let pair = worker::js_sys::Array::from(&entry?);
+                let Some(key) = pair.get(0).as_string() else {
+                    continue;
+                };
+                count += 1;
+                if StoredBucket::ended(pair.get(1).as_string().as_deref(), now) {
+                    ended.push(key.clone());
+                } else {
+                    kept += 1;
+                }
+                after = Some(key);
+            }
+            if !ended.is_empty() {
+                storage.delete_multiple(ended).await?;
+            }
+            if count < 256 {
+                break;
+            }
+        }
+        self.sweep_scheduled.set(false);
+        if kept > 0 {
+            self.schedule_sweep().await?;
+        }
+        Response::ok("swept")
+    }
 }
 
-/// The buckets of the API, each a Durable Object.
+/// The applications' rate-limit objects.
 pub(crate) struct RateLimits {
     ns: ObjectNamespace,
 }
@@ -88,43 +273,125 @@ impl RateLimits {
 
     async fn call(
         &self,
-        bucket: &str,
+        app_id: &str,
         request: &LimiterRequest,
-    ) -> ApiResult<std::result::Result<Allowance, Refusal>> {
-        crate::durable::call(&self.ns, bucket, "rate limiter", request).await
+    ) -> ApiResult<std::result::Result<(), Refusal>> {
+        crate::durable::call(
+            &self.ns,
+            &format!("limits:{app_id}"),
+            "rate limiter",
+            request,
+        )
+        .await
     }
 
-    /// Takes `units` from `bucket`; a refusal is a 429 [`ApiError`]. Caps that are
-    /// all off cost no call.
+    /// Takes every one of `takes` from `app_id`'s buckets, or none of them; a
+    /// refusal is a 429 [`ApiError`]. Buckets whose caps are all off are left
+    /// out, and when that is all of them there is no call at all.
     pub(crate) async fn take(
         &self,
-        bucket: &str,
-        limits: &Limits,
-        units: u64,
+        app_id: &str,
+        mut takes: Vec<Take>,
         now: UnixSeconds,
-    ) -> ApiResult<Option<Allowance>> {
-        if limits.windows.is_empty() && limits.cooldown_seconds == 0 {
-            return Ok(None);
+    ) -> ApiResult<()> {
+        takes.retain(|t| !(t.limits.windows.is_empty() && t.limits.cooldown_seconds == 0));
+        if takes.is_empty() {
+            return Ok(());
         }
-        let request = LimiterRequest::Take {
-            limits: limits.clone(),
-            units,
-            now,
+        self.call(app_id, &LimiterRequest::Take { takes, now })
+            .await?
+            .map_err(ApiError::rate_limited)
+    }
+
+    /// Counts one PIN check against the client IP's cap (both API dialects).
+    pub(crate) async fn take_check(
+        &self,
+        app_id: &str,
+        limits: Limits,
+        client_ip: Option<&str>,
+        now: UnixSeconds,
+    ) -> ApiResult<()> {
+        let Some(ip) = client_ip else {
+            return Ok(());
         };
-        match self.call(bucket, &request).await? {
-            Ok(allowance) => Ok(Some(allowance)),
-            Err(refusal) => Err(ApiError::rate_limited(refusal)),
-        }
+        let take = Take {
+            bucket: ip_check_bucket(ip),
+            limits,
+            units: 1,
+        };
+        self.take(app_id, vec![take], now).await
     }
 
     /// Returns units taken from `bucket` at `taken_at` (best effort: logged on failure).
-    pub(crate) async fn give_back(&self, bucket: &str, units: u64, taken_at: UnixSeconds) {
-        if self
-            .call(bucket, &LimiterRequest::GiveBack { units, taken_at })
-            .await
-            .is_err()
-        {
+    pub(crate) async fn give_back(
+        &self,
+        app_id: &str,
+        bucket: String,
+        units: u64,
+        taken_at: UnixSeconds,
+    ) {
+        let request = LimiterRequest::GiveBack {
+            bucket,
+            units,
+            taken_at,
+        };
+        if self.call(app_id, &request).await.is_err() {
             worker::console_warn!("rate limiter: could not give back {units} units");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use otp_core::limits::SendPolicy;
+
+    const T: UnixSeconds = 20_834 * 86_400; // a UTC day boundary
+
+    fn phone_take() -> Take {
+        Take {
+            bucket: phone_bucket("+33612424111"),
+            limits: SendPolicy::default().phone_limits(),
+            units: 1,
+        }
+    }
+
+    #[test]
+    fn bucket_keys_hold_no_personal_data() {
+        for key in [phone_bucket("+33612424111"), ip_send_bucket("203.0.113.7")] {
+            assert!(key.starts_with(BUCKET_PREFIX));
+            assert!(!key.contains("612424111") && !key.contains("203.0.113"));
+        }
+        assert_ne!(
+            ip_send_bucket("203.0.113.7"),
+            ip_check_bucket("203.0.113.7")
+        );
+    }
+
+    #[test]
+    fn a_bucket_is_kept_until_its_longest_window_ends() {
+        let mut bucket = StoredBucket::default();
+        bucket.take(&phone_take(), T + 10).unwrap();
+        // The per-day window of the default phone limits ends at the next day.
+        assert_eq!(bucket.keep_until, T + 86_400);
+        let json = serde_json::to_string(&bucket).unwrap();
+        assert!(!StoredBucket::ended(Some(&json), T + 86_399));
+        assert!(StoredBucket::ended(Some(&json), T + 86_400));
+    }
+
+    #[test]
+    fn a_refused_take_changes_nothing() {
+        let mut bucket = StoredBucket::default();
+        bucket.take(&phone_take(), T).unwrap();
+        let before = serde_json::to_string(&bucket).unwrap();
+        // Within the 30 s cooldown.
+        assert!(bucket.take(&phone_take(), T + 5).is_err());
+        assert_eq!(serde_json::to_string(&bucket).unwrap(), before);
+    }
+
+    #[test]
+    fn unreadable_or_missing_buckets_may_go() {
+        assert!(StoredBucket::ended(None, T));
+        assert!(StoredBucket::ended(Some("not json"), T));
     }
 }

@@ -425,16 +425,14 @@ async fn check(
     links_query: &str,
 ) -> DxResult<Response> {
     let now = rc.now;
-    if let Some(ip) = &rc.client_ip {
-        RateLimits::new(&rc.env)?
-            .take(
-                &format!("ip-check:{}:{ip}", app.app_id),
-                &app.limits.ip_check_limits(),
-                1,
-                now,
-            )
-            .await?;
-    }
+    RateLimits::new(&rc.env)?
+        .take_check(
+            &app.app_id,
+            app.limits.ip_check_limits(),
+            rc.client_ip.as_deref(),
+            now,
+        )
+        .await?;
     let checked = PhoneGuards::new(&rc.env)?
         .check(target, code, app.dexatel, rc.config.retention, now)
         .await?;
