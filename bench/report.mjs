@@ -106,6 +106,22 @@ if (worker) {
     ],
   );
   lines.push(`"vs /health" divides by the faster of the two /health phases (${perSec(ceiling).replace("/s", " req/s")}), this machine's ceiling in this run.`, "");
+  const floor = r.floor;
+  if (floor) {
+    const base = floor["/health"].rps;
+    const floorRow = (label, s) => [label, perSec(s.rps).replace("/s", " req/s"), `${s.p50.toFixed(1)} ms`, pct(s.rps / base)];
+    lines.push("The storage floor, same run: a plain JS worker (`bench/floor-worker.mjs`) in the same runtime, each request doing one storage operation and nothing else.", "");
+    table(
+      ["Request of the floor worker", "Throughput", "p50", "vs its /health"],
+      [
+        floorRow("`GET /health` (a JSON reply)", floor["/health"]),
+        floorRow("one KV read", floor["/kv-get"]),
+        floorRow("one KV write", floor["/kv-put"]),
+        floorRow("one Durable Object call (existing object, one storage write)", floor["/do-call"]),
+        floorRow("one Durable Object call (new object, one storage write)", floor["/do-new"]),
+      ],
+    );
+  }
 }
 
 const sizes = read("sizes.json");
