@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the Cloudflare Worker crate (worker/) into worker/build/ with worker-build,
-# fully offline: the wasm-bindgen CLI comes from scripts/install-tools.sh, wasm-opt
+# Builds the Cloudflare Worker crate (worker/) into worker/build/ with worker-build, and
+# collects the worker's static assets (demo page, npm package browser build, OpenAPI
+# document) into worker/build/assets; fully offline: the wasm-bindgen CLI comes from scripts/install-tools.sh, wasm-opt
 # (binaryen) and esbuild from node_modules (npm ci). Used by wrangler's [build] command
 # and by scripts/dev.sh and scripts/test.sh.
 #
@@ -9,7 +10,8 @@
 # the wasm name section that worker-build keeps is stripped afterwards. Set
 # KEEP_WASM_NAMES=1 (with FORCE_BUILD=1) to keep function names in wasm stack traces.
 #
-# Skips the build when worker/build/ is newer than every input; FORCE_BUILD=1 rebuilds.
+# Skips the wasm build when worker/build/index.js is newer than every input;
+# FORCE_BUILD=1 rebuilds. The assets are collected on every run.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,16 +22,47 @@ die() { log "error: $*"; exit 1; }
 cd "$ROOT"
 OUT="worker/build/index.js"
 
-# The worker embeds the demo page (demo/) and the npm package's browser build (pkg/dist,
-# pkg/wasm) with include_bytes!: build the package first (skipped when up to date).
+# --- Static assets ------------------------------------------------------------------
+# The demo page (demo/), the npm package's browser build that it loads (pkg/dist,
+# pkg/wasm) and the OpenAPI document are not compiled into the worker: they are Workers
+# Static Assets (`[assets]` in wrangler.toml), collected here into worker/build/assets.
+# The worker serves them through its ASSETS binding (worker/src/assets.rs), which maps
+# request paths onto this layout:
+#   openapi.json       GET /openapi.json
+#   demo.html          GET /demo and /demo/ (demo/index.html)
+#   demo/<file>        GET /demo/<file>: the rest of demo/, and demo/pkg/dist/*.js and
+#                      demo/pkg/wasm/otp_core{.js,_bg.wasm} (the package's ESM browser build)
+# Only what is copied here can be served. Rebuilt on every run (a few copies); the
+# directory is replaced only when its content changed, so `wrangler dev` reloads only then.
 FORCE_BUILD=0 bash scripts/build-pkg.sh
+ASSETS=worker/build/assets
+assemble_assets() {
+  local tmp="$ASSETS.tmp"
+  rm -rf "$tmp"
+  mkdir -p "$tmp/demo/pkg/dist" "$tmp/demo/pkg/wasm"
+  cp api/openapi.json "$tmp/openapi.json"
+  cp -R demo/. "$tmp/demo/"
+  mv "$tmp/demo/index.html" "$tmp/demo.html"
+  cp pkg/dist/{index,core,errors,service,stores,callback,client,load-browser}.js "$tmp/demo/pkg/dist/"
+  cp pkg/wasm/otp_core.js pkg/wasm/otp_core_bg.wasm "$tmp/demo/pkg/wasm/"
+  if [[ -d "$ASSETS" ]] && diff -r -q "$tmp" "$ASSETS" >/dev/null; then
+    rm -rf "$tmp"
+  else
+    rm -rf "$ASSETS"
+    mv "$tmp" "$ASSETS"
+    log "static assets: $(find "$ASSETS" -type f | wc -l) files in $ASSETS"
+  fi
+}
+mkdir -p worker/build
+assemble_assets
 
+# --- Worker script -------------------------------------------------------------------
 # Inputs of the worker build: both crates' sources and manifests, the lockfiles, cargo
-# config, this script, and the files the worker embeds (demo page, package build).
+# config and this script.
 inputs_newer_than() {
   local newer
   newer="$(find src worker/src Cargo.toml Cargo.lock worker/Cargo.toml .cargo package-lock.json \
-    scripts/build-worker.sh demo pkg/dist pkg/wasm -newer "$1" -print -quit 2>/dev/null || true)"
+    scripts/build-worker.sh -newer "$1" -print -quit 2>/dev/null || true)"
   [[ -n "$newer" ]]
 }
 

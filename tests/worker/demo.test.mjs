@@ -1,5 +1,6 @@
-// The demo's routes over HTTP: the page and the files it loads (embedded in the
-// worker), and the development-only session and outbox endpoints (404 1013 otherwise).
+// The demo's routes over HTTP: the page and the files it loads (static assets that
+// the worker reads through its ASSETS binding, see worker/src/assets.rs), and the
+// development-only session and outbox endpoints (404 1013 otherwise).
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -62,6 +63,17 @@ describe("demo routes (development)", () => {
     }
   });
 
+  test("every file the page references is served", async () => {
+    const html = readFileSync(path.join(ROOT, "demo", "index.html"), "utf8");
+    const refs = [...html.matchAll(/"(\/demo\/[^"]+)"/g)].map((m) => m[1]);
+    assert.ok(refs.length >= 5, refs.join(" "));
+    for (const url of refs) {
+      const res = await worker.fetch(url);
+      await res.arrayBuffer();
+      assert.equal(res.status, 200, url);
+    }
+  });
+
   test("files revalidate with their ETag (304), unknown ones are 404, writes 405", async () => {
     const first = await worker.fetch("/demo/pkg/wasm/otp_core_bg.wasm");
     await first.arrayBuffer();
@@ -71,7 +83,17 @@ describe("demo routes (development)", () => {
     const again = await worker.fetch("/demo/pkg/wasm/otp_core_bg.wasm", { headers: { "if-none-match": etag } });
     assert.equal(again.status, 304);
     assert.equal((await again.arrayBuffer()).byteLength, 0);
-    for (const url of ["/demo/nope.js", "/demo/pkg/dist/load-node.js", "/demo/pkg/package.json", "/demo/../wrangler.toml"]) {
+    for (const inm of [`"0", W/${etag}`, "*"]) {
+      const res = await worker.fetch("/demo/pkg/wasm/otp_core_bg.wasm", { headers: { "if-none-match": inm } });
+      await res.arrayBuffer();
+      assert.equal(res.status, 304, inm);
+    }
+    const page = await worker.fetch("/demo");
+    await page.text();
+    const cached = await worker.fetch("/demo/", { headers: { "if-none-match": page.headers.get("etag") } });
+    assert.equal(cached.status, 304);
+    assert.match(cached.headers.get("content-security-policy"), /script-src 'self'/);
+    for (const url of ["/demo/nope.js", "/demo/pkg/dist/load-node.js", "/demo/pkg/package.json", "/demo/../wrangler.toml", "/demo/index.html", "/demo.html", "/demo/app%2ejs"]) {
       const res = await api.call("GET", url);
       assert.equal(res.status, 404, url);
       assert.equal(res.body.error.code, 404, url);

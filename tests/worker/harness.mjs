@@ -29,6 +29,8 @@ function tomlString(file, key) {
 export const COMPATIBILITY_DATE = tomlString("wrangler.toml", "compatibility_date");
 /** The worker crate's version, as reported by `GET /health`. */
 export const WORKER_VERSION = tomlString("worker/Cargo.toml", "version");
+/** The static assets (`[assets] directory` in wrangler.toml), collected by scripts/build-worker.sh. */
+export const ASSETS_DIR = path.join(ROOT, tomlString("wrangler.toml", "directory"));
 
 /**
  * Starts the built worker in Miniflare.
@@ -39,8 +41,8 @@ export const WORKER_VERSION = tomlString("worker/Cargo.toml", "version");
  * @param {object} [options.miniflare] extra Miniflare options (e.g. `outboundService`)
  */
 export async function startWorker({ bindings = {}, kvNamespaces = ["OTP_KV"], miniflare = {} } = {}) {
-  if (!existsSync(WORKER_SCRIPT)) {
-    throw new Error(`${WORKER_SCRIPT} is missing: run scripts/build-worker.sh first`);
+  for (const built of [WORKER_SCRIPT, ASSETS_DIR]) {
+    if (!existsSync(built)) throw new Error(`${built} is missing: run scripts/build-worker.sh first`);
   }
   const mf = new Miniflare({
     scriptPath: WORKER_SCRIPT,
@@ -49,9 +51,17 @@ export async function startWorker({ bindings = {}, kvNamespaces = ["OTP_KV"], mi
     compatibilityDate: COMPATIBILITY_DATE,
     kvNamespaces,
     // Same bindings as wrangler.toml: one object per OTP serialises its changes,
-    // one per rate-limit bucket counts, one per (app, phone) runs the Dexatel guard.
+    // one per application counts its rate limits, one per (app, phone) runs the Dexatel guard.
     durableObjects: { OTP_GUARD: "OtpGuard", RATE_LIMITER: "RateLimiter", PHONE_GUARD: "PhoneGuard" },
     bindings: { ENVIRONMENT: "test", ...bindings },
+    // Same as [assets] in wrangler.toml: the worker runs first and reads the files
+    // through its ASSETS binding; exact paths only.
+    assets: {
+      directory: ASSETS_DIR,
+      binding: "ASSETS",
+      routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true },
+      assetConfig: { html_handling: "none", not_found_handling: "none" },
+    },
     host: "127.0.0.1",
     port: 0, // a free port, chosen by the OS
     cf: false, // placeholder Request.cf; never downloaded

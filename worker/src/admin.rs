@@ -51,7 +51,7 @@ fn gateway_error(e: crate::gateway::GatewayError) -> ApiError {
 /// Parses and checks a gateway configuration from JSON.
 fn parse_gateway(rc: &RequestContext, value: Value) -> ApiResult<GatewayConfig> {
     let gateway: GatewayConfig =
-        serde_json::from_value(value).map_err(|_| ApiError::gateway_invalid())?;
+        http::from_value(&value).map_err(|_| ApiError::gateway_invalid())?;
     gateway.validate(&rc.env).map_err(gateway_error)?;
     Ok(gateway)
 }
@@ -72,7 +72,7 @@ fn patch<T: Serialize + DeserializeOwned>(
     }
     let mut merged = serde_json::to_value(current).map_err(|_| ApiError::internal())?;
     merge_patch(&mut merged, patch);
-    let value: T = serde_json::from_value(merged).map_err(|_| invalid)?;
+    let value: T = http::from_value(&merged).map_err(|_| invalid)?;
     validate(&value)?;
     Ok(value)
 }

@@ -186,7 +186,7 @@ impl AppStore {
         if !otp_core::id::is_uuid(app_id) {
             return Ok(None);
         }
-        Ok(self.kv.get(&app_key(app_id)).json::<AppRecord>().await?)
+        Ok(crate::json::kv_get(&self.kv, &app_key(app_id)).await?)
     }
 
     /// For authentication: like [`AppStore::get`], but may answer with a record

@@ -102,7 +102,7 @@ fn decode_token(key: &[u8], token: &str) -> Option<Claims> {
     if !constant_time_eq(sign(key, payload).as_bytes(), signature.as_bytes()) {
         return None;
     }
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
+    serde_json::from_str(std::str::from_utf8(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?).ok()
 }
 
 /// An authenticated application and what it may do.

@@ -3,8 +3,10 @@
 //! in the browser with the npm package's wasm core and `MemoryStore` ("offline").
 //!
 //! The page (`demo/`), and the package's browser build it imports (`pkg/dist/*.js`
-//! and `pkg/wasm/`, made by `scripts/build-pkg.sh`), are embedded in the worker:
-//! serving them needs no binding, secret or configuration.
+//! and `pkg/wasm/`, made by `scripts/build-pkg.sh`), are static assets (see
+//! [`crate::assets`]): serving them needs no secret or configuration, only the
+//! `ASSETS` binding. This module maps the URLs onto them and sets the page's
+//! Content-Security-Policy.
 //!
 //! Two endpoints exist **in development only** (404 1013 otherwise) so that the
 //! page works with no typing and never sees the admin token:
@@ -23,7 +25,6 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use otp_core::phone::parse_phone;
 use otp_core::rng::OsRandom;
-use otp_core::secret::to_hex;
 use otp_core::settings::OtpSettings;
 use otp_core::time::UnixSeconds;
 use serde::Serialize;
@@ -36,56 +37,10 @@ use crate::config::{self, is_development, Config};
 use crate::error::{ApiError, ApiResult};
 use crate::gateway::{read_outbox, GatewayConfig, OutboxMessage};
 use crate::signing::new_webhook_secret;
-use crate::{auth, http};
+use crate::{assets, auth, http};
 
-/// One embedded file under `/demo/`.
-struct Asset {
-    /// Path after `/demo/`.
-    path: &'static str,
-    content_type: &'static str,
-    body: &'static [u8],
-}
-
-const JS: &str = "text/javascript; charset=utf-8";
-
-/// `Asset` for `path` from the repository file `file`.
-macro_rules! asset {
-    ($path:literal, $file:literal, $type:expr) => {
-        Asset {
-            path: $path,
-            content_type: $type,
-            body: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../", $file)),
-        }
-    };
-}
-
-/// The page itself, served at `/demo`.
-const INDEX: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../demo/index.html"));
-
-/// Everything else the page loads.
-const ASSETS: &[Asset] = &[
-    asset!("demo.css", "demo/demo.css", "text/css; charset=utf-8"),
-    asset!("app.js", "demo/app.js", JS),
-    asset!("backends.js", "demo/backends.js", JS),
-    asset!("pin-input.js", "demo/pin-input.js", JS),
-    asset!("log.js", "demo/log.js", JS),
-    asset!("favicon.svg", "demo/favicon.svg", "image/svg+xml"),
-    // The npm package's ESM build for browsers (its `#wasm` is load-browser.js).
-    asset!("pkg/dist/index.js", "pkg/dist/index.js", JS),
-    asset!("pkg/dist/core.js", "pkg/dist/core.js", JS),
-    asset!("pkg/dist/errors.js", "pkg/dist/errors.js", JS),
-    asset!("pkg/dist/service.js", "pkg/dist/service.js", JS),
-    asset!("pkg/dist/stores.js", "pkg/dist/stores.js", JS),
-    asset!("pkg/dist/callback.js", "pkg/dist/callback.js", JS),
-    asset!("pkg/dist/client.js", "pkg/dist/client.js", JS),
-    asset!("pkg/dist/load-browser.js", "pkg/dist/load-browser.js", JS),
-    asset!("pkg/wasm/otp_core.js", "pkg/wasm/otp_core.js", JS),
-    asset!(
-        "pkg/wasm/otp_core_bg.wasm",
-        "pkg/wasm/otp_core_bg.wasm",
-        "application/wasm"
-    ),
-];
+/// The asset of the page, served at `/demo` and `/demo/`.
+const PAGE: &str = "demo.html";
 
 /// KV key (in `OTP_KV`, development only) of the demo application's id.
 const DEMO_APP_KEY: &str = "demo:app";
@@ -98,7 +53,7 @@ pub(crate) async fn route(req: Request, env: Env, segments: &[&str]) -> ApiResul
     let read = matches!(method, Method::Get | Method::Head);
     match segments {
         [""] if read => redirect("/demo"),
-        ["demo"] | ["demo", ""] if read => page(&req),
+        ["demo"] | ["demo", ""] if read => page(&req, &env).await,
         ["demo", "session"] | ["demo", "outbox"] if !is_development(&env) => {
             Err(ApiError::dev_only())
         }
@@ -107,19 +62,39 @@ pub(crate) async fn route(req: Request, env: Env, segments: &[&str]) -> ApiResul
         [""] | ["demo"] | ["demo", ""] | ["demo", "session" | "outbox"] => {
             Err(ApiError::method_not_allowed())
         }
-        ["demo", rest @ ..] => {
-            let path = rest.join("/");
-            let asset = ASSETS
-                .iter()
-                .find(|a| a.path == path)
-                .ok_or_else(ApiError::not_found)?;
-            if !read {
-                return Err(ApiError::method_not_allowed());
-            }
-            serve(&req, asset.body, asset.content_type)
-        }
+        ["demo", rest @ ..] => file(&req, &env, rest, read).await,
         _ => Err(ApiError::not_found()),
     }
+}
+
+/// Whether `segment` may name a file or folder under `/demo/`: plain names only
+/// (no empty, dot or percent-encoded segments), as the build script copies them.
+fn plain_segment(segment: &str) -> bool {
+    !segment.is_empty()
+        && !segment.starts_with('.')
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+/// `/demo/{rest}`: the asset `demo/{rest}`, read (GET, HEAD) only.
+async fn file(req: &Request, env: &Env, rest: &[&str], read: bool) -> ApiResult<Response> {
+    if !rest.iter().all(|s| plain_segment(s)) {
+        return Err(ApiError::not_found());
+    }
+    let path = format!("demo/{}", rest.join("/"));
+    let if_none_match = req.headers().get("If-None-Match").ok().flatten();
+    let (method, if_none_match) = match read {
+        true => (Method::Get, if_none_match.as_deref()),
+        false => (Method::Head, None),
+    };
+    let asset = assets::fetch(env, &path, method, if_none_match)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if !read {
+        return Err(ApiError::method_not_allowed());
+    }
+    assets::reply(req, asset, assets::content_type(&path))
 }
 
 fn internal<E>(_: E) -> ApiError {
@@ -131,43 +106,6 @@ fn redirect(location: &str) -> ApiResult<Response> {
     res.headers_mut()
         .set("Location", location)
         .map_err(internal)?;
-    Ok(res)
-}
-
-/// A strong ETag of `body`.
-fn etag(body: &[u8]) -> String {
-    format!("\"{}\"", &to_hex(&Sha256::digest(body))[..32])
-}
-
-/// Whether `If-None-Match` names `tag` (or is `*`).
-fn not_modified(req: &Request, tag: &str) -> bool {
-    let Some(header) = req.headers().get("If-None-Match").ok().flatten() else {
-        return false;
-    };
-    header
-        .split(',')
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == tag || t == "*")
-}
-
-/// An embedded file, revalidated on every use (`no-cache` + ETag), so a rebuilt
-/// worker serves new files at once.
-fn serve(req: &Request, body: &'static [u8], content_type: &str) -> ApiResult<Response> {
-    let tag = etag(body);
-    let mut res = if not_modified(req, &tag) {
-        Response::empty().map_err(internal)?.with_status(304)
-    } else {
-        Response::from_bytes(body.to_vec()).map_err(internal)?
-    };
-    let headers = res.headers_mut();
-    for (name, value) in [
-        ("Content-Type", content_type),
-        ("ETag", &tag),
-        ("Cache-Control", "no-cache"),
-        ("X-Content-Type-Options", "nosniff"),
-    ] {
-        headers.set(name, value).map_err(internal)?;
-    }
     Ok(res)
 }
 
@@ -197,15 +135,25 @@ fn content_security_policy(html: &str) -> String {
     )
 }
 
-fn page(req: &Request) -> ApiResult<Response> {
-    let mut res = serve(req, INDEX.as_bytes(), "text/html; charset=utf-8")?;
+/// The page, with its Content-Security-Policy (computed from the page itself, so
+/// that it always allows exactly its import map) and framing and referrer policies.
+async fn page(req: &Request, env: &Env) -> ApiResult<Response> {
+    let mut asset = assets::required(env, PAGE).await?;
+    let tag = asset.headers().get("ETag").ok().flatten();
+    let html = asset.text().await.map_err(internal)?;
+    let csp = content_security_policy(&html);
+    let mut page = Response::from_html(html).map_err(internal)?;
+    if let Some(tag) = tag {
+        page.headers_mut().set("ETag", &tag).map_err(internal)?;
+    }
+    let mut res = assets::reply(req, page, assets::content_type(PAGE))?;
     let headers = res.headers_mut();
     for (name, value) in [
-        ("Content-Security-Policy", content_security_policy(INDEX)),
-        ("Referrer-Policy", "no-referrer".to_owned()),
-        ("X-Frame-Options", "DENY".to_owned()),
+        ("Content-Security-Policy", csp.as_str()),
+        ("Referrer-Policy", "no-referrer"),
+        ("X-Frame-Options", "DENY"),
     ] {
-        headers.set(name, &value).map_err(internal)?;
+        headers.set(name, value).map_err(internal)?;
     }
     Ok(res)
 }
@@ -305,6 +253,9 @@ async fn outbox(req: &Request, env: &Env) -> ApiResult<Response> {
 mod tests {
     use super::*;
 
+    /// The page as the build script copies it into the assets.
+    const INDEX: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../demo/index.html"));
+
     #[test]
     fn the_page_has_one_import_map_and_the_csp_allows_exactly_it() {
         let map = import_map(INDEX).expect("demo/index.html has an import map");
@@ -322,29 +273,13 @@ mod tests {
     }
 
     #[test]
-    fn assets_have_unique_paths_and_every_page_reference_exists() {
-        for (i, a) in ASSETS.iter().enumerate() {
-            assert!(!a.body.is_empty(), "{} is empty", a.path);
-            assert!(
-                ASSETS[i + 1..].iter().all(|b| b.path != a.path),
-                "{}",
-                a.path
-            );
-        }
+    fn every_file_the_page_references_has_a_plain_path() {
         for reference in INDEX.split("\"/demo/").skip(1) {
             let path = &reference[..reference.find('"').unwrap()];
-            assert!(
-                ASSETS.iter().any(|a| a.path == path),
-                "{path} is referenced by index.html but not served"
-            );
+            assert!(path.split('/').all(plain_segment), "{path}");
         }
-    }
-
-    #[test]
-    fn etags_are_quoted_and_depend_on_the_body() {
-        let tag = etag(b"hello");
-        assert_eq!(tag.len(), 34);
-        assert!(tag.starts_with('"') && tag.ends_with('"'));
-        assert_ne!(tag, etag(b"hello!"));
+        for bad in ["", ".", "..", ".env", "a%2Fb", "a b", "app.js?x"] {
+            assert!(!plain_segment(bad), "{bad:?}");
+        }
     }
 }

@@ -1,12 +1,17 @@
 //! Calling a Durable Object: one JSON request in, one JSON reply out. Shared by
 //! the OTP objects, the rate-limit buckets and the Dexatel phone guards, so a
 //! failed call is handled (logged, then 503 "storage unavailable") one way.
+//!
+//! Both ends read the JSON with `serde_json` ([`call`]; in the object,
+//! [`read_request`]), not with `Request::json`, which goes through a JS object and
+//! `serde_wasm_bindgen`: a second deserializer for every request type.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use worker::{Method, ObjectNamespace, Request, RequestInit};
+use worker::{Headers, Method, ObjectNamespace, Request};
 
 use crate::error::{ApiError, ApiResult};
+use crate::http;
 
 /// Sends `request` to the object named `name` in `ns` and reads its reply. Any
 /// failure (unreachable object, non-200 answer, unreadable reply) is logged with
@@ -18,6 +23,21 @@ pub(crate) async fn call<Q: Serialize, R: DeserializeOwned>(
     what: &str,
     request: &Q,
 ) -> ApiResult<R> {
+    let body = serde_json::to_string(request).map_err(|_| ApiError::internal())?;
+    let reply = call_text(ns, name, what, body).await?;
+    serde_json::from_str(&reply).map_err(|e| {
+        worker::console_error!("{what}: unreadable durable object reply: {e}");
+        ApiError::storage_unavailable()
+    })
+}
+
+/// [`call`] with the JSON texts: the one copy of the exchange, whatever the types.
+async fn call_text(
+    ns: &ObjectNamespace,
+    name: &str,
+    what: &str,
+    body: String,
+) -> ApiResult<String> {
     let unavailable = |e: worker::Error| {
         worker::console_error!("{what}: durable object call failed: {e}");
         ApiError::storage_unavailable()
@@ -26,15 +46,25 @@ pub(crate) async fn call<Q: Serialize, R: DeserializeOwned>(
         .id_from_name(name)
         .and_then(|id| id.get_stub())
         .map_err(unavailable)?;
-    let body = serde_json::to_string(request).map_err(|_| ApiError::internal())?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(body.into()));
     // The host is never resolved: a request to a stub goes to the object.
-    let req = Request::new_with_init("https://durable-object/", &init).map_err(unavailable)?;
+    let req = http::new_request(
+        Method::Post,
+        "https://durable-object/",
+        &Headers::new(),
+        Some(&body),
+        None,
+    )
+    .map_err(unavailable)?;
     let mut res = stub.fetch_with_request(req).await.map_err(unavailable)?;
     if res.status_code() != 200 {
         worker::console_error!("{what}: durable object answered {}", res.status_code());
         return Err(ApiError::storage_unavailable());
     }
-    res.json().await.map_err(unavailable)
+    res.text().await.map_err(unavailable)
+}
+
+/// The request of a [`call`], in the object: its JSON body.
+pub(crate) async fn read_request<Q: DeserializeOwned>(req: &mut Request) -> worker::Result<Q> {
+    let text = req.text().await?;
+    Ok(serde_json::from_str(&text)?)
 }

@@ -149,7 +149,7 @@ impl ApiError {
 
     /// The HTTP reply for this error, `uri` being the request path.
     pub(crate) fn to_response(&self, uri: &str) -> Result<Response> {
-        let mut res = Response::from_json(&self.envelope(uri))?.with_status(self.status);
+        let mut res = crate::http::json(&self.envelope(uri), self.status)?;
         if let Some(r) = self.refusal {
             let headers = res.headers_mut();
             headers.set("Retry-After", &r.retry_after.max(1).to_string())?;

@@ -15,6 +15,8 @@ use otp_core::limits::{LimitState, Limits, Refusal};
 use otp_core::time::UnixSeconds;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use worker::wasm_bindgen::JsValue;
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::{
     durable_object, DurableObject, Env, ListOptions, ObjectNamespace, Request, Response, Result,
     State,
@@ -81,7 +83,7 @@ pub(crate) struct Take {
 
 /// A request to an application's object.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 enum LimiterRequest {
     /// Take every `takes` if all their caps allow, else none.
     Take { takes: Vec<Take>, now: UnixSeconds },
@@ -132,7 +134,8 @@ pub struct RateLimiter {
 impl RateLimiter {
     async fn load(&self, key: &str) -> Result<StoredBucket> {
         // Stored as JSON text: the sweep reads them back from a `list()` map.
-        Ok(match self.state.storage().get::<String>(key).await? {
+        let stored = JsFuture::from(self.state.storage().as_raw().get(key)?).await?;
+        Ok(match stored.as_string() {
             Some(json) => serde_json::from_str(&json)?,
             None => StoredBucket::default(),
         })
@@ -141,7 +144,7 @@ impl RateLimiter {
     async fn store(&self, key: &str, bucket: &StoredBucket) -> Result<()> {
         self.state
             .storage()
-            .put(key, serde_json::to_string(bucket)?)
+            .put_raw(key, JsValue::from_str(&serde_json::to_string(bucket)?))
             .await
     }
 
@@ -193,7 +196,7 @@ impl DurableObject for RateLimiter {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let request: LimiterRequest = req.json().await?;
+        let request: LimiterRequest = crate::durable::read_request(&mut req).await?;
         // Reads, decisions and writes are storage operations only: the object's
         // input and output gates keep concurrent requests from interleaving.
         let reply = match request {
@@ -209,7 +212,7 @@ impl DurableObject for RateLimiter {
                 Ok(())
             }
         };
-        Response::from_json(&reply)
+        crate::http::json(&reply, 200)
     }
 
     /// Deletes the buckets whose windows have all ended, a page at a time, and

@@ -13,14 +13,18 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Sche
 
 use crate::apps::AppStore;
 use crate::config::{Config, OTP_KV};
+use crate::json::{storage_get, storage_put};
 use crate::store::{put_record, run_command, Command};
 
 /// Binding name of the namespace in wrangler.toml.
 pub(crate) const BINDING: &str = "OTP_GUARD";
 
-/// A request from the worker to an OTP's object.
+/// A request from the worker to an OTP's object, as JSON (see [`crate::durable`]):
+/// externally tagged, `{"create": {...}}`, like every enum between the worker and
+/// its objects, because serde reads an internally tagged enum (`#[serde(tag)]`)
+/// through a buffer, with a second deserializer for everything inside it.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub(crate) enum GuardRequest {
     /// Keep a new record (and copy it to KV).
     Create {
@@ -35,9 +39,9 @@ pub(crate) enum GuardRequest {
     Discard,
 }
 
-/// The object's answer.
+/// The object's answer (externally tagged, like [`GuardRequest`]).
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "result", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub(crate) enum GuardReply {
     /// Done.
     Ok,
@@ -81,7 +85,7 @@ impl DurableObject for OtpGuard {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let request: GuardRequest = req.json().await?;
+        let request: GuardRequest = crate::durable::read_request(&mut req).await?;
         let storage = self.state.storage();
         let env = self.env.clone();
         // The whole read-modify-write, KV copy included, runs with no other event
@@ -96,16 +100,12 @@ impl DurableObject for OtpGuard {
                         retention,
                         now,
                     } => {
-                        storage.put(RECORD, &record).await?;
-                        storage
-                            .put(
-                                META,
-                                Meta {
-                                    app_id: app_id.clone(),
-                                    retention,
-                                },
-                            )
-                            .await?;
+                        storage_put(&storage, RECORD, &record).await?;
+                        let meta = Meta {
+                            app_id: app_id.clone(),
+                            retention,
+                        };
+                        storage_put(&storage, META, &meta).await?;
                         if record.otp_callback_url.is_some() {
                             storage.set_alarm(at(record.expires_at)).await?;
                         }
@@ -114,8 +114,8 @@ impl DurableObject for OtpGuard {
                     }
                     GuardRequest::Apply { command, now } => {
                         let (Some(mut record), Some(meta)) = (
-                            storage.get::<OtpRecord>(RECORD).await?,
-                            storage.get::<Meta>(META).await?,
+                            storage_get::<OtpRecord>(&storage, RECORD).await?,
+                            storage_get::<Meta>(&storage, META).await?,
                         ) else {
                             return Ok(GuardReply::NotFound);
                         };
@@ -124,7 +124,7 @@ impl DurableObject for OtpGuard {
                             .pin_keys;
                         let v = run_command(&mut record, &command, &keys, now);
                         if v.record_changed {
-                            storage.put(RECORD, &record).await?;
+                            storage_put(&storage, RECORD, &record).await?;
                             // KV is a copy for reads; the object's storage is the truth, so a
                             // failed copy (e.g. KV's one-write-per-second limit) is only logged.
                             if let Err(e) = put_record(
@@ -149,8 +149,8 @@ impl DurableObject for OtpGuard {
                         })
                     }
                     GuardRequest::Discard => {
-                        let meta = storage.get::<Meta>(META).await?;
-                        let record = storage.get::<OtpRecord>(RECORD).await?;
+                        let meta = storage_get::<Meta>(&storage, META).await?;
+                        let record = storage_get::<OtpRecord>(&storage, RECORD).await?;
                         storage.delete_all().await?;
                         storage.delete_alarm().await?;
                         if let (Some(meta), Some(record)) = (meta, record) {
@@ -163,14 +163,14 @@ impl DurableObject for OtpGuard {
                 }
             })
             .await?;
-        Response::from_json(&reply)
+        crate::http::json(&reply, 200)
     }
 
     async fn alarm(&self) -> Result<Response> {
         let storage = self.state.storage();
         let (Some(record), Some(meta)) = (
-            storage.get::<OtpRecord>(RECORD).await?,
-            storage.get::<Meta>(META).await?,
+            storage_get::<OtpRecord>(&storage, RECORD).await?,
+            storage_get::<Meta>(&storage, META).await?,
         ) else {
             return Response::ok("nothing to do");
         };

@@ -19,9 +19,10 @@ use crate::config::OTP_KV;
 use crate::error::{ApiError, ApiResult};
 use crate::otp_guard::{GuardReply, GuardRequest, BINDING};
 
-/// A change to one stored OTP.
+/// A change to one stored OTP (sent to its object: externally tagged, like
+/// [`GuardRequest`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub(crate) enum Command {
     /// Check a PIN (counting the attempt first).
     Verify { pin: Option<String> },
@@ -120,11 +121,7 @@ impl OtpStore {
         if !otp_core::id::is_uuid(otp_id) {
             return Ok(None);
         }
-        Ok(self
-            .kv
-            .get(&record_key(app_id, otp_id))
-            .json::<OtpRecord>()
-            .await?)
+        Ok(crate::json::kv_get(&self.kv, &record_key(app_id, otp_id)).await?)
     }
 
     /// Stores a new record.

@@ -209,7 +209,7 @@ impl DxError {
         method: &str,
         now: UnixSeconds,
     ) -> worker::Result<Response> {
-        let mut res = Response::from_json(&self.item(path, method, now))?.with_status(self.status);
+        let mut res = crate::http::json(&self.item(path, method, now), self.status)?;
         if let Some(at) = self.retry_at {
             res.headers_mut()
                 .set("Retry-After", &(at - now).max(1).to_string())?;

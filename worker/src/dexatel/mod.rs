@@ -216,16 +216,18 @@ impl<'a> AppItems<'a> {
     }
 
     async fn load<T: DeserializeOwned>(&self, app_id: &str) -> DxResult<Vec<T>> {
-        Ok(self
-            .kv
-            .get(&self.key(app_id))
-            .json::<Vec<T>>()
+        Ok(crate::json::kv_get(self.kv, &self.key(app_id))
             .await?
             .unwrap_or_default())
     }
 
     async fn save<T: Serialize>(&self, app_id: &str, items: &[T]) -> DxResult<()> {
         let json = serde_json::to_string(items).map_err(|_| ApiError::internal())?;
+        self.put(app_id, json).await
+    }
+
+    /// The write of [`AppItems::save`], not generic: one copy of its state machine.
+    async fn put(&self, app_id: &str, json: String) -> DxResult<()> {
         self.kv.put(&self.key(app_id), json)?.execute().await?;
         Ok(())
     }

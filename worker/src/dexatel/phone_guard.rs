@@ -84,14 +84,16 @@ use super::error::{DxError, DxResult};
 use super::phones::{Entry, PhoneRef, PhoneState, PhoneStore};
 use crate::config::OTP_KV;
 use crate::error::ApiError;
+use crate::json::{storage_get, storage_put};
 use crate::store::{Command, OtpStore};
 
 /// Binding name of the namespace in wrangler.toml.
 pub(crate) const BINDING: &str = "PHONE_GUARD";
 
-/// A request from the worker to a number's object.
+/// A request from the worker to a number's object (externally tagged, like
+/// [`crate::otp_guard::GuardRequest`]).
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub(crate) enum PhoneRequest {
     /// Check `code` against the number's current verification.
     Check {
@@ -141,9 +143,9 @@ pub(crate) struct Matched {
     pub(crate) message_id: String,
 }
 
-/// The object's answer.
+/// The object's answer (externally tagged).
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "result", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub(crate) enum PhoneReply {
     /// The number is blocked until `until`.
     Blocked { until: UnixSeconds },
@@ -196,7 +198,7 @@ impl DurableObject for PhoneGuard {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let request: PhoneRequest = req.json().await?;
+        let request: PhoneRequest = crate::durable::read_request(&mut req).await?;
         let storage = self.state.storage();
         let env = self.env.clone();
         // Read, decide, call the OTP's object and write with no other event of this
@@ -205,7 +207,7 @@ impl DurableObject for PhoneGuard {
             .state
             .block_concurrency_while(async move { handle(&storage, &env, request).await })
             .await?;
-        Response::from_json(&reply)
+        crate::http::json(&reply, 200)
     }
 
     async fn alarm(&self) -> Result<Response> {
@@ -217,7 +219,7 @@ impl DurableObject for PhoneGuard {
 
 /// Runs one request on the stored state.
 async fn handle(storage: &Storage, env: &Env, request: PhoneRequest) -> Result<PhoneReply> {
-    let mut state: PhoneState = storage.get(STATE).await?.unwrap_or_default();
+    let mut state: PhoneState = storage_get(storage, STATE).await?.unwrap_or_default();
     let reply = match request {
         PhoneRequest::Check {
             phone,
@@ -435,7 +437,7 @@ async fn save(
     retention: u32,
     now: UnixSeconds,
 ) -> Result<()> {
-    storage.put(STATE, state).await?;
+    storage_put(storage, STATE, state).await?;
     let ttl = state.storage_ttl(settings, now, retention);
     storage.set_alarm(Duration::from_secs(ttl)).await?;
     // KV is a copy for the listing; the object's storage is the truth, so a failed
@@ -608,7 +610,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn requests_and_replies_round_trip_as_tagged_json() {
+    fn requests_and_replies_round_trip_as_externally_tagged_json() {
         let phone = PhoneRef {
             app_id: "app".into(),
             hash: "ab".repeat(32),
@@ -622,13 +624,13 @@ mod tests {
             now: 6,
         };
         let json = serde_json::to_value(&request).unwrap();
-        assert_eq!(json["op"], "release");
+        assert_eq!(json["release"]["at"], 5);
         let back: PhoneRequest = serde_json::from_value(json).unwrap();
         assert!(matches!(back, PhoneRequest::Release { at: 5, .. }));
         let reply = serde_json::to_value(PhoneReply::Cooldown { until: 9 }).unwrap();
-        assert_eq!(reply, serde_json::json!({"result": "cooldown", "until": 9}));
+        assert_eq!(reply, serde_json::json!({"cooldown": {"until": 9}}));
         let sending: PhoneReply = serde_json::from_value(serde_json::json!({
-            "result": "sending", "plan": "replace", "id": "x", "at": 3, "pending": null
+            "sending": {"plan": "replace", "id": "x", "at": 3, "pending": null}
         }))
         .unwrap();
         assert!(matches!(

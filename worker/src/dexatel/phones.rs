@@ -314,10 +314,7 @@ impl<'a> PhoneStore<'a> {
 
     /// The last copied state of a number (empty when there is none).
     pub(crate) async fn get(&self, phone: &PhoneRef) -> DxResult<PhoneState> {
-        Ok(self
-            .kv
-            .get(&phone.state_key())
-            .json::<PhoneState>()
+        Ok(crate::json::kv_get(self.kv, &phone.state_key())
             .await?
             .unwrap_or_default())
     }

@@ -9,10 +9,8 @@ use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
 
-use wasm_bindgen::JsValue;
-use worker::{
-    AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
-};
+use worker::web_sys::RequestRedirect;
+use worker::{AbortController, Delay, Fetch, Headers, Method, Request};
 
 /// `User-Agent` of every outgoing request.
 pub(crate) const USER_AGENT: &str = concat!("otp-sms-verify/", env!("CARGO_PKG_VERSION"));
@@ -105,12 +103,14 @@ fn build(request: &PostRequest) -> Result<Request, FetchError> {
     for (name, value) in &request.headers {
         headers.set(name, value).map_err(|_| FetchError::Invalid)?;
     }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual)
-        .with_body(Some(JsValue::from_str(&request.body)));
-    Request::new_with_init(&request.url, &init).map_err(|_| FetchError::Invalid)
+    crate::http::new_request(
+        Method::Post,
+        &request.url,
+        &headers,
+        Some(&request.body),
+        Some(RequestRedirect::Manual),
+    )
+    .map_err(|_| FetchError::Invalid)
 }
 
 /// Runs `work` until it finishes or `deadline` fires: `Some(output)` or `None`.

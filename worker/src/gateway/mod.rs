@@ -330,9 +330,10 @@ async fn dispatch(
     }
 }
 
-/// Sends the provider's request and reads its reply.
-async fn deliver<P: Provider>(
-    provider: &P,
+/// Sends the provider's request and reads its reply. (A trait object, not a
+/// generic: one copy of the fetch and its deadline for every provider.)
+async fn deliver(
+    provider: &dyn Provider,
     sms: &OutgoingSms<'_>,
     timeout: Duration,
 ) -> Result<Receipt, GatewayError> {
