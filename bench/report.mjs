@@ -40,6 +40,8 @@ const table = (head, rows) => {
   lines.push("");
 };
 
+// [wasm id, label, native id when it differs]: the engine/* rows are OtpEngine, the
+// prepared object, timed against the same native operations as the free functions.
 const OPS = [
   ["pin/numbers", "PIN, 6 digits (OS CSPRNG)"],
   ["pin/letters", "PIN, 6 letters"],
@@ -52,12 +54,15 @@ const OPS = [
   ["otp/create", "Create: `plan_otp` / `planOtp`"],
   ["otp/verify", "Verify: `OtpRecord::verify` / `verifyOtp`"],
   ["otp/create_verify", "Create + verify pair"],
+  ["engine/create", "Create: `plan_otp` / `OtpEngine.plan` (prepared)", "otp/create"],
+  ["engine/verify", "Verify: `OtpRecord::verify` / `OtpEngine.verify`", "otp/verify"],
+  ["engine/create_verify", "Create + verify pair, `OtpEngine`", "otp/create_verify"],
   ["otp/create_verify_seeded", "Create + verify pair, seeded; wasm: the core loop alone"],
 ];
 
 const wasm = read("wasm.json");
-const coreRows = OPS.filter(([id]) => native(id) !== undefined || wasm?.[id] !== undefined).map(([id, label]) => {
-  const n = native(id);
+const coreRows = OPS.filter(([id, , nid]) => native(nid ?? id) !== undefined || wasm?.[id] !== undefined).map(([id, label, nid]) => {
+  const n = native(nid ?? id);
   const w = wasm?.[id];
   return [label, n === undefined ? "–" : ns(n), w === undefined ? "–" : ns(w), n && w ? x(w / n) : "–"];
 });
@@ -65,10 +70,16 @@ if (coreRows.length) {
   lines.push("### Core: native (criterion) and wasm in Node (through the npm package)", "");
   table(["Operation", "Native", "Wasm in Node", "Wasm / native time"], coreRows);
   const n = native("otp/create_verify");
-  const w = wasm?.["otp/create_verify"];
   const rows = [];
   if (n) rows.push(["Native, one core", perSec(1e9 / n), "≥ 200,000/s", mark(1e9 / n >= 200_000)]);
-  if (w) rows.push(["Wasm in Node, one core", perSec(1e9 / w), n ? `≥ ${perSec(5e8 / n)} (half of native)` : "half of native", n ? mark(w <= 2 * n) : "–"]);
+  const half = n ? `≥ ${perSec(5e8 / n)} (half of native)` : "half of native";
+  for (const [id, label] of [
+    ["otp/create_verify", "Wasm in Node, free functions (`planOtp` + `verifyOtp`), one core"],
+    ["engine/create_verify", "Wasm in Node, prepared `OtpEngine`, one core"],
+  ]) {
+    const w = wasm?.[id];
+    if (w) rows.push([label, perSec(1e9 / w), half, n ? mark(w <= 2 * n) : "–"]);
+  }
   const ns0 = native("otp/create_verify_seeded");
   const ws0 = wasm?.["otp/create_verify_seeded"];
   if (ns0 && ws0) {

@@ -2,7 +2,10 @@
 // Node: the same operations and inputs (fixtures.json) as the native criterion
 // benchmark (benches/core.rs), timed with a calibrated loop. Prints one JSON object
 // {id: ns per call}. Each call crosses the JS/wasm boundary the way a user's does:
-// JS objects in (serde-wasm-bindgen), JS objects out, errors mapped to OtpError.
+// JS objects in, JS objects out (JSON text in between), errors mapped to OtpError.
+// The free functions (`planOtp`, `verifyOtp`) check the settings and prepare the keys
+// on every call; the `engine/*` rows use one `OtpEngine`, prepared once, as
+// `OtpService` does.
 //
 //   node bench/wasm.mjs [out.json] [id-regex]   (BENCH_WARMUP_MS, BENCH_TIME_MS per operation)
 //
@@ -12,7 +15,15 @@
 // no JS between the calls, so the figure shows the engine, not the bindings.
 
 import { readFileSync, writeFileSync } from "node:fs";
-import { countSmsParts, generatePin, parsePhone, planOtp, renderTemplate, verifyOtp } from "otp-sms-verify";
+import {
+  OtpEngine,
+  countSmsParts,
+  generatePin,
+  parsePhone,
+  planOtp,
+  renderTemplate,
+  verifyOtp,
+} from "otp-sms-verify";
 import { envMs, timeSync } from "./timing.mjs";
 
 const f = JSON.parse(readFileSync(new URL("./fixtures.json", import.meta.url), "utf8"));
@@ -25,6 +36,10 @@ const plan = () => planOtp(f.settings, f.request, f.now, f.keys);
 const pending = plan();
 const pendingPin = pinOf(pending.message.text);
 if (!verifyOtp(pending.record, pendingPin, f.keys, f.now + 1).verified) throw new Error("fixture PIN does not verify");
+
+const engine = new OtpEngine(f.settings, f.keys);
+const enginePending = engine.plan(f.request, f.now);
+const enginePin = pinOf(enginePending.message.text);
 
 /** Calls an operation makes per timed call, where more than one (the core loop). */
 const perCall = {};
@@ -44,6 +59,14 @@ const cases = {
     const planned = plan();
     const v = verifyOtp(planned.record, pinOf(planned.message.text), f.keys, f.now + 1);
     if (!v.verified) throw new Error("create_verify: not verified");
+    return v;
+  },
+  "engine/create": () => engine.plan(f.request, f.now),
+  "engine/verify": () => engine.verify(enginePending.record, enginePin, f.now + 1),
+  "engine/create_verify": () => {
+    const planned = engine.plan(f.request, f.now);
+    const v = engine.verify(planned.record, pinOf(planned.message.text), f.now + 1);
+    if (!v.verified) throw new Error("engine/create_verify: not verified");
     return v;
   },
 };

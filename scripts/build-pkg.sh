@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds the npm package in pkg/ so that it is complete and packable, fully offline:
-#   1. the core (root crate, feature `wasm`) with wasm-pack, twice: `--target web` (ESM
-#      glue for browsers and workerd) and `--target nodejs` (CommonJS glue that loads the
-#      wasm synchronously). Both glues import the same wasm, so one file is shipped;
-#   2. wasm-opt -Os (binaryen from node_modules) into pkg/wasm/otp_core_bg.wasm, next to
-#      the glues (pkg/wasm/otp_core.js for ESM, pkg/wasm/otp_core.cjs for CommonJS);
+#   1. the core (root crate, feature `wasm`, cargo profile `pkg-release`) with
+#      wasm-pack, twice: `--target web` (ESM glue for browsers and workerd) and
+#      `--target nodejs` (CommonJS glue that loads the wasm synchronously). Both glues
+#      import the same wasm, so one file is shipped;
+#   2. wasm-opt -O3, without the producers and target-features sections (binaryen from
+#      node_modules), into pkg/wasm/otp_core_bg.wasm, next to the glues
+#      (pkg/wasm/otp_core.js for ESM, pkg/wasm/otp_core.cjs for CommonJS);
 #   3. tsc: pkg/src/*.ts into pkg/dist/ (ESM + .d.ts) and pkg/cjs/ (CommonJS + .d.ts).
 # Steps whose outputs are newer than their inputs are skipped; FORCE_BUILD=1 redoes all.
 # wasm-pack uses the wasm-bindgen on PATH (scripts/install-tools.sh), never a download.
@@ -20,6 +22,7 @@ WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)"
 OUT=pkg/wasm
 STAGE=target/wasm-pack # wasm-pack output, before wasm-opt and renaming
 WASM="$OUT/otp_core_bg.wasm"
+WASM_OPT_FLAGS="-O3 --strip-producers --strip-target-features"
 force="${FORCE_BUILD:-0}"
 
 # stale <output> <inputs...>: true when the output is missing or an input is newer.
@@ -44,7 +47,7 @@ if stale "$WASM" src Cargo.toml Cargo.lock .cargo scripts/build-pkg.sh; then
   for target in web nodejs; do
     log "wasm-pack build --target $target"
     # --no-opt: wasm-opt runs below with our flags; --mode no-install: never download.
-    wasm-pack --quiet build . --release --mode no-install --no-opt --no-pack \
+    wasm-pack --quiet build . --profile pkg-release --mode no-install --no-opt --no-pack \
       --target "$target" --out-dir "$STAGE/$target" --out-name otp_core -- --features wasm
   done
   cmp -s "$STAGE/web/otp_core_bg.wasm" "$STAGE/nodejs/otp_core_bg.wasm" ||
@@ -53,13 +56,18 @@ if stale "$WASM" src Cargo.toml Cargo.lock .cargo scripts/build-pkg.sh; then
 
   rm -rf "$OUT"
   mkdir -p "$OUT"
-  wasm-opt -Os "$STAGE/web/otp_core_bg.wasm" -o "$WASM.tmp"
-  cp "$STAGE/web/otp_core.js" "$STAGE/web/otp_core.d.ts" "$OUT/"
+  wasm-opt $WASM_OPT_FLAGS "$STAGE/web/otp_core_bg.wasm" -o "$WASM.tmp"
+  cp "$STAGE/web/otp_core.js" "$OUT/"
   sed 's#@ts-self-types="./otp_core.d.ts"#@ts-self-types="./otp_core.d.cts"#' \
     "$STAGE/nodejs/otp_core.js" >"$OUT/otp_core.cjs"
-  cp "$STAGE/nodejs/otp_core.d.ts" "$OUT/otp_core.d.cts"
+  # The glue declares `[Symbol.dispose]()` on classes, which only type-checks with
+  # TypeScript's esnext.disposable lib; the package's own classes wrap them (and say
+  # `free()`), so the declaration goes and users' projects need no particular lib.
+  no_dispose='/^ *\[Symbol\.dispose\](): void;$/d'
+  sed "$no_dispose" "$STAGE/web/otp_core.d.ts" >"$OUT/otp_core.d.ts"
+  sed "$no_dispose" "$STAGE/nodejs/otp_core.d.ts" >"$OUT/otp_core.d.cts"
   mv "$WASM.tmp" "$WASM" # last, so an interrupted build is redone
-  step_done "wasm-opt -Os into $OUT/"
+  step_done "wasm-opt $WASM_OPT_FLAGS into $OUT/"
 else
   log "$OUT is up to date"
 fi

@@ -15,11 +15,16 @@
 //! and [`otp::OtpRecord::cancel`] move a stored record; [`otp::OtpRecord::status_at`]
 //! derives EXPIRED from `now`, so a stored record never needs a rewrite to expire.
 
+mod decimal;
 pub mod error;
 pub mod guard;
 pub mod id;
+#[cfg(any(feature = "wasm", test))]
+mod json;
 pub mod limits;
 pub mod otp;
+#[cfg(any(feature = "wasm", test))]
+mod packed;
 pub mod phone;
 pub mod pin;
 pub mod rng;

@@ -131,47 +131,32 @@ pub fn plan_otp(
     rng: &mut dyn RandomSource,
     keys: &SecretKeys,
 ) -> Result<PlannedOtp> {
-    let resolved = resolve(app, request)?;
-    let otp_id = new_uuid_v4(rng);
-    let pin = match &resolved.custom_pin {
-        Some(pin) => pin.clone(),
-        None => generate_pin(rng, resolved.pin_type, resolved.pin_length)?,
-    };
-    let text = render(
-        &resolved.template,
-        &TemplateVars {
-            pin: &pin,
-            ttl_seconds: resolved.ttl,
-            brand: &resolved.brand,
-            webotp_domain: resolved.webotp_domain.as_deref(),
-        },
-    );
-    let sms = count_parts(&text);
+    let (resolved, drawn) = plan_parts(app, request, now, rng, keys)?;
     let record = OtpRecord {
-        pin_digest: keys.pin_digest(&otp_id, &pin),
-        otp_id,
+        pin_digest: drawn.pin_digest,
+        otp_id: drawn.otp_id,
         track_id: resolved.track_id.clone(),
         phone_masked: resolved.phone.masked(),
         country_iso: resolved.phone.country_iso().to_owned(),
         status: OtpStatus::Pending,
-        cost: app.prices.cost(resolved.phone.country_iso(), sms.parts),
-        parts: sms.parts,
+        cost: drawn.cost,
+        parts: drawn.sms.parts,
         max_attempts: resolved.max_attempts,
         attempts: 0,
         ttl: resolved.ttl,
         otp_callback_url: resolved.callback_url.clone(),
         created_at: now,
-        expires_at: now + i64::from(resolved.ttl),
+        expires_at: drawn.expires_at,
         updated_at: now,
     };
     let message = SmsMessage {
         to: resolved.phone.e164().to_owned(),
         from: resolved.originator.clone(),
-        text,
+        text: drawn.text,
         language: resolved.language.clone(),
-        encoding: sms.encoding,
-        units: sms.units,
-        parts: sms.parts,
+        encoding: drawn.sms.encoding,
+        units: drawn.sms.units,
+        parts: drawn.sms.parts,
     };
     Ok(PlannedOtp {
         record,
@@ -179,6 +164,63 @@ pub fn plan_otp(
         phone: resolved.phone.clone(),
         resolved,
     })
+}
+
+/// What [`plan_otp`] draws and computes once the settings are resolved. The npm
+/// bindings write a planned OTP from this and the [`ResolvedOtp`] directly, without
+/// the copies a [`PlannedOtp`] holds.
+pub(crate) struct DrawnOtp {
+    /// The new OTP's id.
+    pub(crate) otp_id: String,
+    /// The rendered SMS text (holds the PIN).
+    pub(crate) text: String,
+    /// Encoding, units and parts of `text`.
+    pub(crate) sms: crate::sms::SmsParts,
+    /// The PIN's digest under the current key.
+    pub(crate) pin_digest: String,
+    /// What sending costs.
+    pub(crate) cost: f64,
+    /// `now + ttl`.
+    pub(crate) expires_at: UnixSeconds,
+}
+
+/// [`plan_otp`]'s work before it assembles the record and the message.
+pub(crate) fn plan_parts(
+    app: &OtpSettings,
+    request: &OtpRequest,
+    now: UnixSeconds,
+    rng: &mut dyn RandomSource,
+    keys: &SecretKeys,
+) -> Result<(ResolvedOtp, DrawnOtp)> {
+    let resolved = resolve(app, request)?;
+    let otp_id = new_uuid_v4(rng);
+    let generated;
+    let pin = match &resolved.custom_pin {
+        Some(pin) => pin,
+        None => {
+            generated = generate_pin(rng, resolved.pin_type, resolved.pin_length)?;
+            &generated
+        }
+    };
+    let text = render(
+        &resolved.template,
+        &TemplateVars {
+            pin,
+            ttl_seconds: resolved.ttl,
+            brand: &resolved.brand,
+            webotp_domain: resolved.webotp_domain.as_deref(),
+        },
+    );
+    let sms = count_parts(&text);
+    let drawn = DrawnOtp {
+        pin_digest: keys.pin_digest(&otp_id, pin),
+        otp_id,
+        cost: app.prices.cost(resolved.phone.country_iso(), sms.parts),
+        expires_at: now + i64::from(resolved.ttl),
+        text,
+        sms,
+    };
+    Ok((resolved, drawn))
 }
 
 /// What one verification did, for the caller to carry out.

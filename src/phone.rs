@@ -73,12 +73,16 @@ impl PhoneNumber {
 
     /// The E.164 digits without the `+` (`33612424111`), as Dexatel wants them.
     pub fn digits(&self) -> &str {
-        &self.e164[1..]
+        // `get`, not indexing: the bounds always hold (the `+` and the calling code
+        // are ASCII), and `get` carries no panic path into the wasm builds.
+        self.e164.get(1..).unwrap_or_default()
     }
 
     /// The national significant number, after the calling code (`612424111`).
     pub fn national_number(&self) -> &str {
-        &self.e164[1 + usize::from(self.code_len)..]
+        self.e164
+            .get(1 + usize::from(self.code_len)..)
+            .unwrap_or_default()
     }
 
     /// The ITU-T country calling code (`33`).
@@ -98,9 +102,13 @@ impl PhoneNumber {
         let hidden = national.len().saturating_sub(3);
         let mut out = String::with_capacity(self.e164.len());
         out.push('+');
-        out.push_str(&self.e164[1..1 + usize::from(self.code_len)]);
+        out.push_str(
+            self.e164
+                .get(1..1 + usize::from(self.code_len))
+                .unwrap_or_default(),
+        );
         out.extend(core::iter::repeat_n('*', hidden));
-        out.push_str(&national[hidden..]);
+        out.push_str(national.get(hidden..).unwrap_or_default());
         out
     }
 }

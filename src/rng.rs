@@ -33,7 +33,11 @@ impl RandomSource for OsRandom {
     fn fill_bytes(&mut self, dest: &mut [u8]) {
         // getrandom only fails on platforms with no entropy source at all; there is
         // nothing safe to fall back to, so this is the one place the core panics.
-        getrandom::fill(dest).expect("the operating system has no random source");
+        // (A literal message: formatting getrandom's error would bring `Debug` code
+        // for strings and Unicode tables into the wasm build.)
+        if getrandom::fill(dest).is_err() {
+            panic!("the operating system has no random source");
+        }
     }
 
     /// One system call (one `crypto.getRandomValues` in wasm) for the whole buffer.
@@ -42,51 +46,81 @@ impl RandomSource for OsRandom {
     }
 }
 
-/// See [`BufferedRandom::BLOCK`].
+/// Bytes [`BufferedRandom::new`] reads at a time: a UUID and the longest PIN. Also
+/// what any buffer reads first.
 const BLOCK: usize = 32;
 
-/// Reads a source in blocks of [`BufferedRandom::BLOCK`] bytes and hands them out in
-/// order, so that one call to the platform CSPRNG serves a whole OTP (its id and its
-/// PIN) where each would otherwise make its own (a `crypto.getRandomValues` call costs
-/// microseconds from wasm). Every byte is wiped as it is handed out, and the buffer is
-/// dropped with the value: keep one per operation, never in a global.
-pub struct BufferedRandom<R> {
+/// Reads a source in blocks of `N` bytes ([`BufferedRandom::BLOCK`]; 32 by default)
+/// and hands them out in order, so that one call to the platform CSPRNG serves a whole
+/// OTP (its id and its PIN), or many OTPs with a larger `N`, where each would
+/// otherwise make its own (a `crypto.getRandomValues` call costs microseconds from
+/// wasm). The first read takes only 32 bytes, so that an owner used for a single OTP
+/// reads no more than it needs. Every byte is wiped as it is handed out, and what is
+/// left when the value is dropped. Keep one per operation or per owning object, never
+/// in a global.
+pub struct BufferedRandom<R, const N: usize = BLOCK> {
     inner: R,
-    buf: [u8; BLOCK],
-    /// Bytes of `buf` already handed out (and wiped).
+    buf: [u8; N],
+    /// Bytes of the current block, `buf[..len]` (0 before the first read).
+    len: usize,
+    /// Bytes of the current block already handed out (and wiped).
     used: usize,
 }
 
-impl<R> core::fmt::Debug for BufferedRandom<R> {
+impl<R, const N: usize> core::fmt::Debug for BufferedRandom<R, N> {
     /// Never shows the buffer: its bytes may become a PIN.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "BufferedRandom({} bytes left, redacted)",
-            BLOCK - self.used
-        )
+        f.write_str("BufferedRandom(redacted)")
     }
 }
 
 impl<R: RandomSource> BufferedRandom<R> {
-    /// Bytes read from the inner source at a time: a UUID and the longest PIN.
-    pub const BLOCK: usize = BLOCK;
-
-    /// A buffer over `inner`; nothing is read until the first byte is wanted.
+    /// A 32-byte buffer over `inner`; nothing is read until the first byte is wanted.
     pub fn new(inner: R) -> Self {
+        Self::with_block_size(inner)
+    }
+}
+
+impl<R: RandomSource, const N: usize> BufferedRandom<R, N> {
+    /// Bytes read from the inner source at a time, after the first read.
+    pub const BLOCK: usize = N;
+
+    /// A buffer of `N` bytes over `inner` (`BufferedRandom::<_, 1024>::with_block_size`);
+    /// nothing is read until the first byte is wanted.
+    pub fn with_block_size(inner: R) -> Self {
+        const { assert!(N > 0, "a BufferedRandom block holds at least one byte") };
         BufferedRandom {
             inner,
-            buf: [0; BLOCK],
-            used: Self::BLOCK,
+            buf: [0; N],
+            len: 0,
+            used: 0,
         }
     }
 }
 
-impl<R: RandomSource> RandomSource for BufferedRandom<R> {
+impl<R, const N: usize> Drop for BufferedRandom<R, N> {
+    /// Bytes not handed out yet would become later PINs: wiped with volatile writes,
+    /// which the compiler cannot drop as dead stores to memory about to be freed.
+    fn drop(&mut self) {
+        for b in &mut self.buf[self.used..self.len] {
+            // SAFETY: `b` is a valid, aligned, exclusive reference to a byte.
+            unsafe { core::ptr::write_volatile(b, 0) };
+        }
+    }
+}
+
+impl<R: RandomSource, const N: usize> RandomSource for BufferedRandom<R, N> {
     fn fill_bytes(&mut self, dest: &mut [u8]) {
-        for chunk in dest.chunks_mut(Self::BLOCK) {
-            if self.used + chunk.len() > Self::BLOCK {
-                self.inner.fill_bytes(&mut self.buf);
+        for chunk in dest.chunks_mut(N) {
+            if self.used + chunk.len() > self.len {
+                // The bytes left in the block (if any) are overwritten here.
+                let n = if self.len == 0 {
+                    BLOCK.clamp(chunk.len(), N)
+                } else {
+                    N
+                };
+                self.inner.fill_bytes(&mut self.buf[..n]);
+                self.len = n;
                 self.used = 0;
             }
             let taken = &mut self.buf[self.used..self.used + chunk.len()];
@@ -212,6 +246,41 @@ mod tests {
         buffered.fill_bytes(&mut long);
         assert_eq!(buffered.inner.1, 3);
         assert_eq!(buffered.used, 5);
+    }
+
+    #[test]
+    fn a_large_buffer_reads_32_bytes_first_then_whole_blocks_in_order() {
+        let mut expected = [0u8; 32 + 256 + 256];
+        let mut reference = SeededRandom::new(8);
+        reference.fill_bytes(&mut expected[..32]);
+        reference.fill_bytes(&mut expected[32..288]);
+        reference.fill_bytes(&mut expected[288..]);
+
+        let mut buffered =
+            BufferedRandom::<_, 256>::with_block_size(Counting(SeededRandom::new(8), 0));
+        let mut otp = [0u8; 22];
+        buffered.fill_bytes(&mut otp);
+        assert_eq!(
+            (buffered.inner.1, buffered.len),
+            (1, 32),
+            "one OTP, one 32-byte read"
+        );
+        assert_eq!(&otp[..], &expected[..22]);
+        // The next OTP needs more than the 10 bytes left: a whole block, from its start.
+        buffered.fill_bytes(&mut otp);
+        assert_eq!((buffered.inner.1, buffered.len), (2, 256));
+        assert_eq!(&otp[..], &expected[32..54]);
+        for _ in 0..10 {
+            buffered.fill_bytes(&mut otp);
+        }
+        assert_eq!(buffered.inner.1, 2, "eleven OTPs from the block");
+        let mut wide = [0u8; 300];
+        buffered.fill_bytes(&mut wide);
+        assert_eq!(buffered.inner.1, 4, "reads span blocks");
+        assert!(
+            buffered.buf[..buffered.used].iter().all(|&b| b == 0),
+            "bytes handed out are wiped"
+        );
     }
 
     #[test]

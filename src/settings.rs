@@ -172,7 +172,7 @@ impl Field {
         let n = match self {
             Field::Missing => return Ok(None),
             Field::Number(n) => *n,
-            Field::Text(s) => s.trim().parse::<f64>().map_err(|_| not_number)?,
+            Field::Text(s) => crate::decimal::parse_f64(s.trim()).ok_or(not_number)?,
             Field::Other => return Err(not_number),
         };
         if n.is_finite() && n.fract() == 0.0 && n.abs() < 1e15 {
@@ -450,7 +450,7 @@ pub fn validate_originator(from: &str) -> Result<()> {
     }
     if !from
         .chars()
-        .all(|c| c.is_ascii_alphanumeric() || " .-_&+'".contains(c))
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | '-' | '_' | '&' | '+' | '\''))
     {
         return Err(Error::FromInvalid);
     }
@@ -482,7 +482,7 @@ pub fn validate_callback_url(url: &str) -> Result<()> {
         return Err(Error::CallbackUrlInvalid);
     }
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
+    let authority = rest.get(..authority_end).unwrap_or(rest);
     if authority.contains('@') {
         return Err(Error::CallbackUrlInvalid);
     }
@@ -530,14 +530,14 @@ pub fn validate_brand(brand: &str) -> Result<()> {
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
+        .then(|| s.get(prefix.len()..).unwrap_or_default())
 }
 
 /// Splits `host[:port]` or `[v6]:port`; `None` when the brackets do not balance.
 fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
     if authority.starts_with('[') {
         let close = authority.find(']')?;
-        let (host, rest) = authority.split_at(close + 1);
+        let (host, rest) = authority.split_at_checked(close + 1)?;
         return match rest.strip_prefix(':') {
             Some(port) => Some((host, Some(port))),
             None if rest.is_empty() => Some((host, None)),

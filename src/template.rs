@@ -89,7 +89,7 @@ impl<'t> Iterator for Pieces<'t> {
             return None;
         }
         if let Some((len, slot)) = placeholder_at(rest) {
-            self.rest = &rest[len..];
+            self.rest = rest.get(len..).unwrap_or_default();
             return Some(Piece::Slot(slot));
         }
         // Literal text up to the next `{` that opens a placeholder. Byte 0 is not
@@ -99,10 +99,13 @@ impl<'t> Iterator for Pieces<'t> {
             .bytes()
             .enumerate()
             .skip(1)
-            .find(|&(i, b)| b == b'{' && placeholder_at(&rest[i..]).is_some())
+            .find(|&(i, b)| b == b'{' && rest.get(i..).and_then(placeholder_at).is_some())
             .map_or(rest.len(), |(i, _)| i);
-        self.rest = &rest[end..];
-        Some(Piece::Text(&rest[..end]))
+        // `split_at_checked` and `get`, not indexing: the same slices, with no panic
+        // path brought into the wasm builds.
+        let (text, next) = rest.split_at_checked(end).unwrap_or((rest, ""));
+        self.rest = next;
+        Some(Piece::Text(text))
     }
 }
 
@@ -153,13 +156,14 @@ pub struct TemplateVars<'a> {
 /// browsers (WebOTP) and Android (SMS Retriever) autofill from:
 /// `"{text}\n\n@{domain} #{pin}"`.
 pub fn render(template: &str, vars: &TemplateVars<'_>) -> String {
-    let minutes = vars.ttl_seconds.div_ceil(60).to_string();
+    let mut digits = [0u8; 10];
+    let minutes = decimal_digits(vars.ttl_seconds.div_ceil(60), &mut digits);
     let mut out = String::with_capacity(template.len() + 32);
     for piece in pieces(template) {
         out.push_str(match piece {
             Piece::Text(text) => text,
             Piece::Slot(Slot::Pin) => vars.pin,
-            Piece::Slot(Slot::Ttl) => &minutes,
+            Piece::Slot(Slot::Ttl) => minutes,
             Piece::Slot(Slot::Brand) => vars.brand,
         });
     }
@@ -170,6 +174,21 @@ pub fn render(template: &str, vars: &TemplateVars<'_>) -> String {
         out.push_str(vars.pin);
     }
     out
+}
+
+/// The decimal digits of `n`, written at the end of `buf` (faster and smaller in wasm
+/// than `to_string`, which goes through `core::fmt`).
+fn decimal_digits(mut n: u32, buf: &mut [u8; 10]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    core::str::from_utf8(&buf[i..]).unwrap_or_default()
 }
 
 /// An application's template for one language, optionally tied to phone prefixes.

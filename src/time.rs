@@ -9,12 +9,34 @@ pub fn format_utc(t: UnixSeconds) -> String {
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    // As `format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}")`, without `core::fmt`
+    // (smaller and faster in wasm): the year is zero-padded to 4 characters, sign
+    // included.
+    let mut out = String::with_capacity(19);
+    let mut year = [0u8; 20];
+    let mut i = year.len();
+    let mut rest = y.unsigned_abs();
+    while rest > 0 || i > year.len() - 4 + usize::from(y < 0) {
+        i -= 1;
+        year[i] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    if y < 0 {
+        out.push('-');
+    }
+    out.extend(year[i..].iter().map(|&b| char::from(b)));
+    for (sep, n) in [
+        ('-', m),
+        ('-', d),
+        (' ', secs / 3600),
+        (':', secs % 3600 / 60),
+        (':', secs % 60),
+    ] {
+        out.push(sep);
+        out.push(char::from(b'0' + (n / 10) as u8));
+        out.push(char::from(b'0' + (n % 10) as u8));
+    }
+    out
 }
 
 /// Parses UTC `YYYY-MM-DD HH:MM:SS` back into Unix seconds.
@@ -92,6 +114,35 @@ mod tests {
         assert_eq!(format_utc(1_700_000_000), "2023-11-14 22:13:20");
         assert_eq!(format_utc(4_102_444_799), "2099-12-31 23:59:59");
         assert_eq!(format_utc(-1), "1969-12-31 23:59:59");
+    }
+
+    #[test]
+    fn formats_as_the_format_macro_does_for_any_year() {
+        let reference = |t: UnixSeconds| {
+            let (y, m, d) = civil_from_days(t.div_euclid(86_400));
+            let secs = t.rem_euclid(86_400);
+            format!(
+                "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+                secs / 3600,
+                secs % 3600 / 60,
+                secs % 60
+            )
+        };
+        let mut t: i64 = -999_999_999_999_999;
+        while t < 1_000_000_000_000_000 {
+            assert_eq!(format_utc(t), reference(t), "{t}");
+            t += 3_333_333_333_331;
+        }
+        for t in [
+            -62_167_219_200,
+            -62_167_219_201,
+            -62_135_596_800,
+            -30_610_224_000,
+            253_402_300_799,
+            253_402_300_800,
+        ] {
+            assert_eq!(format_utc(t), reference(t), "{t}");
+        }
     }
 
     #[test]

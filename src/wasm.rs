@@ -1,14 +1,24 @@
-//! wasm-bindgen exports of the core for the npm package. camelCase JSON in and
-//! out (serde-wasm-bindgen); exact TypeScript types come from the custom section
-//! below. Errors are thrown as plain objects `{code, name, type, httpStatus,
-//! message}` that the package's TypeScript layer turns into its `OtpError` class.
+//! wasm-bindgen exports of the core for the npm package. Objects cross the boundary
+//! as JSON text: the package's TypeScript layer `JSON.stringify`s what it passes in
+//! and `JSON.parse`s what comes back, and this module reads and writes it through the
+//! core's serde types (with the crate's own small JSON reader), so the Rust types
+//! decide what is accepted: unknown settings keys are refused, as everywhere else.
+//! Exact TypeScript types for those JSON shapes come from the custom section below.
+//!
+//! A rule of OTP verification that fails throws the error's numeric code (a JS
+//! number), which the TypeScript layer turns into its `OtpError` with the catalogue
+//! entry of that code. A misuse of the bindings themselves (short keys, a `now` that
+//! is not a finite number) throws a JS `Error`.
+//!
+//! [`OtpEngine`] is the prepared object for the hot path: it checks the settings and
+//! prepares the PIN keys once, and reads the platform CSPRNG in blocks.
 
 use crate::error::Error;
-use crate::otp::{self, OtpRecord};
-use crate::rng::{BufferedRandom, OsRandom, RandomSource, SeededRandom};
+use crate::otp::{self, OtpRecord, OtpStatus};
+use crate::rng::{BufferedRandom, OsRandom, SeededRandom};
 use crate::secret::SecretKeys;
 use crate::settings::{OtpRequest, OtpSettings};
-use crate::{phone, pin, sms, template, time};
+use crate::{json, packed, phone, pin, sms, template, time};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
@@ -46,9 +56,11 @@ export interface OtpView {
 }
 export interface SmsMessage { to: string; from: string; text: string; language: string; encoding: SmsEncoding; units: number; parts: number }
 export interface PlannedOtp { record: OtpRecord; message: SmsMessage; phone: ParsedPhone }
-export interface VerifyResult { verified: boolean; error: CoreError | null; record: OtpRecord; recordChanged: boolean; statusChanged: boolean }
+/** What `verifyOtp` returns as JSON: `error` is the catalogue code of the failure. */
+export interface VerifyResult { verified: boolean; error: number | null; record: OtpRecord; recordChanged: boolean; statusChanged: boolean }
 "#;
 
+/// A catalogue entry, as `errorCatalog` lists it.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct CoreError {
@@ -72,19 +84,20 @@ impl From<Error> for CoreError {
     }
 }
 
-fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| JsValue::from_str(&e.to_string()))
-}
-
+/// What a failed rule throws: its code, a JS number.
 fn throw(e: Error) -> JsValue {
-    to_js(&CoreError::from(e)).unwrap_or_else(|_| JsValue::from_str(e.message()))
+    JsValue::from(e.code())
 }
 
-/// Bad shapes from JS (e.g. an object where a string belongs) become a typed core error.
-fn from_js<T: for<'de> Deserialize<'de>>(value: JsValue) -> Result<T, JsValue> {
-    serde_wasm_bindgen::from_value(value).map_err(|_| throw(Error::FieldTypeInvalid))
+/// JSON text from JS. A bad shape (e.g. an object where a string belongs, an
+/// unknown settings key) is a typed core error.
+fn from_json<'a, T: Deserialize<'a>>(json: &'a str) -> Result<T, JsValue> {
+    json::from_str(json).map_err(|_| throw(Error::FieldTypeInvalid))
+}
+
+/// JSON text for JS.
+fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, JsValue> {
+    json::to_string(value).ok_or_else(|| usage_error("a result could not be written as JSON"))
 }
 
 /// A misuse of the bindings themselves (not a rule of OTP verification): a real JS `Error`.
@@ -92,10 +105,12 @@ fn usage_error(message: &str) -> JsValue {
     JsError::new(message).into()
 }
 
-fn secret_keys(keys: Vec<String>) -> Result<SecretKeys, JsValue> {
-    SecretKeys::new(keys.into_iter().map(String::into_bytes).collect()).ok_or_else(|| {
-        usage_error("keys: give at least one server key of 16 bytes or more, newest first")
-    })
+/// The server PIN keys from the JSON array of strings `keys`, newest first.
+fn secret_keys(keys: &str) -> Result<SecretKeys, JsValue> {
+    let usage =
+        || usage_error("keys: give at least one server key of 16 bytes or more, newest first");
+    let keys: Vec<String> = json::from_str(keys).map_err(|_| usage())?;
+    SecretKeys::new(keys.into_iter().map(String::into_bytes).collect()).ok_or_else(usage)
 }
 
 /// Unix seconds from JS: finite, fractions dropped.
@@ -107,18 +122,17 @@ fn unix_seconds(now: f64) -> Result<i64, JsValue> {
     }
 }
 
-fn random_source(seed: Option<u64>) -> Box<dyn RandomSource> {
-    match seed {
-        Some(seed) => Box::new(SeededRandom::new(seed)),
-        // One crypto.getRandomValues call for the id and the PIN together.
-        None => Box::new(BufferedRandom::new(OsRandom)),
-    }
+/// Settings from JSON, checked.
+fn settings_from_json(json: &str) -> Result<OtpSettings, JsValue> {
+    let settings: OtpSettings = from_json(json)?;
+    settings.validate().map_err(throw)?;
+    Ok(settings)
 }
 
 /// Every error the core can throw: `{code, name, type, httpStatus, message}`.
-#[wasm_bindgen(js_name = errorCatalog, unchecked_return_type = "CoreError[]")]
-pub fn error_catalog() -> Result<JsValue, JsValue> {
-    to_js(
+#[wasm_bindgen(js_name = errorCatalog)]
+pub fn error_catalog() -> Result<String, JsValue> {
+    to_json(
         &Error::ALL
             .iter()
             .map(|&e| CoreError::from(e))
@@ -129,43 +143,42 @@ pub fn error_catalog() -> Result<JsValue, JsValue> {
 /// A uniform random PIN. `seed` makes it repeatable (tests only; omit in production).
 #[wasm_bindgen(js_name = generatePin)]
 pub fn generate_pin(
-    #[wasm_bindgen(unchecked_param_type = "PinType")] pin_type: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "PinType")] pin_type: &str,
     length: f64,
     seed: Option<u64>,
 ) -> Result<String, JsValue> {
-    let pin_type: String = from_js(pin_type)?;
-    let pin_type = pin::PinType::parse(&pin_type).map_err(throw)?;
+    let pin_type = pin::PinType::parse(pin_type).map_err(throw)?;
     if !(length.is_finite() && length.fract() == 0.0) {
         return Err(throw(Error::PinLengthNotNumber));
     }
     let length = length.clamp(0.0, 255.0) as u8;
-    pin::generate_pin(random_source(seed).as_mut(), pin_type, length).map_err(throw)
+    let pin = match seed {
+        Some(seed) => pin::generate_pin(&mut SeededRandom::new(seed), pin_type, length),
+        // One crypto.getRandomValues call per batch of symbols: one for most PINs.
+        None => pin::generate_pin(&mut OsRandom, pin_type, length),
+    };
+    pin.map_err(throw)
 }
 
-/// Renders a template's `{{pin}}`/`{code}`, `{{ttl}}` and `{{brand}}` placeholders.
+/// Renders a template's `{{pin}}`/`{code}`, `{{ttl}}` and `{{brand}}` placeholders
+/// (the TypeScript layer checks the `TemplateVars` object and passes its fields).
 #[wasm_bindgen(js_name = renderTemplate)]
 pub fn render_template(
     template_text: &str,
-    #[wasm_bindgen(unchecked_param_type = "TemplateVars")] vars: JsValue,
-) -> Result<String, JsValue> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Vars {
-        pin: String,
-        ttl_seconds: u32,
-        brand: String,
-        webotp_domain: Option<String>,
-    }
-    let v: Vars = from_js(vars)?;
-    Ok(template::render(
+    pin: &str,
+    #[wasm_bindgen(js_name = ttlSeconds)] ttl_seconds: u32,
+    brand: &str,
+    #[wasm_bindgen(js_name = webotpDomain)] webotp_domain: Option<String>,
+) -> String {
+    template::render(
         template_text,
         &template::TemplateVars {
-            pin: &v.pin,
-            ttl_seconds: v.ttl_seconds,
-            brand: &v.brand,
-            webotp_domain: v.webotp_domain.as_deref(),
+            pin,
+            ttl_seconds,
+            brand,
+            webotp_domain: webotp_domain.as_deref(),
         },
-    ))
+    )
 }
 
 /// Throws when a template is empty, too long or has no PIN placeholder.
@@ -174,10 +187,10 @@ pub fn validate_template(template_text: &str) -> Result<(), JsValue> {
     template::validate_template(template_text).map_err(throw)
 }
 
-/// GSM-7 or UCS-2, units and parts of an SMS text.
-#[wasm_bindgen(js_name = countSmsParts, unchecked_return_type = "SmsParts")]
-pub fn count_sms_parts(text: &str) -> Result<JsValue, JsValue> {
-    to_js(&sms::count_parts(text))
+/// GSM-7 or UCS-2, units and parts of an SMS text, as the JSON of `SmsParts`.
+#[wasm_bindgen(js_name = countSmsParts)]
+pub fn count_sms_parts(text: &str) -> Result<String, JsValue> {
+    to_json(&sms::count_parts(text))
 }
 
 #[derive(Serialize)]
@@ -202,122 +215,67 @@ impl<'a> From<&'a phone::PhoneNumber> for ParsedPhone<'a> {
     }
 }
 
-/// Parses E.164 or a national number with its `countryIso`.
-#[wasm_bindgen(js_name = parsePhone, unchecked_return_type = "ParsedPhone")]
-pub fn parse_phone(input: &str, country_iso: Option<String>) -> Result<JsValue, JsValue> {
+/// Parses E.164 or a national number with its `countryIso`; the JSON of a `ParsedPhone`.
+#[wasm_bindgen(js_name = parsePhone)]
+pub fn parse_phone(input: &str, country_iso: Option<String>) -> Result<String, JsValue> {
     let p = phone::parse_phone(input, country_iso.as_deref()).map_err(throw)?;
-    to_js(&ParsedPhone::from(&p))
+    to_json(&ParsedPhone::from(&p))
 }
 
-/// Fills in defaults and checks an application's OTP settings; returns them whole.
-#[wasm_bindgen(js_name = validateSettings, unchecked_return_type = "Required<OtpSettings>")]
-pub fn validate_settings(
-    #[wasm_bindgen(unchecked_param_type = "OtpSettings")] settings: JsValue,
-) -> Result<JsValue, JsValue> {
-    let settings: OtpSettings = from_js(settings)?;
-    settings.validate().map_err(throw)?;
-    to_js(&settings)
+/// Fills in defaults and checks an application's OTP settings (JSON); returns them
+/// whole, as JSON.
+#[wasm_bindgen(js_name = validateSettings)]
+pub fn validate_settings(settings: &str) -> Result<String, JsValue> {
+    to_json(&settings_from_json(settings)?)
 }
 
-/// Plans a new OTP: the record to store and the SMS to send. `keys` are the server
-/// PIN keys, newest first; `now` is Unix seconds; `customPin` replaces the generated
-/// PIN (it must match the PIN type, 4-10 symbols); `seed` is for tests only.
-#[wasm_bindgen(js_name = planOtp, unchecked_return_type = "PlannedOtp")]
-pub fn plan_otp(
-    #[wasm_bindgen(unchecked_param_type = "OtpSettings")] settings: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "OtpRequest")] request: JsValue,
+/// Verifies `pin` against a record (JSON) and writes a `VerifyResult` as JSON.
+fn verify_json(
+    record: &str,
+    pin: Option<&str>,
+    keys: &SecretKeys,
     now: f64,
-    keys: Vec<String>,
-    #[wasm_bindgen(js_name = customPin)] custom_pin: Option<String>,
-    seed: Option<u64>,
-) -> Result<JsValue, JsValue> {
-    let settings: OtpSettings = from_js(settings)?;
-    settings.validate().map_err(throw)?;
-    let mut request: OtpRequest = from_js(request)?;
-    request.custom_pin = custom_pin;
-    let keys = secret_keys(keys)?;
-    let now = unix_seconds(now)?;
-    let planned = otp::plan_otp(
-        &settings,
-        &request,
-        now,
-        random_source(seed).as_mut(),
-        &keys,
-    )
-    .map_err(throw)?;
-    #[derive(Serialize)]
-    struct Out<'a> {
-        record: &'a OtpRecord,
-        message: &'a otp::SmsMessage,
-        phone: ParsedPhone<'a>,
-    }
-    to_js(&Out {
-        record: &planned.record,
-        message: &planned.message,
-        phone: ParsedPhone::from(&planned.phone),
-    })
-}
-
-/// Checks a PIN against a record, counting the attempt first. Never throws for a
-/// wrong PIN: the result says what happened and whether to store the record.
-#[wasm_bindgen(js_name = verifyOtp, unchecked_return_type = "VerifyResult")]
-pub fn verify_otp(
-    #[wasm_bindgen(unchecked_param_type = "OtpRecord")] record: JsValue,
-    pin: Option<String>,
-    keys: Vec<String>,
-    now: f64,
-) -> Result<JsValue, JsValue> {
-    let mut record: OtpRecord = from_js(record)?;
-    let keys = secret_keys(keys)?;
-    let v = record.verify(pin.as_deref(), &keys, unix_seconds(now)?);
+) -> Result<String, JsValue> {
+    let mut record: OtpRecord = from_json(record)?;
+    let v = record.verify(pin, keys, unix_seconds(now)?);
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Out {
         verified: bool,
-        error: Option<CoreError>,
+        error: Option<u16>,
         record: OtpRecord,
         record_changed: bool,
         status_changed: bool,
     }
-    to_js(&Out {
+    to_json(&Out {
         verified: v.result.is_ok(),
-        error: v.result.err().map(CoreError::from),
+        error: v.result.err().map(Error::code),
         record,
         record_changed: v.record_changed,
         status_changed: v.status_changed,
     })
 }
 
-/// Cancels a pending record; returns the new record or throws 2030/2031.
-#[wasm_bindgen(js_name = cancelOtp, unchecked_return_type = "OtpRecord")]
-pub fn cancel_otp(
-    #[wasm_bindgen(unchecked_param_type = "OtpRecord")] record: JsValue,
-    now: f64,
-) -> Result<JsValue, JsValue> {
-    let mut record: OtpRecord = from_js(record)?;
+/// Cancels a pending record (JSON); returns the new record as JSON or throws 2030/2031.
+#[wasm_bindgen(js_name = cancelOtp)]
+pub fn cancel_otp(record: &str, now: f64) -> Result<String, JsValue> {
+    let mut record: OtpRecord = from_json(record)?;
     record.cancel(unix_seconds(now)?).map_err(throw)?;
-    to_js(&record)
+    to_json(&record)
 }
 
-/// The SMS.CX OTP object of a record at `now` (EXPIRED derived from `now`).
-#[wasm_bindgen(js_name = viewOtp, unchecked_return_type = "OtpView")]
-pub fn view_otp(
-    #[wasm_bindgen(unchecked_param_type = "OtpRecord")] record: JsValue,
-    now: f64,
-    phone_number: Option<String>,
-) -> Result<JsValue, JsValue> {
-    let record: OtpRecord = from_js(record)?;
-    to_js(&record.view(unix_seconds(now)?, phone_number.as_deref()))
+/// The SMS.CX OTP object of a record (JSON) at `now` (EXPIRED derived from `now`),
+/// as the JSON of an `OtpView`.
+#[wasm_bindgen(js_name = viewOtp)]
+pub fn view_otp(record: &str, now: f64, phone_number: Option<String>) -> Result<String, JsValue> {
+    let record: OtpRecord = from_json(record)?;
+    to_json(&record.view(unix_seconds(now)?, phone_number.as_deref()))
 }
 
-/// Seconds a store should keep a record: remaining life plus `retention`, at least 60.
+/// Seconds a store should keep a record (JSON): remaining life plus `retention`, at least 60.
 #[wasm_bindgen(js_name = storageTtl)]
-pub fn storage_ttl(
-    #[wasm_bindgen(unchecked_param_type = "OtpRecord")] record: JsValue,
-    now: f64,
-    retention: f64,
-) -> Result<u32, JsValue> {
-    let record: OtpRecord = from_js(record)?;
+pub fn storage_ttl(record: &str, now: f64, retention: f64) -> Result<u32, JsValue> {
+    let record: OtpRecord = from_json(record)?;
     if !(retention.is_finite() && (0.0..=f64::from(u32::MAX)).contains(&retention)) {
         return Err(usage_error(
             "retention must be a number of seconds from 0 to 2^32-1",
@@ -336,4 +294,154 @@ pub fn new_otp_id() -> String {
 #[wasm_bindgen(js_name = formatUtc)]
 pub fn format_utc(t: f64) -> Result<String, JsValue> {
     Ok(time::format_utc(unix_seconds(t)?))
+}
+
+/// Bytes an [`OtpEngine`] reads from `crypto.getRandomValues` at a time: about forty
+/// OTPs (16 bytes of id and a PIN each) per call, which costs 2-4 µs in Node.
+const ENGINE_RANDOM_BLOCK: usize = 1024;
+
+/// Settings checked once, PIN keys prepared once (their HMAC key blocks hashed), and
+/// a CSPRNG buffer, for planning and verifying many OTPs of one application. The
+/// buffer belongs to this object: its bytes are wiped as they are handed out and
+/// when the object is freed (`free()`, or wasm-bindgen's `FinalizationRegistry`).
+///
+/// Its hot path passes less than JSON, which the TypeScript layer unpacks into the
+/// same objects: [`OtpEngine::plan_packed`] (a planned OTP as one string) and
+/// [`OtpEngine::verify_fields`] (a verification from the few fields it reads).
+/// JSON's cost in JS (`JSON.parse` of a planned OTP alone takes longer than the
+/// core's whole work for it) is what they avoid; `verify` (JSON) serves the records
+/// the fast path does not take.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct OtpEngine {
+    settings: OtpSettings,
+    keys: SecretKeys,
+    rng: BufferedRandom<OsRandom, ENGINE_RANDOM_BLOCK>,
+}
+
+/// Statuses by their index in [`OtpEngine::verify_fields`] (the TypeScript layer
+/// keeps the same list).
+const STATUSES: [OtpStatus; 5] = [
+    OtpStatus::Pending,
+    OtpStatus::Verified,
+    OtpStatus::Failed,
+    OtpStatus::Expired,
+    OtpStatus::Cancelled,
+];
+
+#[wasm_bindgen]
+impl OtpEngine {
+    /// Checks `settings` (JSON) and prepares `keys` (a JSON array of the server PIN
+    /// keys, newest first, 16 bytes or more each). Throws the code of the first bad
+    /// setting.
+    #[wasm_bindgen(constructor)]
+    pub fn new(settings: &str, keys: &str) -> Result<OtpEngine, JsValue> {
+        Ok(OtpEngine {
+            settings: settings_from_json(settings)?,
+            keys: secret_keys(keys)?,
+            rng: BufferedRandom::with_block_size(OsRandom),
+        })
+    }
+
+    /// Plans a new OTP (as `plan_otp` does) with this engine's settings, keys and
+    /// random buffer; `seed`, for tests only, draws from a seeded source instead.
+    /// `request` is JSON; `now` is Unix seconds; `customPin` replaces the generated
+    /// PIN. The result is the `PlannedOtp`'s fields in one string, separated by NUL
+    /// (the order is in the crate's `packed` module), which the TypeScript layer
+    /// unpacks.
+    #[wasm_bindgen(js_name = planPacked)]
+    pub fn plan_packed(
+        &mut self,
+        request: &str,
+        now: f64,
+        #[wasm_bindgen(js_name = customPin)] custom_pin: Option<String>,
+        seed: Option<u64>,
+    ) -> Result<String, JsValue> {
+        let mut request: OtpRequest = from_json(request)?;
+        request.custom_pin = custom_pin;
+        let now = unix_seconds(now)?;
+        let (resolved, drawn) = match seed {
+            Some(seed) => otp::plan_parts(
+                &self.settings,
+                &request,
+                now,
+                &mut SeededRandom::new(seed),
+                &self.keys,
+            ),
+            None => otp::plan_parts(&self.settings, &request, now, &mut self.rng, &self.keys),
+        }
+        .map_err(throw)?;
+        Ok(packed::planned(&resolved, &drawn, now))
+    }
+
+    /// Checks a PIN against a record (JSON), counting the attempt first. Never throws
+    /// for a wrong PIN: the result (JSON of a `VerifyResult`) says what happened and
+    /// whether to store the record. (The free `verifyOtp` is this, on an engine made
+    /// for the call.)
+    pub fn verify(&self, record: &str, pin: Option<String>, now: f64) -> Result<String, JsValue> {
+        verify_json(record, pin.as_deref(), &self.keys, now)
+    }
+
+    /// [`OtpEngine::verify`] of a record given by the fields a verification reads
+    /// (the TypeScript layer checked the record's shape and copies the rest): its
+    /// status (an index into `PENDING, VERIFIED, FAILED, EXPIRED, CANCELLED`),
+    /// attempts, `maxAttempts` and `expiresAt`, then `otpId`, `pinDigest` and the PIN
+    /// in one string, separated by NUL (the PIN last: it may hold anything; the other
+    /// two hold no NUL). The result packs the error code (0 when verified) in bits
+    /// 0-15, the status index after in bits 16-18, "record changed" in bit 19, "status
+    /// changed" in bit 20 and the attempts after in bits 21-28; when the status
+    /// changed, `updatedAt` is `now`.
+    #[wasm_bindgen(js_name = verifyFields)]
+    pub fn verify_fields(
+        &self,
+        status: u8,
+        attempts: u8,
+        max_attempts: u8,
+        expires_at: f64,
+        id_digest_pin: &str,
+        now: f64,
+    ) -> Result<u32, JsValue> {
+        let mut fields = id_digest_pin.splitn(3, packed::SEP);
+        let (Some(otp_id), Some(pin_digest), Some(pin)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(usage_error(
+                "verifyFields needs otpId, pinDigest and the PIN",
+            ));
+        };
+        let (otp_id, pin_digest) = (otp_id.to_owned(), pin_digest.to_owned());
+        let status = *STATUSES
+            .get(usize::from(status))
+            .ok_or_else(|| usage_error("status index out of range"))?;
+        // Only these fields take part in a verification (OtpRecord::verify); the
+        // others are left empty here and copied over by the caller.
+        let mut record = OtpRecord {
+            otp_id,
+            track_id: None,
+            phone_masked: String::new(),
+            country_iso: String::new(),
+            status,
+            cost: 0.0,
+            parts: 0,
+            max_attempts,
+            attempts,
+            ttl: 0,
+            otp_callback_url: None,
+            created_at: 0,
+            expires_at: unix_seconds(expires_at)?,
+            updated_at: 0,
+            pin_digest,
+        };
+        // No PIN and an empty one are alike to a verification (2022, nothing changed).
+        let v = record.verify(Some(pin), &self.keys, unix_seconds(now)?);
+        let index = STATUSES
+            .iter()
+            .position(|&s| s == record.status)
+            .unwrap_or_default();
+        Ok(u32::from(v.result.err().map_or(0, Error::code))
+            | (index as u32) << 16
+            | u32::from(v.record_changed) << 19
+            | u32::from(v.status_changed) << 20
+            | u32::from(record.attempts) << 21)
+    }
 }

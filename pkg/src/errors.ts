@@ -42,19 +42,17 @@ export function errorInfo(e: CoreError): OtpErrorInfo {
   return { code: e.code, reason: e.name, type: e.type, httpStatus: e.httpStatus, message: e.message };
 }
 
-function isCoreError(value: unknown): value is CoreError {
-  if (typeof value !== "object" || value === null || value instanceof Error) return false;
-  const v = value as Partial<Record<keyof CoreError, unknown>>;
-  return typeof v.code === "number" && typeof v.name === "string" && typeof v.message === "string";
-}
-
 /**
- * Converts what the wasm throws: core error objects become `OtpError`; misuse of the
- * bindings (plain `Error`s such as short keys or a non-finite `now`) becomes
- * `TypeError`; anything else passes unchanged.
+ * Converts what the wasm throws: the code of a core error (a number) becomes
+ * `OtpError`, with its entry from `lookup`; misuse of the bindings (plain `Error`s
+ * such as short keys or a non-finite `now`) becomes `TypeError`; anything else passes
+ * unchanged.
  */
-export function fromThrown(thrown: unknown): unknown {
-  if (isCoreError(thrown)) return new OtpError(errorInfo(thrown));
+export function fromThrown(thrown: unknown, lookup: (code: number) => OtpErrorInfo | undefined): unknown {
+  if (typeof thrown === "number") {
+    const info = lookup(thrown);
+    if (info) return new OtpError(info);
+  }
   if (thrown instanceof Error && thrown.constructor === Error) return new TypeError(`otp-sms-verify: ${thrown.message}`);
   if (typeof thrown === "string") return new TypeError(`otp-sms-verify: ${thrown}`);
   return thrown;

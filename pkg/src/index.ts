@@ -25,7 +25,9 @@ export {
   storageTtl,
   newOtpId,
   formatUtc,
+  OtpEngine,
   type PinOptions,
+  type PlanOptions,
   type Verification,
 } from "./core.js";
 export { OtpError, type OtpErrorInfo } from "./errors.js";

@@ -2,15 +2,7 @@
 // the clock once per call and carries out what the core decides.
 
 import type { OtpRecord, OtpRequest, OtpSettings, OtpView, SmsMessage } from "../wasm/otp_core.cjs";
-import {
-  cancelOtp,
-  otpError,
-  planOtp,
-  storageTtl,
-  validateSettings,
-  verifyOtp,
-  viewOtp,
-} from "./core.js";
+import { OtpEngine, cancelRecord, otpError, storageTtl, viewOtp, viewRecord } from "./core.js";
 
 /**
  * Where OTP records live: strings under keys, each with a time to live. Values are
@@ -91,12 +83,16 @@ const recordLocks = new KeyedLock();
  * so parallel guesses are counted exactly with a store that is consistent for one
  * process (`MemoryStore`). Across processes or Worker locations, exactness needs a
  * store that serialises per record (e.g. a Durable Object).
+ *
+ * It plans and verifies through an `OtpEngine` (settings checked and keys prepared
+ * once), which lives in the wasm memory: call `free()` when done with a service, e.g.
+ * at the end of a Worker request that built one. Where the runtime has
+ * `FinalizationRegistry` a collected service's engine is freed too.
  */
 export class OtpService {
   readonly #store: OtpStore;
   readonly #sender: SmsSender;
-  readonly #keys: readonly string[];
-  readonly #settings: OtpSettings;
+  readonly #engine: OtpEngine;
   readonly #retention: number;
   readonly #now: () => number;
   readonly #onStatusChange: ((view: OtpView) => void | Promise<void>) | undefined;
@@ -114,8 +110,7 @@ export class OtpService {
     }
     this.#store = options.store;
     this.#sender = options.sender;
-    this.#keys = [...options.keys];
-    this.#settings = validateSettings(options.settings ?? {});
+    this.#engine = new OtpEngine(options.settings ?? {}, options.keys);
     this.#retention = retention;
     this.#now = options.now ?? (() => Date.now() / 1000);
     this.#onStatusChange = options.onStatusChange;
@@ -129,7 +124,7 @@ export class OtpService {
    */
   async send(request: OtpRequest): Promise<OtpView> {
     const now = this.#clock();
-    const planned = planOtp(this.#settings, request, now, this.#keys);
+    const planned = this.#engine.plan(request, now);
     await this.#sender.send(planned.message);
     await this.#save(planned.record, now);
     return viewOtp(planned.record, now, planned.phone.e164);
@@ -143,8 +138,8 @@ export class OtpService {
   async verify(otpId: string, pin: string | null | undefined): Promise<OtpView> {
     const { view, changed, error } = await recordLocks.run(this.#prefix + otpId, async () => {
       const now = this.#clock();
-      const record = await this.#load(otpId);
-      const v = verifyOtp(record, pin, this.#keys, now);
+      const stored = await this.#load(otpId);
+      const v = this.#engine.verify(stored, pin, now);
       if (v.recordChanged) await this.#save(v.record, now);
       return { view: viewOtp(v.record, now), changed: v.statusChanged, error: v.error };
     });
@@ -156,14 +151,14 @@ export class OtpService {
   /** The OTP as it stands now (masked phone). Throws `OtpError` 2021 when unknown. */
   async status(otpId: string): Promise<OtpView> {
     const now = this.#clock();
-    return viewOtp(await this.#load(otpId), now);
+    return viewRecord(await this.#load(otpId), now);
   }
 
   /** Cancels a PENDING OTP and returns it. Throws `OtpError` 2021, 2030 or 2031. */
   async cancel(otpId: string): Promise<OtpView> {
     const view = await recordLocks.run(this.#prefix + otpId, async () => {
       const now = this.#clock();
-      const record = cancelOtp(await this.#load(otpId), now);
+      const record = cancelRecord(await this.#load(otpId), now);
       await this.#save(record, now);
       return viewOtp(record, now);
     });
@@ -171,16 +166,25 @@ export class OtpService {
     return view;
   }
 
+  /**
+   * Releases the service's engine (wasm memory). Call it once no call is in flight;
+   * any later call throws a `TypeError`. Idempotent.
+   */
+  free(): void {
+    this.#engine.free();
+  }
+
   #clock(): number {
     return Math.floor(this.#now());
   }
 
-  async #load(otpId: string): Promise<OtpRecord> {
+  /** The stored record's JSON text (the core reads it as it is). */
+  async #load(otpId: string): Promise<string> {
     // Only well-formed ids reach the store; anything else is as unknown as a missing one.
     const known = typeof otpId === "string" && OTP_ID.test(otpId);
     const value = known ? await this.#store.get(this.#prefix + otpId) : null;
     if (value === null) throw otpError(2021);
-    return JSON.parse(value) as OtpRecord;
+    return value;
   }
 
   async #save(record: OtpRecord, now: number): Promise<void> {

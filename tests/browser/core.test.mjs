@@ -114,6 +114,16 @@ test("core functions give the same results as in Node", async () => {
     settings: p.validateSettings({ brand: "Acme", ttl: 300, maxAttempts: 3 }),
     date: p.formatUtc(1_700_000_000),
     catalogSize: p.errorCatalog().length,
+    planned: p.planOtp({ brand: "Acme", prices: { default: 0.05 } }, { phoneNumber: "+33612424111" }, 1_700_000_000, ["browser-key-0123456789abcdef"], { seed: 3 }),
+    engine: (() => {
+      const engine = new p.OtpEngine({ brand: "Acme", prices: { default: 0.05 } }, ["browser-key-0123456789abcdef"]);
+      const planned = engine.plan({ phoneNumber: "+33612424111" }, 1_700_000_000, { seed: 3 });
+      const pin = planned.message.text.match(/\d{6}/)[0];
+      const verified = engine.verify(planned.record, pin, 1_700_000_001);
+      const wrong = engine.verify(verified.record, pin, 1_700_000_002);
+      engine.free();
+      return { planned, verified: { ...verified, error: null }, wrong: wrong.error.code };
+    })(),
   });
   await page.evaluate(() => window.pkg.init());
   const inBrowser = await page.evaluate(`(${calls})(window.pkg)`);
@@ -140,6 +150,9 @@ test("core functions give the same results as in Node", async () => {
   assert.equal(inBrowser.settings.maxAttempts, 3);
   assert.equal(inBrowser.settings.pinLength, 6, "defaults filled in");
   assert.equal(inBrowser.date, "2023-11-14 22:13:20");
+  assert.deepEqual(inBrowser.engine.planned, inBrowser.planned, "OtpEngine.plan is planOtp");
+  assert.equal(inBrowser.engine.verified.record.status, "VERIFIED");
+  assert.equal(inBrowser.engine.wrong, 2023);
   assert.deepEqual(inBrowser, calls(node), "Chromium and Node agree, seeded PIN included");
 });
 
@@ -205,6 +218,9 @@ test("core rule violations throw OtpError with their stable codes", async () => 
       ttl: code(() => validateSettings({ ttl: 10 })),
       template: code(() => validateTemplate("no placeholder")),
       pinLength: code(() => generatePin({ length: 3 })),
+      bigint: code(() => validateSettings({ ttl: 300n })),
+      nan: code(() => validateSettings({ ttl: Number.NaN })),
+      unknownKey: code(() => validateSettings({ tll: 300 })),
     };
   });
   const expected = (f) => {
@@ -220,7 +236,11 @@ test("core rule violations throw OtpError with their stable codes", async () => 
     ttl: expected(() => node.validateSettings({ ttl: 10 })),
     template: expected(() => node.validateTemplate("no placeholder")),
     pinLength: expected(() => node.generatePin({ length: 3 })),
+    bigint: expected(() => node.validateSettings({ ttl: 300n })),
+    nan: expected(() => node.validateSettings({ ttl: Number.NaN })),
+    unknownKey: expected(() => node.validateSettings({ tll: 300 })),
   });
+  assert.deepEqual([codes.bigint[0], codes.nan[0], codes.unknownKey[0]], [2114, 2114, 2114]);
   assert.equal(codes.phone[0], 2020);
   assert.equal(codes.ttl[0], 2008);
   assert.equal(codes.template[0], 2006);

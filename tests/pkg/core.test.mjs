@@ -35,6 +35,7 @@ const EXPORTS = [
   "MemoryStore",
   "OtpApiError",
   "OtpClient",
+  "OtpEngine",
   "OtpError",
   "OtpService",
   "cancelOtp",

@@ -50,7 +50,7 @@ test("wrangler bundles the workerd entry: the wasm is a separate module, the Nod
   assert.doesNotMatch(bundle, /readFileSync|load-node|load-browser/);
 });
 
-test("core calls and an OtpService flow over KV run inside workerd", async () => {
+test("core calls, an OtpEngine and an OtpService flow over KV run inside workerd", async () => {
   const res = await mf.dispatchFetch("http://fixture.test/");
   assert.equal(res.status, 200);
   const body = await res.json();
@@ -64,4 +64,5 @@ test("core calls and an OtpService flow over KV run inside workerd", async () =>
   assert.deepEqual(body.changes, ["VERIFIED"]);
   assert.equal(body.storedHoldsPin, false);
   assert.equal(body.storedStatus, "VERIFIED");
+  assert.deepEqual(body.engine, { verified: true, status: "VERIFIED", country: "DE" });
 });
