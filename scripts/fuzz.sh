@@ -27,7 +27,7 @@ shift || true
 if (($# > 0)); then
   targets=("$@")
 else
-  targets=(template_render phone_parse request_parse sms_parts)
+  targets=(template_render phone_parse request_parse sms_parts json_read)
 fi
 sanitizer="${FUZZ_SANITIZER:-none}"
 

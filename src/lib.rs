@@ -19,7 +19,7 @@ mod decimal;
 pub mod error;
 pub mod guard;
 pub mod id;
-#[cfg(any(feature = "wasm", test))]
+#[cfg(any(feature = "wasm", feature = "fuzzing", test))]
 mod json;
 pub mod limits;
 pub mod otp;
@@ -37,3 +37,18 @@ pub mod time;
 pub mod wasm;
 
 pub use error::{Error, Result};
+
+/// The npm bindings' JSON reader, for the cargo-fuzz targets only (feature `fuzzing`).
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// [`crate::json`]'s `from_str`: `None` for anything it refuses.
+    pub fn json_from_str<T: serde::de::DeserializeOwned>(text: &str) -> Option<T> {
+        crate::json::from_str(text).ok()
+    }
+
+    /// [`crate::json`]'s `to_string`.
+    pub fn json_to_string<T: serde::Serialize>(value: &T) -> Option<String> {
+        crate::json::to_string(value)
+    }
+}
