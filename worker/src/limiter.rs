@@ -31,7 +31,7 @@ pub(crate) const BINDING: &str = "RATE_LIMITER";
 const BUCKET_PREFIX: &str = "b:";
 
 /// How often the sweep runs while the object holds buckets (milliseconds).
-const SWEEP_EVERY_MS: f64 = 3_600_000.0;
+const SWEEP_EVERY_MS: i64 = 3_600_000;
 
 /// A bucket's storage key. Phone numbers and client IPs are personal data, so
 /// keys hold their SHA-256, never the value itself.
@@ -179,7 +179,7 @@ impl RateLimiter {
         let storage = self.state.storage();
         if storage.get_alarm().await?.is_none() {
             storage
-                .set_alarm(worker::Date::now().as_millis() as i64 + SWEEP_EVERY_MS as i64)
+                .set_alarm(worker::Date::now().as_millis() as i64 + SWEEP_EVERY_MS)
                 .await?;
         }
         self.sweep_scheduled.set(true);

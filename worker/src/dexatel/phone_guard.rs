@@ -23,7 +23,7 @@
 //! `POST /v1/verifications` is decided here and carried out by the worker, so
 //! that no SMS is sent while the object is held:
 //!
-//! 1. [`PhoneRequest::Send`]: refused while blocked (1530), while another send is
+//! 1. [`PhoneOp::Send`]: refused while blocked (1530), while another send is
 //!    in flight or within the cooldown of a pending code (1690); otherwise the
 //!    plan (new, `resend_same`, `replace`) is recorded as a send in flight
 //!    ([`PhoneState::begin_send`]): the cooldown starts now and a new
@@ -31,8 +31,8 @@
 //!    of the current verification's own object, which is exact (see
 //!    [`read_record`]).
 //! 2. The worker stores and sends the code (`delivery::send_new`, or a re-key
-//!    and `delivery::send_message`), then reports [`PhoneRequest::Confirm`] with
-//!    the message id, or [`PhoneRequest::Release`] when the SMS could not be
+//!    and `delivery::send_message`), then reports [`PhoneOp::Confirm`] with
+//!    the message id, or [`PhoneOp::Release`] when the SMS could not be
 //!    sent: the send is taken back (no cooldown, no index entry).
 //!
 //! So parallel sends to one number give one new code; the others are refused
@@ -90,47 +90,36 @@ use crate::store::{Command, OtpStore};
 /// Binding name of the namespace in wrangler.toml.
 pub(crate) const BINDING: &str = "PHONE_GUARD";
 
-/// A request from the worker to a number's object (externally tagged, like
+/// A request from the worker to a number's object: what every operation needs,
+/// and the operation.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PhoneRequest {
+    phone: PhoneRef,
+    settings: GuardSettings,
+    retention: u32,
+    now: UnixSeconds,
+    op: PhoneOp,
+}
+
+/// An operation on a number's state (externally tagged, like
 /// [`crate::otp_guard::GuardRequest`]).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) enum PhoneRequest {
+pub(crate) enum PhoneOp {
     /// Check `code` against the number's current verification.
-    Check {
-        phone: PhoneRef,
-        code: String,
-        settings: GuardSettings,
-        retention: u32,
-        now: UnixSeconds,
-    },
+    Check { code: String },
     /// Decide a send and record it as in flight; `planned` is the entry of the
     /// new verification the worker has planned (used unless `resend_same`).
-    Send {
-        phone: PhoneRef,
-        planned: Entry,
-        settings: GuardSettings,
-        retention: u32,
-        now: UnixSeconds,
-    },
+    Send { planned: Entry },
     /// The send of `id` recorded at `at` went out as `entry`.
     Confirm {
-        phone: PhoneRef,
         id: String,
         at: UnixSeconds,
         entry: Entry,
-        settings: GuardSettings,
-        retention: u32,
-        now: UnixSeconds,
     },
     /// The send of `id` recorded at `at` could not be sent: take it back.
-    Release {
-        phone: PhoneRef,
-        id: String,
-        at: UnixSeconds,
-        settings: GuardSettings,
-        retention: u32,
-        now: UnixSeconds,
-    },
+    Release { id: String, at: UnixSeconds },
 }
 
 /// A verification that matched.
@@ -220,64 +209,25 @@ impl DurableObject for PhoneGuard {
 /// Runs one request on the stored state.
 async fn handle(storage: &Storage, env: &Env, request: PhoneRequest) -> Result<PhoneReply> {
     let mut state: PhoneState = storage_get(storage, STATE).await?.unwrap_or_default();
-    let reply = match request {
-        PhoneRequest::Check {
-            phone,
-            code,
-            settings,
-            retention,
-            now,
-        } => {
-            let ctx = Ctx {
-                storage,
-                env,
-                phone: &phone,
-                settings: &settings,
-                retention,
-                now,
-            };
-            check(&ctx, &mut state, code).await?
-        }
-        PhoneRequest::Send {
-            phone,
-            planned,
-            settings,
-            retention,
-            now,
-        } => {
-            let ctx = Ctx {
-                storage,
-                env,
-                phone: &phone,
-                settings: &settings,
-                retention,
-                now,
-            };
-            send(&ctx, &mut state, planned).await?
-        }
-        PhoneRequest::Confirm {
-            phone,
-            id,
-            at,
-            entry,
-            settings,
-            retention,
-            now,
-        } => {
-            state.confirm(&id, at, entry, now, retention);
-            save(storage, env, &phone, &state, &settings, retention, now).await?;
+    let ctx = Ctx {
+        storage,
+        env,
+        phone: &request.phone,
+        settings: &request.settings,
+        retention: request.retention,
+        now: request.now,
+    };
+    let reply = match request.op {
+        PhoneOp::Check { code } => check(&ctx, &mut state, code).await?,
+        PhoneOp::Send { planned } => send(&ctx, &mut state, planned).await?,
+        PhoneOp::Confirm { id, at, entry } => {
+            state.confirm(&id, at, entry, ctx.now, ctx.retention);
+            ctx.save(&state).await?;
             PhoneReply::Done
         }
-        PhoneRequest::Release {
-            phone,
-            id,
-            at,
-            settings,
-            retention,
-            now,
-        } => {
+        PhoneOp::Release { id, at } => {
             state.release(&id, at);
-            save(storage, env, &phone, &state, &settings, retention, now).await?;
+            ctx.save(&state).await?;
             PhoneReply::Done
         }
     };
@@ -295,17 +245,24 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Stores the state, sets the alarm that forgets it, and copies it to KV.
     async fn save(&self, state: &PhoneState) -> Result<()> {
-        save(
-            self.storage,
-            self.env,
-            self.phone,
-            state,
-            self.settings,
-            self.retention,
-            self.now,
-        )
-        .await
+        storage_put(self.storage, STATE, state).await?;
+        let ttl = state.storage_ttl(self.settings, self.now, self.retention);
+        self.storage.set_alarm(Duration::from_secs(ttl)).await?;
+        // KV is a copy for the listing; the object's storage is the truth, so a failed
+        // copy (e.g. KV's one-write-per-second limit) is only logged.
+        let copied = match self.env.kv(OTP_KV) {
+            Ok(kv) => PhoneStore::new(&kv)
+                .put(self.phone, state, ttl)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = copied {
+            worker::console_warn!("dexatel phone state: KV copy not updated: {e}");
+        }
+        Ok(())
     }
 
     fn otps(&self) -> Option<OtpStore> {
@@ -428,33 +385,6 @@ async fn read_record(ctx: &Ctx<'_>, id: &str) -> Option<Option<OtpRecord>> {
 }
 
 /// Stores the state, sets the alarm that forgets it, and copies it to KV.
-async fn save(
-    storage: &Storage,
-    env: &Env,
-    phone: &PhoneRef,
-    state: &PhoneState,
-    settings: &GuardSettings,
-    retention: u32,
-    now: UnixSeconds,
-) -> Result<()> {
-    storage_put(storage, STATE, state).await?;
-    let ttl = state.storage_ttl(settings, now, retention);
-    storage.set_alarm(Duration::from_secs(ttl)).await?;
-    // KV is a copy for the listing; the object's storage is the truth, so a failed
-    // copy (e.g. KV's one-write-per-second limit) is only logged.
-    let copied = match env.kv(OTP_KV) {
-        Ok(kv) => PhoneStore::new(&kv)
-            .put(phone, state, ttl)
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(e) = copied {
-        worker::console_warn!("dexatel phone state: KV copy not updated: {e}");
-    }
-    Ok(())
-}
-
 /// The numbers' objects, from the worker.
 pub(crate) struct PhoneGuards {
     ns: ObjectNamespace,
@@ -490,12 +420,27 @@ impl PhoneGuards {
         Ok(PhoneGuards { ns })
     }
 
-    async fn call(&self, phone: &PhoneRef, request: &PhoneRequest) -> DxResult<PhoneReply> {
+    /// Runs `op` in `phone`'s object; refusals and an unreachable OTP object are errors.
+    async fn call(
+        &self,
+        phone: &PhoneRef,
+        settings: GuardSettings,
+        retention: u32,
+        now: UnixSeconds,
+        op: PhoneOp,
+    ) -> DxResult<PhoneReply> {
+        let request = PhoneRequest {
+            phone: phone.clone(),
+            settings,
+            retention,
+            now,
+            op,
+        };
         let reply: PhoneReply = crate::durable::call(
             &self.ns,
             &phone.object_name(),
             "dexatel phone object",
-            request,
+            &request,
         )
         .await?;
         match reply {
@@ -516,14 +461,8 @@ impl PhoneGuards {
         retention: u32,
         now: UnixSeconds,
     ) -> DxResult<Checked> {
-        let request = PhoneRequest::Check {
-            phone: phone.clone(),
-            code,
-            settings,
-            retention,
-            now,
-        };
-        match self.call(phone, &request).await? {
+        let op = PhoneOp::Check { code };
+        match self.call(phone, settings, retention, now, op).await? {
             PhoneReply::Checked { matched, changed } => Ok(Checked { matched, changed }),
             _ => Err(ApiError::internal().into()),
         }
@@ -539,14 +478,8 @@ impl PhoneGuards {
         retention: u32,
         now: UnixSeconds,
     ) -> DxResult<Reserved> {
-        let request = PhoneRequest::Send {
-            phone: phone.clone(),
-            planned,
-            settings,
-            retention,
-            now,
-        };
-        match self.call(phone, &request).await? {
+        let op = PhoneOp::Send { planned };
+        match self.call(phone, settings, retention, now, op).await? {
             PhoneReply::Sending {
                 plan,
                 id,
@@ -572,16 +505,14 @@ impl PhoneGuards {
         retention: u32,
         now: UnixSeconds,
     ) -> DxResult<()> {
-        let request = PhoneRequest::Confirm {
-            phone: phone.clone(),
+        let op = PhoneOp::Confirm {
             id: reserved.id.clone(),
             at: reserved.at,
             entry,
-            settings,
-            retention,
-            now,
         };
-        self.call(phone, &request).await.map(|_| ())
+        self.call(phone, settings, retention, now, op)
+            .await
+            .map(|_| ())
     }
 
     /// Takes back the reserved send (its SMS could not be sent).
@@ -593,15 +524,13 @@ impl PhoneGuards {
         retention: u32,
         now: UnixSeconds,
     ) -> DxResult<()> {
-        let request = PhoneRequest::Release {
-            phone: phone.clone(),
+        let op = PhoneOp::Release {
             id: reserved.id.clone(),
             at: reserved.at,
-            settings,
-            retention,
-            now,
         };
-        self.call(phone, &request).await.map(|_| ())
+        self.call(phone, settings, retention, now, op)
+            .await
+            .map(|_| ())
     }
 }
 
@@ -615,18 +544,21 @@ mod tests {
             app_id: "app".into(),
             hash: "ab".repeat(32),
         };
-        let request = PhoneRequest::Release {
+        let request = PhoneRequest {
             phone,
-            id: "id".into(),
-            at: 5,
             settings: GuardSettings::default(),
             retention: 60,
             now: 6,
+            op: PhoneOp::Release {
+                id: "id".into(),
+                at: 5,
+            },
         };
         let json = serde_json::to_value(&request).unwrap();
-        assert_eq!(json["release"]["at"], 5);
+        assert_eq!(json["op"]["release"]["at"], 5);
+        assert_eq!(json["now"], 6);
         let back: PhoneRequest = serde_json::from_value(json).unwrap();
-        assert!(matches!(back, PhoneRequest::Release { at: 5, .. }));
+        assert!(matches!(back.op, PhoneOp::Release { at: 5, .. }));
         let reply = serde_json::to_value(PhoneReply::Cooldown { until: 9 }).unwrap();
         assert_eq!(reply, serde_json::json!({"cooldown": {"until": 9}}));
         let sending: PhoneReply = serde_json::from_value(serde_json::json!({
