@@ -2,8 +2,12 @@
 //! that carries a stable numeric code, a machine name, the SMS.CX error `type`
 //! and the HTTP status an API maps it to.
 //!
-//! Codes 2001-2031 are SMS.CX's own. Violations SMS.CX does not enumerate get
-//! codes from 2100 up, so they never collide with a future SMS.CX code.
+//! Each variant is a precise cause with a stable machine name (its `reason`). The
+//! numeric `code` is what a client of SMS.CX expects for that violation: SMS.CX's
+//! own 2001-2031 wherever SMS.CX documents one (every unusable number is 2020, every
+//! unusable `from` 2005, …), so several reasons can share one code. Violations
+//! SMS.CX has no code for get codes from 2100 up, so they never collide with a
+//! future SMS.CX code.
 
 use core::fmt;
 
@@ -28,7 +32,8 @@ macro_rules! errors {
                 match self { $(Error::$variant => $code,)* }
             }
 
-            /// The stable machine name, unique per error (snake_case).
+            /// The stable machine name, unique per error (snake_case): the precise
+            /// cause, sent as `reason` beside the (possibly shared) code.
             pub const fn name(self) -> &'static str {
                 match self { $(Error::$variant => $name,)* }
             }
@@ -48,9 +53,9 @@ macro_rules! errors {
                 match self { $(Error::$variant => $message,)* }
             }
 
-            /// The error with this numeric code, if any.
-            pub fn from_code(code: u16) -> Option<Error> {
-                Error::ALL.iter().copied().find(|e| e.code() == code)
+            /// The error with this machine name, if any.
+            pub fn from_name(name: &str) -> Option<Error> {
+                Error::ALL.iter().copied().find(|e| e.name() == name)
             }
         }
     };
@@ -121,19 +126,20 @@ errors! {
     /// Cancelling an OTP that is no longer pending.
     OtpNotPending = (2031, "otp_not_pending", "otp_not_pending", 403, "OTP is not pending"),
 
-    // --- Our own (2100+): violations SMS.CX does not enumerate ---
+    // --- Precise causes of violations SMS.CX documents under one code ---
     /// The phone number has fewer than 7 digits in all.
-    PhoneNumberTooShort = (2101, "phone_number_too_short", "invalid_param", 400, "phoneNumber has fewer than 7 digits"),
+    PhoneNumberTooShort = (2020, "phone_number_too_short", "invalid_param", 400, "phoneNumber has fewer than 7 digits"),
     /// The phone number has more than 15 digits in all.
-    PhoneNumberTooLong = (2102, "phone_number_too_long", "invalid_param", 400, "phoneNumber has more than 15 digits"),
+    PhoneNumberTooLong = (2020, "phone_number_too_long", "invalid_param", 400, "phoneNumber has more than 15 digits"),
     /// The number starts with no assigned ITU country calling code.
-    PhoneCountryCodeUnknown = (2103, "phone_country_code_unknown", "invalid_param", 400, "phoneNumber has an unknown country calling code"),
+    PhoneCountryCodeUnknown = (2020, "phone_country_code_unknown", "invalid_param", 400, "phoneNumber has an unknown country calling code"),
     /// The originator is shorter than 3 characters.
-    FromTooShort = (2104, "from_too_short", "invalid_param", 400, "from is shorter than 3 characters"),
+    FromTooShort = (2005, "from_too_short", "invalid_param", 400, "from is shorter than 3 characters"),
     /// The originator is longer than 15 characters.
-    FromTooLong = (2105, "from_too_long", "invalid_param", 400, "from is longer than 15 characters"),
+    FromTooLong = (2005, "from_too_long", "invalid_param", 400, "from is longer than 15 characters"),
     /// An alphanumeric originator is longer than 11 characters.
-    FromAlphanumericTooLong = (2106, "from_alphanumeric_too_long", "invalid_param", 400, "an alphanumeric from is longer than 11 characters"),
+    FromAlphanumericTooLong = (2005, "from_alphanumeric_too_long", "invalid_param", 400, "an alphanumeric from is longer than 11 characters"),
+    // --- Our own (2100+): violations SMS.CX does not enumerate ---
     /// The template is longer than the core accepts (see `template::MAX_TEMPLATE_CHARS`).
     TemplateTooLong = (2107, "template_too_long", "invalid_param", 400, "template is too long"),
     /// A language is not a 2-letter ISO 639-1 code.
@@ -143,7 +149,7 @@ errors! {
     /// A price is negative, not finite, or keyed by an unknown country.
     PriceInvalid = (2110, "price_invalid", "invalid_param", 400, "price must be a finite number >= 0 for a known country"),
     /// `otpCallbackUrl` uses plain http for a host other than localhost.
-    CallbackUrlNotHttps = (2111, "callback_url_not_https", "invalid_param", 400, "otpCallbackUrl must use https (http only for localhost)"),
+    CallbackUrlNotHttps = (2019, "callback_url_not_https", "invalid_param", 400, "otpCallbackUrl must use https (http only for localhost)"),
     /// The WebOTP domain is not a plain host name.
     WebOtpDomainInvalid = (2112, "webotp_domain_invalid", "invalid_param", 400, "webOtpDomain is not a valid host name"),
     /// The brand (application) name is empty or longer than 32 characters.
@@ -166,6 +172,20 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// An error crosses a process boundary (a Durable Object's reply) as its name.
+impl serde::Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Error {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = <std::string::String as serde::Deserialize>::deserialize(deserializer)?;
+        Error::from_name(&name).ok_or_else(|| serde::de::Error::custom("unknown error name"))
+    }
+}
+
 /// The core's result type.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 
@@ -178,18 +198,45 @@ mod tests {
     use std::collections::HashSet;
 
     #[test]
-    fn codes_and_names_are_unique() {
-        let codes: HashSet<_> = Error::ALL.iter().map(|e| e.code()).collect();
+    fn names_are_unique_and_our_codes_too() {
         let names: HashSet<_> = Error::ALL.iter().map(|e| e.name()).collect();
-        assert_eq!(codes.len(), Error::ALL.len());
         assert_eq!(names.len(), Error::ALL.len());
+        // Only SMS.CX's documented codes are shared between causes.
+        let ours: Vec<_> = Error::ALL.iter().filter(|e| e.code() > 2100).collect();
+        let codes: HashSet<_> = ours.iter().map(|e| e.code()).collect();
+        assert_eq!(codes.len(), ours.len());
+    }
+
+    #[test]
+    fn documented_violations_carry_smscx_codes() {
+        for (e, code) in [
+            (Error::PhoneNumberTooShort, 2020),
+            (Error::PhoneNumberTooLong, 2020),
+            (Error::PhoneCountryCodeUnknown, 2020),
+            (Error::FromTooShort, 2005),
+            (Error::FromTooLong, 2005),
+            (Error::FromAlphanumericTooLong, 2005),
+            (Error::CallbackUrlNotHttps, 2019),
+        ] {
+            assert_eq!(e.code(), code, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn errors_cross_a_boundary_by_name() {
+        for e in Error::ALL {
+            let json = serde_json::to_string(e).unwrap();
+            assert_eq!(json, format!("\"{}\"", e.name()));
+            assert_eq!(serde_json::from_str::<Error>(&json).unwrap(), *e);
+        }
+        assert!(serde_json::from_str::<Error>("\"no_such_error\"").is_err());
     }
 
     #[test]
     fn every_error_maps_to_a_client_error_status() {
         for e in Error::ALL {
             assert!((400..500).contains(&e.http_status()), "{e:?}");
-            assert_eq!(Error::from_code(e.code()), Some(*e));
+            assert_eq!(Error::from_name(e.name()), Some(*e));
         }
     }
 

@@ -32,14 +32,12 @@
 //! The store keeps a keyed digest of each code, never the code, so the code that
 //! was sent cannot be sent again. `resend_same` therefore re-sends the **same
 //! verification**: the same id, the same expiry and the same attempt count, with a
-//! fresh code whose digest replaces the old one ([`resend_same`]); the old code
+//! fresh code whose digest replaces the old one ([`crate::otp::OtpRecord::rekey`]); the old code
 //! stops working. A resend can thus neither extend the life of a verification nor
 //! give it more attempts. `replace` cancels the pending verification and starts a
 //! new one (new id, new expiry, attempts from 0); the phone's failure count, kept
 //! here and not in the verification, carries over either way.
 
-use crate::error::Error;
-use crate::otp::{OtpRecord, OtpStatus};
 use crate::time::UnixSeconds;
 use core::fmt;
 use serde::{Deserialize, Serialize};
@@ -181,7 +179,7 @@ impl std::error::Error for GuardError {}
 pub enum SendPlan {
     /// No code is pending: start a new verification.
     New,
-    /// Re-send the pending verification with a fresh code ([`resend_same`]).
+    /// Re-send the pending verification with a fresh code ([`crate::otp::OtpRecord::rekey`]).
     ResendSame,
     /// Cancel the pending verification and start a new one.
     Replace,
@@ -373,34 +371,14 @@ impl PhoneGuard {
     }
 }
 
-/// Re-sends a pending verification with a fresh code (`resend_same`): replaces
-/// the record's PIN digest with `pin_digest` (made for the record's own id) and
-/// keeps its id, expiry, attempts and status. Only a record pending at `now` can
-/// be re-sent; otherwise the record is untouched and the error is the one a
-/// verification would get (expired, verified, cancelled, failed).
-pub fn resend_same(
-    record: &mut OtpRecord,
-    pin_digest: String,
-    now: UnixSeconds,
-) -> Result<(), Error> {
-    match record.status_at(now) {
-        OtpStatus::Pending => {
-            record.pin_digest = pin_digest;
-            Ok(())
-        }
-        OtpStatus::Expired => Err(Error::OtpExpired),
-        OtpStatus::Verified => Err(Error::OtpAlreadyVerified),
-        OtpStatus::Cancelled => Err(Error::OtpCancelled),
-        OtpStatus::Failed => Err(Error::OtpFailed),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
+    use crate::error::Error;
+    use crate::otp::{OtpRecord, OtpStatus};
     use crate::rng::SeededRandom;
     use crate::secret::SecretKeys;
 
@@ -686,12 +664,12 @@ mod tests {
     }
 
     #[test]
-    fn resend_same_swaps_the_code_and_keeps_id_expiry_and_attempts() {
+    fn rekey_swaps_the_code_and_keeps_id_expiry_and_attempts() {
         let keys = keys();
         let mut r = record(OtpStatus::Pending);
         let before = r.clone();
         let digest = keys.pin_digest(&r.otp_id, "5678");
-        assert_eq!(resend_same(&mut r, digest, T0 + 100), Ok(()));
+        assert_eq!(r.rekey(digest, T0 + 100), Ok(()));
         assert_eq!(
             (&r.otp_id, r.expires_at, r.attempts, r.status, r.updated_at),
             (
@@ -712,7 +690,7 @@ mod tests {
     }
 
     #[test]
-    fn resend_same_leaves_a_final_or_expired_record_untouched() {
+    fn rekey_leaves_a_final_or_expired_record_untouched() {
         for (status, now, error) in [
             (OtpStatus::Pending, T0 + 300, Error::OtpExpired),
             (OtpStatus::Verified, T0, Error::OtpAlreadyVerified),
@@ -721,7 +699,7 @@ mod tests {
         ] {
             let mut r = record(status);
             let before = r.clone();
-            assert_eq!(resend_same(&mut r, "00".repeat(32), now), Err(error));
+            assert_eq!(r.rekey("00".repeat(32), now), Err(error));
             assert_eq!(r, before, "{status:?}");
         }
     }

@@ -22,6 +22,7 @@ pub mod id;
 #[cfg(any(feature = "wasm", feature = "fuzzing", test))]
 mod json;
 pub mod limits;
+pub mod number;
 pub mod otp;
 #[cfg(any(feature = "wasm", test))]
 mod packed;

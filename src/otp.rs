@@ -234,6 +234,26 @@ pub struct Verification {
     pub status_changed: bool,
 }
 
+/// A change to one stored OTP: what a store runs, one at a time per record, with
+/// [`OtpRecord::apply`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Command {
+    /// Check a PIN (the attempt is counted first).
+    Verify {
+        /// What the user typed; `None` when the request had no PIN.
+        pin: Option<String>,
+    },
+    /// Cancel a pending OTP.
+    Cancel,
+    /// Give a pending OTP a fresh code (Dexatel's `resend_same`): replaces its PIN
+    /// digest, keeping its id, expiry, attempts and status.
+    Rekey {
+        /// `HMAC(server key, otpId || new PIN)` for the record's own id.
+        pin_digest: String,
+    },
+}
+
 /// Normalises what a user typed: surrounding spaces dropped, letters uppercased
 /// (PIN alphabets are uppercase, and users type lowercase on phones).
 pub fn normalize_pin(pin: &str) -> String {
@@ -321,6 +341,38 @@ impl OtpRecord {
             result: Err(Error::InvalidPin),
             record_changed: true,
             status_changed: false,
+        }
+    }
+
+    /// Runs `command` at `now`: the one entry point of every change to a stored record.
+    pub fn apply(&mut self, command: &Command, keys: &SecretKeys, now: UnixSeconds) -> Verification {
+        let done = |result: Result<()>, status_changed: bool| Verification {
+            result,
+            record_changed: result.is_ok(),
+            status_changed: result.is_ok() && status_changed,
+        };
+        match command {
+            Command::Verify { pin } => self.verify(pin.as_deref(), keys, now),
+            Command::Cancel => done(self.cancel(now), true),
+            Command::Rekey { pin_digest } => done(self.rekey(pin_digest.clone(), now), false),
+        }
+    }
+
+    /// Re-sends a pending verification with a fresh code (`resend_same`): replaces
+    /// the PIN digest with `pin_digest` (made for the record's own id) and keeps the
+    /// id, expiry, attempts and status. Only a record pending at `now` can be
+    /// re-sent; otherwise nothing changes and the error is the one a verification
+    /// would get (expired, verified, cancelled, failed).
+    pub fn rekey(&mut self, pin_digest: String, now: UnixSeconds) -> Result<()> {
+        match self.status_at(now) {
+            OtpStatus::Pending => {
+                self.pin_digest = pin_digest;
+                Ok(())
+            }
+            OtpStatus::Expired => Err(Error::OtpExpired),
+            OtpStatus::Verified => Err(Error::OtpAlreadyVerified),
+            OtpStatus::Cancelled => Err(Error::OtpCancelled),
+            OtpStatus::Failed => Err(Error::OtpFailed),
         }
     }
 

@@ -84,9 +84,10 @@ impl From<Error> for CoreError {
     }
 }
 
-/// What a failed rule throws: its code, a JS number.
+/// What a failed rule throws: its machine name (its `reason`), a JS string. The
+/// name, not the code, because several causes share one SMS.CX code.
 fn throw(e: Error) -> JsValue {
-    JsValue::from(e.code())
+    JsValue::from(e.name())
 }
 
 /// JSON text from JS. A bad shape (e.g. an object where a string belongs, an

@@ -48,20 +48,25 @@ function seconds(value: number, what: string): number {
 
 let catalog: readonly OtpErrorInfo[] | undefined;
 let byCode: ReadonlyMap<number, OtpErrorInfo> | undefined;
+let byReason: ReadonlyMap<string, OtpErrorInfo> | undefined;
 
 function loadCatalog(): readonly OtpErrorInfo[] {
   if (!catalog) {
     const entries = (JSON.parse(core().errorCatalog()) as CoreError[]).map(errorInfo);
-    byCode = new Map(entries.map((e) => [e.code, e]));
+    // Several causes share one SMS.CX code: a code alone names its first (general) entry.
+    const codes = new Map<number, OtpErrorInfo>();
+    for (const e of entries) if (!codes.has(e.code)) codes.set(e.code, e);
+    byCode = codes;
+    byReason = new Map(entries.map((e) => [e.reason, e]));
     catalog = entries;
   }
   return catalog;
 }
 
-/** The catalogue entry of `code`, if the core has one. */
-function errorInfoOf(code: number): OtpErrorInfo | undefined {
+/** The catalogue entry of a code (its general cause) or of a reason, if the core has one. */
+function errorInfoOf(key: number | string): OtpErrorInfo | undefined {
   loadCatalog();
-  return byCode?.get(code);
+  return typeof key === "number" ? byCode?.get(key) : byReason?.get(key);
 }
 
 /** Every error the core can throw, in code order. */

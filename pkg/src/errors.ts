@@ -2,9 +2,12 @@ import type { CoreError } from "../wasm/otp_core.cjs";
 
 /** One error of the core's catalogue (see `errorCatalog()`). */
 export interface OtpErrorInfo {
-  /** Stable numeric code: SMS.CX's 2001-2031, our own from 2101. */
+  /**
+   * Numeric code: SMS.CX's 2001-2031 wherever SMS.CX documents the violation (every
+   * unusable number is 2020), our own from 2101 otherwise. Several reasons can share a code.
+   */
   code: number;
-  /** Stable machine name, e.g. `"invalid_pin"`. */
+  /** Stable machine name of the precise cause, e.g. `"phone_number_too_short"`. */
   reason: string;
   /** SMS.CX error `type`, e.g. `"invalid_param"` (several codes share one). */
   type: string;
@@ -43,13 +46,13 @@ export function errorInfo(e: CoreError): OtpErrorInfo {
 }
 
 /**
- * Converts what the wasm throws: the code of a core error (a number) becomes
+ * Converts what the wasm throws: the reason of a core error (a string) becomes
  * `OtpError`, with its entry from `lookup`; misuse of the bindings (plain `Error`s
  * such as short keys or a non-finite `now`) becomes `TypeError`; anything else passes
  * unchanged.
  */
-export function fromThrown(thrown: unknown, lookup: (code: number) => OtpErrorInfo | undefined): unknown {
-  if (typeof thrown === "number") {
+export function fromThrown(thrown: unknown, lookup: (reason: string) => OtpErrorInfo | undefined): unknown {
+  if (typeof thrown === "string") {
     const info = lookup(thrown);
     if (info) return new OtpError(info);
   }
