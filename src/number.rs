@@ -73,6 +73,10 @@ pub struct Sending {
     pub previous_sent_at: Option<UnixSeconds>,
     /// Whether [`NumberState::begin_send`] put a new entry in the index.
     pub new_entry: bool,
+    /// For `resend_same`: the pending record's digest before its re-key, to put
+    /// back if the SMS could not be sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_pin_digest: Option<String>,
 }
 
 /// The guard state and index of one number.
@@ -177,6 +181,7 @@ impl NumberState {
             at: now,
             previous_sent_at,
             new_entry,
+            previous_pin_digest: None,
         });
         id
     }
@@ -209,16 +214,16 @@ impl NumberState {
     }
 
     /// The send of `id` recorded at `at` could not be sent: it is taken back (no
-    /// cooldown from it, no entry for it). Nothing changes if that send is no
-    /// longer the one in flight.
-    pub fn release(&mut self, id: &str, at: UnixSeconds) {
-        let Some(sending) = self.sending.take_if(|s| s.id == id && s.at == at) else {
-            return;
-        };
+    /// cooldown from it, no entry for it) and returned, so the caller can undo the
+    /// rest (discard the new record, or put back the previous digest). Nothing
+    /// changes, and `None` is returned, if that send is no longer the one in flight.
+    pub fn release(&mut self, id: &str, at: UnixSeconds) -> Option<Sending> {
+        let sending = self.sending.take_if(|s| s.id == id && s.at == at)?;
         self.guard.undo_sent(at, sending.previous_sent_at);
         if sending.new_entry {
             self.verifications.retain(|e| e.id != id);
         }
+        Some(sending)
     }
 
     /// Seconds this state should be kept from `now`: while the guard state

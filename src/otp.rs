@@ -7,7 +7,7 @@
 //! that serialises calls per record (a Durable Object) makes the count exact.
 
 use crate::error::{Error, Result};
-use crate::id::new_uuid_v4;
+use crate::id::{new_uuid_v4, new_uuid_v4_in_shard};
 use crate::phone::PhoneNumber;
 use crate::pin::generate_pin;
 use crate::rng::RandomSource;
@@ -193,7 +193,10 @@ pub(crate) fn plan_parts(
     keys: &SecretKeys,
 ) -> Result<(ResolvedOtp, DrawnOtp)> {
     let resolved = resolve(app, request)?;
-    let otp_id = new_uuid_v4(rng);
+    let otp_id = match request.shard {
+        Some(shard) => new_uuid_v4_in_shard(rng, shard),
+        None => new_uuid_v4(rng),
+    };
     let generated;
     let pin = match &resolved.custom_pin {
         Some(pin) => pin,
