@@ -6,7 +6,13 @@ import { OtpEngine, cancelRecord, otpError, storageTtl, viewOtp, viewRecord } fr
 
 /**
  * Where OTP records live: strings under keys, each with a time to live. Values are
- * JSON records that hold an HMAC of the PIN, never the PIN.
+ * JSON records that hold an HMAC of the PIN, never the PIN. `get` must return exactly
+ * the string `put` stored.
+ *
+ * `compareAndSet` is optional, and it is what makes verifications exact across
+ * processes: with it, `OtpService` changes a record only if nobody else changed it
+ * since it was read, and reads it again otherwise (see `AtomicOtpStore`). Without it,
+ * verifications of one OTP are serialised within the process (or Worker isolate) only.
  */
 export interface OtpStore {
   /** The value under `key`, or `null` when absent or expired. */
@@ -15,6 +21,23 @@ export interface OtpStore {
   put(key: string, value: string, options: { ttlSeconds: number }): Promise<void>;
   /** Removes `key` (no error when absent). */
   delete(key: string): Promise<void>;
+  /**
+   * Atomically: if the value under `key` is `expected` (as `get` returned it), stores
+   * `value` there for `ttlSeconds` and resolves `true`; otherwise (another value, or
+   * absent or expired) changes nothing and resolves `false`.
+   */
+  compareAndSet?(key: string, expected: string, value: string, options: { ttlSeconds: number }): Promise<boolean>;
+}
+
+/**
+ * A store with an atomic `compareAndSet`: `MemoryStore`, `RedisStore`,
+ * `DurableObjectStore`, or your own (e.g. SQL's `UPDATE … WHERE key = $1 AND value = $2`
+ * and one row updated). The whole value is compared: `OtpService`'s records never
+ * return to an earlier value (attempts only grow, a status only leaves PENDING), so a
+ * record's value is its own version.
+ */
+export interface AtomicOtpStore extends OtpStore {
+  compareAndSet(key: string, expected: string, value: string, options: { ttlSeconds: number }): Promise<boolean>;
 }
 
 /** Hands an SMS to a gateway. The message text holds the PIN: never log or store it. */
@@ -25,7 +48,10 @@ export interface SmsSender {
 
 /** Options of `OtpService`. */
 export interface OtpServiceOptions {
-  /** Where records are kept (`MemoryStore`, `KvStore` or your own). */
+  /**
+   * Where records are kept: `MemoryStore`, `RedisStore`, `DurableObjectStore`, `KvStore`
+   * or your own. Exact across processes only with an `AtomicOtpStore`.
+   */
   store: OtpStore;
   /** Delivers the SMS of each new OTP. */
   sender: SmsSender;
@@ -50,6 +76,12 @@ export interface OtpServiceOptions {
 
 const OTP_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MIN_KEY_BYTES = 16;
+/**
+ * Reads of one record per call before giving up on `compareAndSet`. Each failed round
+ * means another call's change was stored, and a record changes at most maxAttempts (10
+ * at most) + 1 times, so only a store whose `compareAndSet` fails for no reason gets here.
+ */
+const MAX_ROUNDS = 64;
 
 /** Runs async work one at a time per key, in call order. */
 class KeyedLock {
@@ -78,11 +110,15 @@ const recordLocks = new KeyedLock();
 
 /**
  * Sends and verifies OTPs by SMS. Every verification counts the attempt before it
- * compares the PIN, as the core decides. Verifications and cancellations of one OTP are
- * serialised within the process (or Worker isolate), across every `OtpService` in it,
- * so parallel guesses are counted exactly with a store that is consistent for one
- * process (`MemoryStore`). Across processes or Worker locations, exactness needs a
- * store that serialises per record (e.g. a Durable Object).
+ * compares the PIN, as the core decides.
+ *
+ * Verifications and cancellations of one OTP are serialised within the process (or
+ * Worker isolate), across every `OtpService` in it, and served in call order. With an
+ * `AtomicOtpStore` (`MemoryStore`, `RedisStore`, `DurableObjectStore`) each change is
+ * also a compare-and-set of the record as read, retried from the new record when
+ * another process changed it first: attempts are then counted exactly, and a right PIN
+ * verifies once, across any number of processes. With a store that has only
+ * `get`/`put`/`delete` (`KvStore`, older custom stores) that holds within one process only.
  *
  * It plans and verifies through an `OtpEngine` (settings checked and keys prepared
  * once), which lives in the wasm memory: call `free()` when done with a service, e.g.
@@ -91,6 +127,8 @@ const recordLocks = new KeyedLock();
  */
 export class OtpService {
   readonly #store: OtpStore;
+  /** The store's `compareAndSet`, when it has one. */
+  readonly #compareAndSet: AtomicOtpStore["compareAndSet"] | null;
   readonly #sender: SmsSender;
   readonly #engine: OtpEngine;
   readonly #retention: number;
@@ -109,6 +147,8 @@ export class OtpService {
       throw new TypeError("otp-sms-verify: retentionSeconds must be a whole number >= 0");
     }
     this.#store = options.store;
+    const store = options.store;
+    this.#compareAndSet = typeof store.compareAndSet === "function" ? store.compareAndSet.bind(store) : null;
     this.#sender = options.sender;
     this.#engine = new OtpEngine(options.settings ?? {}, options.keys);
     this.#retention = retention;
@@ -118,15 +158,26 @@ export class OtpService {
   }
 
   /**
-   * Creates an OTP: sends its SMS, then stores its record. Returns the new OTP
-   * (PENDING, with the full phone number). Throws `OtpError` 2001-2020/2101+ for a bad
-   * request, and whatever the sender throws when the SMS was not accepted.
+   * Creates an OTP: stores its record, then sends its SMS, and removes the record again
+   * when the sender rejects (the worker's order: no SMS goes out for an OTP that could
+   * not be stored). Returns the new OTP (PENDING, with the full phone number). Throws
+   * `OtpError` 2001-2020/2101+ for a bad request, what the store throws, and what the
+   * sender throws when the SMS was not accepted.
    */
   async send(request: OtpRequest): Promise<OtpView> {
     const now = this.#clock();
     const planned = this.#engine.plan(request, now);
-    await this.#sender.send(planned.message);
-    await this.#save(planned.record, now);
+    const key = this.#prefix + planned.record.otpId;
+    await this.#store.put(key, JSON.stringify(planned.record), this.#ttl(planned.record, now));
+    try {
+      await this.#sender.send(planned.message);
+    } catch (refusal) {
+      // Nobody knows this id yet: a record left behind by a failed delete only waits for its TTL.
+      await this.#store.delete(key).catch((error: unknown) => {
+        console.error("otp-sms-verify: could not remove the record of an OTP whose SMS was refused:", error);
+      });
+      throw refusal;
+    }
     return viewOtp(planned.record, now, planned.phone.e164);
   }
 
@@ -136,12 +187,10 @@ export class OtpService {
    * earlier, 2027 this wrong PIN used the last attempt, 2029 wrong PIN.
    */
   async verify(otpId: string, pin: string | null | undefined): Promise<OtpView> {
-    const { view, changed, error } = await recordLocks.run(this.#prefix + otpId, async () => {
-      const now = this.#clock();
-      const stored = await this.#load(otpId);
+    const { view, changed, error } = await this.#change(otpId, (stored, now) => {
       const v = this.#engine.verify(stored, pin, now);
-      if (v.recordChanged) await this.#save(v.record, now);
-      return { view: viewOtp(v.record, now), changed: v.statusChanged, error: v.error };
+      const outcome = { view: viewOtp(v.record, now), changed: v.statusChanged, error: v.error };
+      return { record: v.recordChanged ? v.record : null, outcome };
     });
     if (changed) await this.#notify(view);
     if (error) throw error;
@@ -156,11 +205,9 @@ export class OtpService {
 
   /** Cancels a PENDING OTP and returns it. Throws `OtpError` 2021, 2030 or 2031. */
   async cancel(otpId: string): Promise<OtpView> {
-    const view = await recordLocks.run(this.#prefix + otpId, async () => {
-      const now = this.#clock();
-      const record = cancelRecord(await this.#load(otpId), now);
-      await this.#save(record, now);
-      return viewOtp(record, now);
+    const view = await this.#change(otpId, (stored, now) => {
+      const record = cancelRecord(stored, now);
+      return { record, outcome: viewOtp(record, now) };
     });
     await this.#notify(view);
     return view;
@@ -187,9 +234,36 @@ export class OtpService {
     return value;
   }
 
-  async #save(record: OtpRecord, now: number): Promise<void> {
-    const ttlSeconds = storageTtl(record, now, this.#retention);
-    await this.#store.put(this.#prefix + record.otpId, JSON.stringify(record), { ttlSeconds });
+  /**
+   * One change to a stored record, under the process's lock for it: `decide` gets the
+   * stored JSON text and the time, and returns the record to store (`null`: nothing to
+   * store) and the call's outcome. With an atomic store the record is stored only if it
+   * is still the one read; otherwise the stored one is read and decided on again. What
+   * `decide` throws (an `OtpError`) ends the call.
+   */
+  #change<T>(otpId: string, decide: (stored: string, now: number) => { record: OtpRecord | null; outcome: T }): Promise<T> {
+    const key = this.#prefix + otpId;
+    return recordLocks.run(key, async () => {
+      for (let round = 1; ; round++) {
+        const now = this.#clock();
+        const stored = await this.#load(otpId);
+        const { record, outcome } = decide(stored, now);
+        if (record === null) return outcome;
+        const value = JSON.stringify(record);
+        if (this.#compareAndSet === null) {
+          await this.#store.put(key, value, this.#ttl(record, now));
+          return outcome;
+        }
+        if (await this.#compareAndSet(key, stored, value, this.#ttl(record, now))) return outcome;
+        if (round === MAX_ROUNDS) {
+          throw new Error(`otp-sms-verify: the store's compareAndSet failed ${MAX_ROUNDS} times in a row for ${key}`);
+        }
+      }
+    });
+  }
+
+  #ttl(record: OtpRecord, now: number): { ttlSeconds: number } {
+    return { ttlSeconds: storageTtl(record, now, this.#retention) };
   }
 
   async #notify(view: OtpView): Promise<void> {

@@ -1,6 +1,7 @@
-import type { OtpStore } from "./service.js";
+import type { AtomicOtpStore, OtpStore } from "./service.js";
 
-function ttl(ttlSeconds: number): number {
+/** `ttlSeconds` checked: a positive finite number. */
+export function ttl(ttlSeconds: number): number {
   if (typeof ttlSeconds !== "number" || !(ttlSeconds > 0) || !Number.isFinite(ttlSeconds)) {
     throw new TypeError("otp-sms-verify: ttlSeconds must be a positive number");
   }
@@ -10,9 +11,10 @@ function ttl(ttlSeconds: number): number {
 /**
  * An in-memory store for one process: tests, demos, single-instance servers. Entries
  * expire by the given clock (Unix seconds, default `Date.now() / 1000`), so tests
- * can move time instead of sleeping. Everything is lost on restart.
+ * can move time instead of sleeping. Everything is lost on restart. Its
+ * `compareAndSet` is atomic (it runs without awaiting anything).
  */
-export class MemoryStore implements OtpStore {
+export class MemoryStore implements AtomicOtpStore {
   readonly #entries = new Map<string, { value: string; expiresAt: number }>();
   readonly #now: () => number;
   #nextSweep = 0;
@@ -22,6 +24,30 @@ export class MemoryStore implements OtpStore {
   }
 
   async get(key: string): Promise<string | null> {
+    return this.#read(key);
+  }
+
+  async put(key: string, value: string, options: { ttlSeconds: number }): Promise<void> {
+    this.#write(key, value, options.ttlSeconds);
+  }
+
+  async delete(key: string): Promise<void> {
+    this.#entries.delete(key);
+  }
+
+  async compareAndSet(key: string, expected: string, value: string, options: { ttlSeconds: number }): Promise<boolean> {
+    if (this.#read(key) !== expected) return false;
+    this.#write(key, value, options.ttlSeconds);
+    return true;
+  }
+
+  /** The live `[key, value]` pairs (for tests and debugging). */
+  entries(): Array<[string, string]> {
+    const now = this.#now();
+    return [...this.#entries].filter(([, e]) => now < e.expiresAt).map(([k, e]) => [k, e.value]);
+  }
+
+  #read(key: string): string | null {
     const entry = this.#entries.get(key);
     if (!entry) return null;
     if (this.#now() >= entry.expiresAt) {
@@ -31,24 +57,15 @@ export class MemoryStore implements OtpStore {
     return entry.value;
   }
 
-  async put(key: string, value: string, options: { ttlSeconds: number }): Promise<void> {
+  #write(key: string, value: string, ttlSeconds: number): void {
+    const seconds = ttl(ttlSeconds);
     const now = this.#now();
     if (now >= this.#nextSweep) {
       // Expired entries nobody reads again go at most once a minute.
       for (const [k, e] of this.#entries) if (now >= e.expiresAt) this.#entries.delete(k);
       this.#nextSweep = now + 60;
     }
-    this.#entries.set(key, { value: String(value), expiresAt: now + ttl(options.ttlSeconds) });
-  }
-
-  async delete(key: string): Promise<void> {
-    this.#entries.delete(key);
-  }
-
-  /** The live `[key, value]` pairs (for tests and debugging). */
-  entries(): Array<[string, string]> {
-    const now = this.#now();
-    return [...this.#entries].filter(([, e]) => now < e.expiresAt).map(([k, e]) => [k, e.value]);
+    this.#entries.set(key, { value: String(value), expiresAt: now + seconds });
   }
 }
 
@@ -63,10 +80,12 @@ export interface KvNamespaceLike {
 const KV_MIN_TTL = 60;
 
 /**
- * A store over a Cloudflare Workers KV binding. KV is eventually consistent: a write
- * can take up to a minute to be seen in other locations, so two verifications of one
- * OTP in different places may both count from the same attempts. Use it where that is
- * acceptable; use a Durable Object for exact counts across the world.
+ * A store over a Cloudflare Workers KV binding. Not exact: it has no atomic
+ * `compareAndSet` (KV cannot offer one), and KV is eventually consistent (a write can
+ * take up to a minute to be seen in other locations). `OtpService` serialises the
+ * verifications of one OTP within one isolate only, so two verifications in different
+ * isolates or locations may both count from the same attempts, and a right PIN may
+ * verify twice. Use `DurableObjectStore` for exact counts.
  */
 export class KvStore implements OtpStore {
   readonly #kv: KvNamespaceLike;

@@ -1,9 +1,10 @@
-// OtpService flows over MemoryStore and over KvStore with a KV-like fake, driven by a
-// clock the tests move by hand.
+// OtpService flows over MemoryStore, over KvStore with a KV-like fake and over a store
+// with only get/put/delete, driven by a clock the tests move by hand; the create order
+// (store, send, delete on a refusal) and compare-and-set conflicts.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { KvStore, MemoryStore, OtpError, OtpService } from "otp-sms-verify";
+import { KvStore, MemoryStore, OtpError, OtpService, verifyOtp } from "otp-sms-verify";
 import { KEY, T0, fakeClock, outbox, rejectsWithCode } from "./helpers.mjs";
 
 const PHONE = "+33612424111";
@@ -39,11 +40,20 @@ function fakeKv(clock) {
   };
 }
 
-/** Both stores under test, each with its own clock and a way to list stored values. */
+/** The stores under test, each with its own clock and a way to list stored values. */
 const STORES = {
   MemoryStore: (clock) => {
     const store = new MemoryStore({ now: clock.now });
     return { store, values: () => store.entries().map(([, v]) => v) };
+  },
+  "a get/put/delete store (no compareAndSet)": (clock) => {
+    const memory = new MemoryStore({ now: clock.now });
+    const store = {
+      get: (key) => memory.get(key),
+      put: (key, value, options) => memory.put(key, value, options),
+      delete: (key) => memory.delete(key),
+    };
+    return { store, values: () => memory.entries().map(([, v]) => v) };
   },
   "KvStore over a KV-like fake": (clock) => {
     const kv = fakeKv(clock);
@@ -227,6 +237,129 @@ describe("OtpService details", () => {
     assert.equal((await service().status(otpId)).attempts, 3);
   });
 
+  test("send stores the record, then sends, and deletes the record when the sender refuses", async () => {
+    /** A service whose store and sender log their calls; the sender sees what is stored. */
+    const logged = (refuse) => {
+      const memory = new MemoryStore();
+      const log = [];
+      const store = {
+        get: (key) => memory.get(key),
+        put: async (key, value, options) => {
+          log.push(["put", key]);
+          await memory.put(key, value, options);
+        },
+        delete: async (key) => {
+          log.push(["delete", key]);
+          await memory.delete(key);
+        },
+      };
+      const sender = {
+        send: async () => {
+          log.push(["send", memory.entries().map(([key, value]) => [key, JSON.parse(value).status])]);
+          if (refuse) throw new Error("gateway refused");
+        },
+      };
+      return { memory, log, service: new OtpService({ store, sender, keys: [KEY] }) };
+    };
+
+    const ok = logged(false);
+    const { otpId } = await ok.service.send({ phoneNumber: PHONE });
+    const key = `otp:${otpId}`;
+    assert.deepEqual(ok.log, [["put", key], ["send", [[key, "PENDING"]]]], "stored before sending, kept once sent");
+    assert.equal(ok.memory.entries().length, 1);
+
+    const refused = logged(true);
+    await assert.rejects(refused.service.send({ phoneNumber: "+447400123456" }), /gateway refused/);
+    const [put, send, removed] = refused.log;
+    assert.equal(refused.log.length, 3);
+    assert.equal(put[0], "put");
+    assert.deepEqual(send, ["send", [[put[1], "PENDING"]]]);
+    assert.deepEqual(removed, ["delete", put[1]], "the refused OTP's record is deleted");
+    assert.deepEqual(refused.memory.entries(), []);
+  });
+
+  test("a refused SMS is reported even when deleting its record fails too", async (t) => {
+    const logged = [];
+    t.mock.method(console, "error", (...args) => logged.push(args));
+    const memory = new MemoryStore();
+    const store = {
+      get: (key) => memory.get(key),
+      put: (key, value, options) => memory.put(key, value, options),
+      delete: async () => Promise.reject(new Error("store down")),
+    };
+    const sender = { send: async () => Promise.reject(new Error("gateway refused")) };
+    const service = new OtpService({ store, sender, keys: [KEY] });
+    await assert.rejects(service.send({ phoneNumber: PHONE }), /gateway refused/);
+    assert.equal(logged.length, 1);
+    assert.match(String(logged[0][1]), /store down/);
+  });
+
+  test("a store that fails to store sends no SMS", async () => {
+    const sms = outbox();
+    const store = {
+      get: async () => null,
+      put: async () => Promise.reject(new Error("store down")),
+      delete: async () => assert.fail("nothing to delete"),
+    };
+    const service = new OtpService({ store, sender: sms, keys: [KEY] });
+    await assert.rejects(service.send({ phoneNumber: PHONE }), /store down/);
+    assert.equal(sms.messages.length, 0);
+  });
+
+  test("compareAndSet: a change stored by another process in between is read again and counted on", async () => {
+    const clock = fakeClock();
+    const memory = new MemoryStore({ now: clock.now });
+    const sms = outbox();
+    const settings = { template: "{{pin}}", maxAttempts: 3 };
+    const calls = [];
+    let raced = false;
+    // Another process verifies a wrong PIN between this one's read and its compareAndSet.
+    const store = {
+      get: (key) => memory.get(key),
+      put: (key, value, options) => memory.put(key, value, options),
+      delete: (key) => memory.delete(key),
+      compareAndSet: async (key, expected, value, options) => {
+        if (!raced) {
+          raced = true;
+          const theirs = verifyOtp(JSON.parse(expected), "000000", [KEY], clock.now());
+          await memory.put(key, JSON.stringify(theirs.record), options);
+        }
+        const done = await memory.compareAndSet(key, expected, value, options);
+        calls.push([JSON.parse(value).attempts, done]);
+        return done;
+      },
+    };
+    const service = new OtpService({ store, sender: sms, keys: [KEY], settings, now: clock.now });
+    const { otpId } = await service.send({ phoneNumber: PHONE });
+    const pin = sms.pin();
+    assert.notEqual(pin, "000000");
+    await rejectsWithCode(assert, service.verify(otpId, "111111"), 2029);
+    assert.deepEqual(calls, [[1, false], [2, true]], "the first write lost; the second counted on top of theirs");
+    assert.equal((await service.status(otpId)).attempts, 2);
+    await rejectsWithCode(assert, service.verify(otpId, "111111"), 2027);
+    await rejectsWithCode(assert, service.cancel(otpId), 2031);
+  });
+
+  test("compareAndSet: a store whose compareAndSet never succeeds is an error, not a loop", async () => {
+    const memory = new MemoryStore();
+    const sms = outbox();
+    let tries = 0;
+    const store = {
+      get: (key) => memory.get(key),
+      put: (key, value, options) => memory.put(key, value, options),
+      delete: (key) => memory.delete(key),
+      compareAndSet: async () => {
+        tries += 1;
+        return false;
+      },
+    };
+    const service = new OtpService({ store, sender: sms, keys: [KEY], settings: { template: "{{pin}}" } });
+    const { otpId } = await service.send({ phoneNumber: PHONE });
+    await assert.rejects(service.cancel(otpId), /compareAndSet failed 64 times/);
+    assert.equal(tries, 64);
+    assert.equal((await service.status(otpId)).status, "PENDING");
+  });
+
   test("a sender that fails leaves nothing stored", async () => {
     const store = new MemoryStore();
     const service = new OtpService({
@@ -302,5 +435,21 @@ describe("MemoryStore", () => {
     assert.equal(await store.get("b"), null);
     await assert.rejects(store.put("c", "3", { ttlSeconds: 0 }), TypeError);
     assert.equal(T0, clock.now() - 60);
+  });
+
+  test("compareAndSet replaces only the expected live value", async () => {
+    const clock = fakeClock();
+    const store = new MemoryStore({ now: clock.now });
+    assert.equal(await store.compareAndSet("a", "1", "2", { ttlSeconds: 60 }), false, "absent");
+    await store.put("a", "1", { ttlSeconds: 60 });
+    assert.equal(await store.compareAndSet("a", "0", "2", { ttlSeconds: 60 }), false, "another value");
+    assert.equal(await store.get("a"), "1");
+    assert.equal(await store.compareAndSet("a", "1", "2", { ttlSeconds: 120 }), true);
+    assert.equal(await store.get("a"), "2");
+    clock.advance(119);
+    assert.equal(await store.get("a"), "2", "the new TTL counts from the compareAndSet");
+    clock.advance(1);
+    assert.equal(await store.compareAndSet("a", "2", "3", { ttlSeconds: 60 }), false, "expired");
+    assert.equal(await store.get("a"), null);
   });
 });
