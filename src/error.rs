@@ -162,6 +162,10 @@ errors! {
     CountryNotAllowed = (2116, "country_not_allowed", "country_not_allowed", 403, "the application does not send to this country"),
     /// A rate-limit setting is out of range or names an unknown country.
     RateLimitSettingInvalid = (2117, "rate_limit_setting_invalid", "invalid_param", 400, "a rate-limit setting is out of range or names an unknown country"),
+    /// `otpCallbackUrl` names a private, loopback or link-local host (SMS.CX's 2019).
+    CallbackUrlPrivateHost = (2019, "callback_url_private_host", "invalid_param", 400, "otpCallbackUrl must not point to a private, loopback or link-local host"),
+    /// `otpCallbackUrl`'s host is a number in another form than dotted decimal (SMS.CX's 2019).
+    CallbackUrlNumericHost = (2019, "callback_url_numeric_host", "invalid_param", 400, "otpCallbackUrl host is a number that is not a dotted IPv4 address"),
 }
 
 impl fmt::Display for Error {

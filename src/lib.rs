@@ -14,6 +14,10 @@
 //! request into a record to store and an SMS to send; [`otp::OtpRecord::verify`]
 //! and [`otp::OtpRecord::cancel`] move a stored record; [`otp::OtpRecord::status_at`]
 //! derives EXPIRED from `now`, so a stored record never needs a rewrite to expire.
+//!
+//! Status callbacks: [`webhook`] decides how they are retried and signed (one rule
+//! for the worker and the npm package), [`settings::check_callback_url`] where they
+//! may be sent.
 
 mod decimal;
 pub mod error;
@@ -36,6 +40,7 @@ pub mod template;
 pub mod time;
 #[cfg(feature = "wasm")]
 pub mod wasm;
+pub mod webhook;
 
 pub use error::{Error, Result};
 

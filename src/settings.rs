@@ -472,9 +472,81 @@ pub fn validate_originator(from: &str) -> Result<()> {
     }
 }
 
-/// Checks a callback URL: `https://host[:port][/path][?query]`, plain `http` only
-/// for `localhost`, `127.0.0.1` or `[::1]`; no user info, spaces or control characters.
+/// Whether a callback URL may name a private host: a loopback, private-network,
+/// link-local, CGNAT, multicast or reserved address, or `localhost` and its
+/// subdomains (see [`check_callback_url`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PrivateHosts {
+    /// Refuse them: what every deployment does.
+    #[default]
+    Refuse,
+    /// Accept them, and plain `http` for loopback hosts: local development (the
+    /// worker with `ENVIRONMENT=development`) and tests (the npm package's
+    /// `allowPrivateHosts`), where the receiver runs on the same machine.
+    Allow,
+}
+
+/// Checks a URL that status callbacks (or the webhook gateway) will POST to, so that
+/// a URL given by an API client cannot reach the sender's own network (SSRF):
+///
+/// - `https://host[:port][/path][?query]`; no user info, spaces or control
+///   characters, at most [`MAX_URL_LEN`] bytes ([`Error::CallbackUrlInvalid`]);
+/// - the host is a DNS name (ASCII; IDNs in punycode), a dotted-decimal IPv4 address
+///   or a bracketed IPv6 address without zone;
+/// - a host that a WHATWG URL parser (`fetch`) reads as an IPv4 number but that is
+///   not plain dotted decimal (`2130706433`, `0x7f.1`, `017700000001`, `127.1`,
+///   `127.000.000.001`, `foo.123`) is [`Error::CallbackUrlNumericHost`], always;
+/// - with [`PrivateHosts::Refuse`], a private host is [`Error::CallbackUrlPrivateHost`]:
+///   IPv4 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.0.0/24, 192.168/16,
+///   198.18/15, 224/4 and 240/4 (broadcast included); IPv6 `::`, `::1`, `::/96`,
+///   fc00::/7, fe80::/10, fec0::/10, ff00::/8, and IPv4-mapped (`::ffff:a.b.c.d`),
+///   NAT64 (64:ff9b::/96, 64:ff9b:1::/48) and 6to4 (2002::/16) forms of private IPv4;
+///   `localhost` and `*.localhost`;
+/// - plain `http` only for a loopback host under [`PrivateHosts::Allow`]; otherwise
+///   [`Error::CallbackUrlNotHttps`].
+///
+/// A DNS name that resolves to a private address passes: this is a check of the
+/// text, and senders also never follow redirects.
+pub fn check_callback_url(url: &str, private_hosts: PrivateHosts) -> Result<()> {
+    let (secure, host) = split_callback_url(url)?;
+    match (classify_host(host)?, private_hosts) {
+        (HostKind::Public, _) => {}
+        (_, PrivateHosts::Refuse) => return Err(Error::CallbackUrlPrivateHost),
+        (HostKind::Loopback, PrivateHosts::Allow) => return Ok(()),
+        (HostKind::Private, PrivateHosts::Allow) => {}
+    }
+    if secure {
+        Ok(())
+    } else {
+        Err(Error::CallbackUrlNotHttps)
+    }
+}
+
+/// The check of callback URLs in settings and requests ([`OtpSettings::validate`],
+/// [`resolve`]) and of the webhook gateway's URL: [`check_callback_url`] with
+/// [`PrivateHosts::Refuse`], except that the three loopback hosts of the earlier rule
+/// (`localhost`, `127.0.0.1`, `[::1]`, with `http` too) still pass, because these
+/// callers are not told yet whether private hosts are allowed. Nothing is sent to
+/// them unless they are: both senders check every URL again with
+/// [`check_callback_url`] before each delivery.
 pub fn validate_callback_url(url: &str) -> Result<()> {
+    let (_, host) = split_callback_url(url)?;
+    let loopback = ["localhost", "127.0.0.1", "[::1]"]
+        .iter()
+        .any(|h| host.eq_ignore_ascii_case(h));
+    check_callback_url(
+        url,
+        if loopback {
+            PrivateHosts::Allow
+        } else {
+            PrivateHosts::Refuse
+        },
+    )
+}
+
+/// Whether the scheme is https, and the host, of a callback URL whose form is right
+/// (scheme, length, characters, no user info, port).
+fn split_callback_url(url: &str) -> Result<(bool, &str)> {
     let (secure, rest) = if let Some(rest) = strip_prefix_ignore_case(url, "https://") {
         (true, rest)
     } else if let Some(rest) = strip_prefix_ignore_case(url, "http://") {
@@ -482,7 +554,13 @@ pub fn validate_callback_url(url: &str) -> Result<()> {
     } else {
         return Err(Error::CallbackUrlInvalid);
     };
-    if url.len() > MAX_URL_LEN || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // A backslash is a path separator to a WHATWG URL parser: refused rather than
+    // read one way here and another way by `fetch`.
+    if url.len() > MAX_URL_LEN
+        || url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+    {
         return Err(Error::CallbackUrlInvalid);
     }
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -500,17 +578,159 @@ pub fn validate_callback_url(url: &str) -> Result<()> {
             return Err(Error::CallbackUrlInvalid);
         }
     }
-    let is_local = matches!(
-        host.to_ascii_lowercase().as_str(),
-        "localhost" | "127.0.0.1" | "[::1]"
-    );
-    if !is_local && !is_host_name(host) && !is_ipv4(host) {
+    Ok((secure, host))
+}
+
+/// Where a callback host points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostKind {
+    /// A DNS name, or an address on the public internet.
+    Public,
+    /// `localhost`, `*.localhost`, 127/8 or `::1`.
+    Loopback,
+    /// Any other address that is not public (private, link-local, reserved, …).
+    Private,
+}
+
+/// The kind of a callback URL's host, or why it is refused.
+fn classify_host(host: &str) -> Result<HostKind> {
+    if let Some(inner) = host.strip_prefix('[') {
+        let inner = inner.strip_suffix(']').ok_or(Error::CallbackUrlInvalid)?;
+        return parse_ipv6(inner)
+            .map(ipv6_kind)
+            .ok_or(Error::CallbackUrlInvalid);
+    }
+    if !is_host_name(host) {
         return Err(Error::CallbackUrlInvalid);
     }
-    if !secure && !is_local {
-        return Err(Error::CallbackUrlNotHttps);
+    // A WHATWG URL parser reads a host whose last label is a number (decimal, or
+    // 0x hex) as an IPv4 address, in up to four parts of any base: only the plain
+    // dotted-decimal form is accepted, so what is checked is what is fetched.
+    let last = host.rsplit('.').next().unwrap_or_default();
+    if is_url_number(last) {
+        return dotted_ipv4(host)
+            .map(ipv4_kind)
+            .ok_or(Error::CallbackUrlNumericHost);
     }
-    Ok(())
+    let lower = host.to_ascii_lowercase();
+    if lower == "localhost" || lower.ends_with(".localhost") {
+        return Ok(HostKind::Loopback);
+    }
+    Ok(HostKind::Public)
+}
+
+/// Whether a host label is a number to a WHATWG URL parser: decimal digits, or `0x`
+/// and hex digits (octal is a decimal-looking label with a leading 0).
+fn is_url_number(label: &str) -> bool {
+    let hex = label
+        .strip_prefix("0x")
+        .or_else(|| label.strip_prefix("0X"));
+    match hex {
+        Some(digits) => digits.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => !label.is_empty() && label.bytes().all(|b| b.is_ascii_digit()),
+    }
+}
+
+/// The four bytes of plain dotted decimal (`a.b.c.d`, each 0-255 without leading zeros).
+fn dotted_ipv4(host: &str) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let mut parts = host.split('.');
+    for byte in &mut out {
+        let part = parts.next()?;
+        if part.is_empty()
+            || part.len() > 3
+            || (part.len() > 1 && part.starts_with('0'))
+            || !part.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        *byte = part.parse().ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+/// The kind of an IPv4 address.
+fn ipv4_kind([a, b, c, _]: [u8; 4]) -> HostKind {
+    match (a, b, c) {
+        (127, _, _) => HostKind::Loopback,
+        (0 | 10, _, _)
+        | (100, 64..=127, _)
+        | (169, 254, _)
+        | (172, 16..=31, _)
+        | (192, 0, 0)
+        | (192, 168, _)
+        | (198, 18..=19, _)
+        | (224..=255, _, _) => HostKind::Private,
+        _ => HostKind::Public,
+    }
+}
+
+/// The kind of an IPv6 address (eight 16-bit groups).
+fn ipv6_kind(g: [u16; 8]) -> HostKind {
+    let v4 = |hi: u16, lo: u16| {
+        let ([a, b], [c, d]) = (hi.to_be_bytes(), lo.to_be_bytes());
+        ipv4_kind([a, b, c, d])
+    };
+    match g {
+        [0, 0, 0, 0, 0, 0, 0, 1] => HostKind::Loopback,
+        // Unspecified, and the deprecated IPv4-compatible ::a.b.c.d.
+        [0, 0, 0, 0, 0, 0, _, _] => HostKind::Private,
+        // IPv4-mapped, and NAT64's well-known prefix.
+        [0, 0, 0, 0, 0, 0xffff, hi, lo] | [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => v4(hi, lo),
+        // NAT64 for local use.
+        [0x64, 0xff9b, 1, ..] => HostKind::Private,
+        // 6to4: the IPv4 address follows the prefix.
+        [0x2002, hi, lo, ..] => v4(hi, lo),
+        // Unique local, link-local, site-local, multicast.
+        [first, ..]
+            if first & 0xfe00 == 0xfc00
+                || first & 0xffc0 == 0xfe80
+                || first & 0xffc0 == 0xfec0
+                || first & 0xff00 == 0xff00 =>
+        {
+            HostKind::Private
+        }
+        _ => HostKind::Public,
+    }
+}
+
+/// The eight groups of an IPv6 address as written between brackets: 1-4 hex digits
+/// per group, one `::` at most, a dotted-decimal IPv4 tail allowed; no zone.
+fn parse_ipv6(text: &str) -> Option<[u16; 8]> {
+    fn groups(part: &str, v4_tail: bool) -> Option<Vec<u16>> {
+        if part.is_empty() {
+            return Some(Vec::new());
+        }
+        let pieces: Vec<&str> = part.split(':').collect();
+        let mut out = Vec::with_capacity(8);
+        for (i, piece) in pieces.iter().enumerate() {
+            if v4_tail && i + 1 == pieces.len() && piece.contains('.') {
+                let [a, b, c, d] = dotted_ipv4(piece)?;
+                out.extend([u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d])]);
+            } else if (1..=4).contains(&piece.len()) && piece.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                out.push(u16::from_str_radix(piece, 16).ok()?);
+            } else {
+                return None;
+            }
+        }
+        Some(out)
+    }
+    let (head, tail) = match text.split_once("::") {
+        Some((_, tail)) if tail.contains("::") => return None,
+        Some((head, tail)) => (groups(head, false)?, Some(groups(tail, true)?)),
+        None => (groups(text, true)?, None),
+    };
+    let mut out = [0u16; 8];
+    match tail {
+        None if head.len() == 8 => out.copy_from_slice(&head),
+        Some(tail) if head.len() + tail.len() <= 7 => {
+            out[..head.len()].copy_from_slice(&head);
+            out[8 - tail.len()..].copy_from_slice(&tail);
+        }
+        _ => return None,
+    }
+    Some(out)
 }
 
 /// Checks a WebOTP domain: a plain DNS host name such as `example.com`.
@@ -567,14 +787,6 @@ fn is_host_name(host: &str) -> bool {
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
-}
-
-fn is_ipv4(host: &str) -> bool {
-    let parts: Vec<&str> = host.split('.').collect();
-    parts.len() == 4
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.len() <= 3 && p.parse::<u8>().is_ok())
 }
 
 #[cfg(test)]
@@ -777,16 +989,13 @@ mod tests {
     }
 
     #[test]
-    fn callback_urls_need_https_except_on_localhost() {
+    fn callback_urls_need_https_and_a_well_formed_host() {
         for ok in [
             "https://example.com",
             "https://example.com:8443/a/b?c=d",
-            "http://localhost:3000/cb",
-            "http://127.0.0.1/cb",
-            "http://[::1]:9/x",
             "HTTPS://EXAMPLE.COM/",
         ] {
-            assert_eq!(validate_callback_url(ok), Ok(()), "{ok}");
+            assert_eq!(check_callback_url(ok, PrivateHosts::Refuse), Ok(()), "{ok}");
         }
         for (bad, e) in [
             ("http://example.com", Error::CallbackUrlNotHttps),
@@ -798,8 +1007,193 @@ mod tests {
             ("https://[::1", Error::CallbackUrlInvalid),
             ("javascript:alert(1)", Error::CallbackUrlInvalid),
             ("https://-bad-.com", Error::CallbackUrlInvalid),
+            (
+                "https://example.com\\@127.0.0.1/",
+                Error::CallbackUrlInvalid,
+            ),
+            (
+                "https://127.0.0.1\\@example.com/",
+                Error::CallbackUrlInvalid,
+            ),
         ] {
-            assert_eq!(validate_callback_url(bad), Err(e), "{bad}");
+            for flag in [PrivateHosts::Refuse, PrivateHosts::Allow] {
+                assert_eq!(check_callback_url(bad, flag), Err(e), "{bad} {flag:?}");
+            }
+        }
+    }
+
+    /// The URL vectors shared with the npm package's test (tests/pkg/callback.test.mjs).
+    fn url_vectors() -> serde_json::Value {
+        let all: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/webhook-vectors.json")).unwrap();
+        all["callbackUrls"].clone()
+    }
+
+    fn url_cases<'a>(v: &'a serde_json::Value, key: &str) -> Vec<(&'a str, Error)> {
+        let cases = v[key].as_array().unwrap();
+        assert!(!cases.is_empty());
+        cases
+            .iter()
+            .map(|c| {
+                let reason = c["reason"].as_str().unwrap();
+                let e = Error::from_name(reason).unwrap_or_else(|| panic!("no error {reason}"));
+                (c["url"].as_str().unwrap(), e)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn public_hosts_pass_whatever_the_flag() {
+        let v = url_vectors();
+        for url in v["public"].as_array().unwrap() {
+            let url = url.as_str().unwrap();
+            for flag in [PrivateHosts::Refuse, PrivateHosts::Allow] {
+                assert_eq!(check_callback_url(url, flag), Ok(()), "{url} {flag:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn private_hosts_are_refused_unless_allowed() {
+        let v = url_vectors();
+        for (url, e) in url_cases(&v, "private") {
+            assert_eq!(
+                check_callback_url(url, PrivateHosts::Refuse),
+                Err(e),
+                "{url}"
+            );
+            assert_eq!(
+                check_callback_url(url, PrivateHosts::Allow),
+                Ok(()),
+                "{url}"
+            );
+            assert_eq!(e.code(), 2019);
+        }
+    }
+
+    #[test]
+    fn numeric_and_malformed_hosts_are_refused_whatever_the_flag() {
+        let v = url_vectors();
+        for (url, e) in url_cases(&v, "refused") {
+            for flag in [PrivateHosts::Refuse, PrivateHosts::Allow] {
+                assert_eq!(check_callback_url(url, flag), Err(e), "{url} {flag:?}");
+            }
+            assert_eq!(e.code(), 2019);
+        }
+    }
+
+    #[test]
+    fn allowed_private_hosts_still_need_https_unless_loopback() {
+        let v = url_vectors();
+        for (url, e) in url_cases(&v, "privateOverHttp") {
+            assert_eq!(
+                check_callback_url(url, PrivateHosts::Allow),
+                Err(e),
+                "{url}"
+            );
+            assert_eq!(
+                check_callback_url(url, PrivateHosts::Refuse),
+                Err(Error::CallbackUrlPrivateHost),
+                "{url}"
+            );
+        }
+        for url in [
+            "http://localhost:3000/cb",
+            "http://127.0.0.1/cb",
+            "http://127.9.9.9/cb",
+            "http://[::1]:9/x",
+            "http://[::ffff:127.0.0.1]/",
+            "http://api.localhost/",
+        ] {
+            assert_eq!(
+                check_callback_url(url, PrivateHosts::Allow),
+                Ok(()),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn settings_and_requests_keep_only_the_three_loopback_hosts_of_the_old_rule() {
+        for ok in [
+            "http://localhost:3000/cb",
+            "http://127.0.0.1/cb",
+            "http://[::1]:9/x",
+            "https://LOCALHOST/",
+            "https://example.com/cb",
+        ] {
+            assert_eq!(validate_callback_url(ok), Ok(()), "{ok}");
+        }
+        let v = url_vectors();
+        for (url, e) in url_cases(&v, "private") {
+            let old_loopback = ["localhost", "127.0.0.1", "[::1]"]
+                .iter()
+                .any(|h| split_callback_url(url).unwrap().1.eq_ignore_ascii_case(h));
+            if !old_loopback {
+                assert_eq!(validate_callback_url(url), Err(e), "{url}");
+            }
+        }
+        for (url, e) in url_cases(&v, "refused") {
+            assert_eq!(validate_callback_url(url), Err(e), "{url}");
+        }
+        assert_eq!(
+            validate_callback_url("https://169.254.169.254/latest/meta-data/"),
+            Err(Error::CallbackUrlPrivateHost)
+        );
+        assert_eq!(
+            resolve_json(
+                r#"{"phoneNumber": "+33612424111", "otpCallbackUrl": "https://10.0.0.1/cb"}"#
+            )
+            .map(|_| ()),
+            Err(Error::CallbackUrlPrivateHost)
+        );
+        assert_eq!(
+            resolve_json(
+                r#"{"phoneNumber": "+33612424111", "otpCallbackUrl": "https://2130706433/"}"#
+            )
+            .map(|_| ()),
+            Err(Error::CallbackUrlNumericHost)
+        );
+    }
+
+    #[test]
+    fn ipv6_literals_parse_in_every_written_form() {
+        assert_eq!(parse_ipv6("::"), Some([0; 8]));
+        assert_eq!(parse_ipv6("::1"), Some([0, 0, 0, 0, 0, 0, 0, 1]));
+        assert_eq!(parse_ipv6("1::"), Some([1, 0, 0, 0, 0, 0, 0, 0]));
+        assert_eq!(
+            parse_ipv6("2606:4700:4700::1111"),
+            Some([0x2606, 0x4700, 0x4700, 0, 0, 0, 0, 0x1111])
+        );
+        assert_eq!(
+            parse_ipv6("1:2:3:4:5:6:7:8"),
+            Some([1, 2, 3, 4, 5, 6, 7, 8])
+        );
+        assert_eq!(
+            parse_ipv6("1:2:3:4:5:6:1.2.3.4"),
+            Some([1, 2, 3, 4, 5, 6, 0x0102, 0x0304])
+        );
+        assert_eq!(
+            parse_ipv6("::FFFF:10.0.0.1"),
+            Some([0, 0, 0, 0, 0, 0xffff, 0x0a00, 1])
+        );
+        for bad in [
+            "",
+            ":",
+            ":::",
+            "1:2:3:4:5:6:7",
+            "1:2:3:4:5:6:7:8:9",
+            "1::2::3",
+            "1:2:3:4:5:6:7::8",
+            "12345::",
+            "g::",
+            "+1::",
+            "1.2.3.4::",
+            "::1.2.3",
+            "::01.2.3.4",
+            "fe80::1%eth0",
+        ] {
+            assert_eq!(parse_ipv6(bad), None, "{bad}");
         }
     }
 

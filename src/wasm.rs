@@ -446,3 +446,111 @@ impl OtpEngine {
             | u32::from(record.attempts) << 21)
     }
 }
+
+#[wasm_bindgen(typescript_custom_section)]
+const WEBHOOK_TS_TYPES: &'static str = r#"
+/** How status callbacks are retried: `delaysMs[i]` is the pause before attempt i + 1. */
+export interface CallbackPolicy { maxAttempts: number; timeoutMs: number; retryDelayMs: number; delaysMs: number[] }
+/** What one callback attempt's status means. */
+export type CallbackOutcome = "delivered" | "retry" | "final";
+"#;
+
+/// A whole number of milliseconds or attempts from JS, for [`callback_policy`].
+fn policy_number(value: Option<f64>) -> Result<Option<u32>, JsValue> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.is_finite() => Ok(Some(v.clamp(0.0, f64::from(u32::MAX)) as u32)),
+        Some(_) => Err(usage_error(
+            "maxAttempts, timeoutMs and retryDelayMs must be finite numbers",
+        )),
+    }
+}
+
+/// The status-callback policy (`CallbackPolicy` as JSON): the standard one, shortened
+/// where a value given is shorter (see `webhook::CallbackPolicy::shortened`).
+#[wasm_bindgen(js_name = callbackPolicy)]
+pub fn callback_policy(
+    #[wasm_bindgen(js_name = maxAttempts)] max_attempts: Option<f64>,
+    #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<f64>,
+    #[wasm_bindgen(js_name = retryDelayMs)] retry_delay_ms: Option<f64>,
+) -> Result<String, JsValue> {
+    let policy = crate::webhook::CallbackPolicy::shortened(
+        policy_number(max_attempts)?,
+        policy_number(timeout_ms)?,
+        policy_number(retry_delay_ms)?,
+    );
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Out {
+        max_attempts: u32,
+        timeout_ms: u32,
+        retry_delay_ms: u32,
+        delays_ms: Vec<u32>,
+    }
+    to_json(&Out {
+        max_attempts: policy.max_attempts(),
+        timeout_ms: policy.timeout_ms(),
+        retry_delay_ms: policy.retry_delay_ms(),
+        delays_ms: (1..).map_while(|a| policy.delay_before(a)).collect(),
+    })
+}
+
+/// What a callback attempt that ended with `status` (absent: a network error or a
+/// timeout) means: `"delivered"` (2xx), `"retry"` (absent, 408, 429, 5xx) or
+/// `"final"` (anything else, a redirect included).
+#[wasm_bindgen(js_name = callbackOutcome, unchecked_return_type = "CallbackOutcome")]
+pub fn callback_outcome(status: Option<f64>) -> String {
+    // A status that is not a whole number in 0-65535 is no HTTP status: final.
+    let status = status.map(|s| {
+        if s.fract() == 0.0 && (0.0..=65_535.0).contains(&s) {
+            s as u16
+        } else {
+            0
+        }
+    });
+    match status {
+        Some(s) if crate::webhook::is_delivered(s) => "delivered",
+        s if crate::webhook::should_retry(s) => "retry",
+        _ => "final",
+    }
+    .into()
+}
+
+/// Throws the reason of an unusable callback URL (`callback_url_invalid`,
+/// `callback_url_not_https`, `callback_url_private_host`, `callback_url_numeric_host`);
+/// private hosts pass only with `allowPrivateHosts`.
+#[wasm_bindgen(js_name = checkCallbackUrl)]
+pub fn check_callback_url(
+    url: &str,
+    #[wasm_bindgen(js_name = allowPrivateHosts)] allow_private_hosts: bool,
+) -> Result<(), JsValue> {
+    let private_hosts = if allow_private_hosts {
+        crate::settings::PrivateHosts::Allow
+    } else {
+        crate::settings::PrivateHosts::Refuse
+    };
+    crate::settings::check_callback_url(url, private_hosts).map_err(throw)
+}
+
+/// The Standard Webhooks `webhook-signature` value (`v1,<base64>`) of `body` sent as
+/// message `msgId` at `timestamp` (Unix seconds). A secret that is not `whsec_` +
+/// padded base64 of 24-64 bytes throws a JS `Error` saying which part is wrong.
+#[wasm_bindgen(js_name = webhookSignature)]
+pub fn webhook_signature(
+    secret: &str,
+    #[wasm_bindgen(js_name = msgId)] msg_id: &str,
+    timestamp: f64,
+    body: &str,
+) -> Result<String, JsValue> {
+    crate::webhook::sign(secret, msg_id, unix_seconds(timestamp)?, body)
+        .map_err(|e| usage_error(e.message()))
+}
+
+/// Throws a JS `Error` saying which part is wrong when `secret` is not `whsec_` +
+/// padded base64 of 24-64 bytes.
+#[wasm_bindgen(js_name = checkWebhookSecret)]
+pub fn check_webhook_secret(secret: &str) -> Result<(), JsValue> {
+    crate::webhook::WebhookSecret::parse(secret)
+        .map(|_| ())
+        .map_err(|e| usage_error(e.message()))
+}

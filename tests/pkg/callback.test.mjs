@@ -1,13 +1,20 @@
-// CallbackSender against a real HTTP receiver on 127.0.0.1: Standard Webhooks signatures
-// checked independently with node:crypto, retries with backoff, and the OtpService hook.
+// CallbackSender: the shared vectors of the core's callback rule (tests/fixtures/
+// webhook-vectors.json, also checked by the core's Rust tests): signatures, secrets,
+// retried statuses, pauses and callback URLs; then against a real HTTP receiver on
+// 127.0.0.1 (with allowPrivateHosts): Standard Webhooks signatures checked
+// independently with node:crypto, retries, redirects never followed, reply bodies
+// never read, and the OtpService hook.
 
 import assert from "node:assert/strict";
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
 import http from "node:http";
+import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { CallbackSender, MemoryStore, OtpService } from "otp-sms-verify";
-import { KEY, outbox } from "./helpers.mjs";
+import { CallbackSender, MemoryStore, OtpError, OtpService } from "otp-sms-verify";
+import { KEY, ROOT, outbox } from "./helpers.mjs";
 
+const VECTORS = JSON.parse(readFileSync(path.join(ROOT, "tests/fixtures/webhook-vectors.json"), "utf8"));
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
 
 /** Checks a Standard Webhooks request the way a receiver would, with node:crypto only. */
@@ -23,7 +30,10 @@ function signatureIsValid(headers, body, secret = SECRET) {
   });
 }
 
-/** A receiver on 127.0.0.1 that records requests and answers with `answers` in turn (then 200). */
+/**
+ * A receiver on 127.0.0.1 that records requests and answers with `answers` in turn (then
+ * 200): a status, or a function `(res, req)` that writes the reply itself.
+ */
 let receiver;
 before(async () => {
   const requests = [];
@@ -32,17 +42,23 @@ before(async () => {
     let body = "";
     for await (const chunk of req) body += chunk;
     requests.push({ method: req.method, url: req.url, headers: req.headers, body });
-    res.writeHead(answers.shift() ?? 200).end();
+    const answer = answers.shift() ?? 200;
+    if (typeof answer === "function") answer(res, req);
+    else res.writeHead(answer).end();
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   receiver = {
     url: `http://127.0.0.1:${server.address().port}/callbacks`,
+    origin: `http://127.0.0.1:${server.address().port}`,
     requests,
     reset(next = []) {
       requests.length = 0;
       answers = [...next];
     },
-    close: () => new Promise((resolve) => server.close(resolve)),
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    },
   };
 });
 after(() => receiver.close());
@@ -63,10 +79,139 @@ const VIEW = {
   dateExpires: "2023-11-14 22:18:20",
 };
 
-describe("CallbackSender", () => {
+/** A fetch that records calls and answers with `statuses` in turn (`null`: a network error). */
+function scriptedFetch(statuses) {
+  const calls = [];
+  const fetch = async (url, init) => {
+    calls.push({ url, init });
+    const status = statuses[Math.min(calls.length - 1, statuses.length - 1)];
+    if (status === null) throw new TypeError("fetch failed");
+    return { status, body: null };
+  };
+  return { calls, fetch };
+}
+
+/** Lets every pending promise job and I/O callback run. */
+async function settle() {
+  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+describe("the shared vectors of the core's callback rule", () => {
+  test("signatures, the Standard Webhooks spec example included", async () => {
+    assert.ok(VECTORS.signatures.some((v) => v.name === "standard-webhooks-spec-example"));
+    for (const v of VECTORS.signatures) {
+      const sender = new CallbackSender({ secret: v.secret });
+      assert.equal(await sender.sign(v.id, v.timestamp, v.body), v.signature, v.name);
+    }
+  });
+
+  test("secrets other than whsec_ + padded base64 of 24-64 bytes are refused, saying why", () => {
+    const why = { prefix: /must start with whsec_/, base64: /standard padded base64/, length: /24 to 64 bytes/ };
+    for (const { secret, error } of VECTORS.badSecrets) {
+      assert.throws(() => new CallbackSender({ secret }), (e) => e instanceof TypeError && why[error].test(e.message), secret);
+    }
+    assert.throws(() => new CallbackSender({}), TypeError);
+  });
+
+  test("the standard policy: 4 attempts of 5 s, pauses of 1, 2 and 4 s", () => {
+    const { maxAttempts, timeoutMs, retryDelayMs, delaysMs } = VECTORS.policy;
+    assert.deepEqual(new CallbackSender({ secret: SECRET }).policy, { maxAttempts, timeoutMs, retryDelayMs, delaysMs });
+    const worst = delaysMs.reduce((sum, pause) => sum + pause + timeoutMs, 0);
+    assert.equal(worst, VECTORS.policy.worstCaseMs);
+    assert.ok(worst < VECTORS.policy.waitUntilBudgetMs);
+  });
+
+  test("options can shorten the policy, never lengthen it", () => {
+    for (const { given, policy } of VECTORS.shortened) {
+      assert.deepEqual(new CallbackSender({ secret: SECRET, ...given }).policy, policy, JSON.stringify(given));
+    }
+    assert.throws(() => new CallbackSender({ secret: SECRET, timeoutMs: Number.NaN }), TypeError);
+    assert.throws(() => new CallbackSender({ secret: SECRET, maxAttempts: "4" }), TypeError);
+  });
+
+  test("network errors, timeouts, 408, 429 and 5xx are retried; 2xx delivers; anything else ends it", async () => {
+    const url = "https://callbacks.example/otp";
+    for (const status of VECTORS.statuses.retried) {
+      const { calls, fetch } = scriptedFetch([status]);
+      const sender = new CallbackSender({ secret: SECRET, url, maxAttempts: 2, retryDelayMs: 0, fetch });
+      await assert.rejects(sender.send(VIEW), /failed after 2 attempts/, String(status));
+      assert.equal(calls.length, 2, `${status} is retried`);
+    }
+    for (const status of VECTORS.statuses.delivered) {
+      const { calls, fetch } = scriptedFetch([status]);
+      const sender = new CallbackSender({ secret: SECRET, url, retryDelayMs: 0, fetch });
+      assert.deepEqual(await sender.send(VIEW), { id: calls[0].init.headers["webhook-id"], url, attempts: 1, status });
+    }
+    for (const status of VECTORS.statuses.final) {
+      const { calls, fetch } = scriptedFetch([status]);
+      const sender = new CallbackSender({ secret: SECRET, url, retryDelayMs: 0, fetch });
+      await assert.rejects(sender.send(VIEW), /refused: /, String(status));
+      assert.equal(calls.length, 1, `${status} ends the delivery`);
+    }
+  });
+
+  test("the pauses before the retries are 1, 2 and 4 s, and each attempt has 5 s", async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const { calls, fetch } = scriptedFetch([503]);
+    const sender = new CallbackSender({ secret: SECRET, url: "https://callbacks.example/otp", fetch });
+    const delivery = sender.send(VIEW).catch((e) => e);
+    let elapsed = 0;
+    for (const [i, pause] of VECTORS.policy.delaysMs.entries()) {
+      if (pause > 0) {
+        t.mock.timers.tick(pause - 1);
+        elapsed += pause - 1;
+        await settle();
+        assert.equal(calls.length, i, `attempt ${i + 1} waits ${pause} ms`);
+        t.mock.timers.tick(1);
+        elapsed += 1;
+      }
+      await settle();
+      assert.equal(calls.length, i + 1, `attempt ${i + 1} after ${elapsed} ms`);
+    }
+    assert.match((await delivery).message, /failed after 4 attempts: HTTP 503/);
+    assert.equal(calls.length, 4);
+    // Each attempt carries a 5 s deadline and asks fetch not to follow redirects.
+    for (const { init } of calls) {
+      assert.ok(init.signal instanceof AbortSignal);
+      assert.equal(init.redirect, "manual");
+    }
+  });
+
+  test("private hosts are refused unless allowPrivateHosts; numeric and malformed hosts always", () => {
+    const refuses = (reason) => (e) => e instanceof OtpError && e.code === 2019 && e.reason === reason;
+    for (const url of VECTORS.callbackUrls.public) {
+      new CallbackSender({ secret: SECRET, url });
+      new CallbackSender({ secret: SECRET, url, allowPrivateHosts: true });
+    }
+    for (const { url, reason } of VECTORS.callbackUrls.private) {
+      assert.throws(() => new CallbackSender({ secret: SECRET, url }), refuses(reason), url);
+      new CallbackSender({ secret: SECRET, url, allowPrivateHosts: true });
+    }
+    for (const { url, reason } of VECTORS.callbackUrls.refused) {
+      for (const allowPrivateHosts of [false, true]) {
+        assert.throws(() => new CallbackSender({ secret: SECRET, url, allowPrivateHosts }), refuses(reason), url);
+      }
+    }
+    for (const { url, reason } of VECTORS.callbackUrls.privateOverHttp) {
+      assert.throws(() => new CallbackSender({ secret: SECRET, url, allowPrivateHosts: true }), refuses(reason), url);
+    }
+  });
+
+  test("an OTP's own callback URL is checked before anything is sent", async () => {
+    const { calls, fetch } = scriptedFetch([200]);
+    const sender = new CallbackSender({ secret: SECRET, fetch });
+    for (const { url, reason } of [...VECTORS.callbackUrls.private, ...VECTORS.callbackUrls.refused]) {
+      await assert.rejects(sender.send({ ...VIEW, otpCallbackUrl: url }), (e) => e instanceof OtpError && e.reason === reason, url);
+    }
+    assert.equal(calls.length, 0, "no request to a refused URL");
+    assert.equal((await sender.send({ ...VIEW, otpCallbackUrl: "https://8.8.8.8/cb" })).attempts, 1);
+  });
+});
+
+describe("CallbackSender against a receiver on 127.0.0.1", () => {
   test("POSTs the otp_update event with a valid Standard Webhooks signature", async () => {
     receiver.reset();
-    const sender = new CallbackSender({ secret: SECRET });
+    const sender = new CallbackSender({ secret: SECRET, allowPrivateHosts: true });
     const delivery = await sender.send({ ...VIEW, otpCallbackUrl: receiver.url });
     assert.equal(receiver.requests.length, 1);
     const [req] = receiver.requests;
@@ -82,9 +227,17 @@ describe("CallbackSender", () => {
     assert.deepEqual(delivery, { id: req.headers["webhook-id"], url: receiver.url, attempts: 1, status: 200 });
   });
 
+  test("without allowPrivateHosts nothing is sent to 127.0.0.1", async () => {
+    receiver.reset();
+    const sender = new CallbackSender({ secret: SECRET });
+    await assert.rejects(sender.send({ ...VIEW, otpCallbackUrl: receiver.url }), { reason: "callback_url_private_host" });
+    assert.throws(() => new CallbackSender({ secret: SECRET, url: receiver.url }), { code: 2019 });
+    assert.equal(receiver.requests.length, 0);
+  });
+
   test("retries after a 500 with the same webhook-id, re-signed", async () => {
     receiver.reset([500]);
-    const sender = new CallbackSender({ secret: SECRET, url: receiver.url, retryDelayMs: 5 });
+    const sender = new CallbackSender({ secret: SECRET, url: receiver.url, retryDelayMs: 5, allowPrivateHosts: true });
     const delivery = await sender.send(VIEW);
     assert.equal(delivery.attempts, 2);
     assert.equal(receiver.requests.length, 2);
@@ -96,7 +249,7 @@ describe("CallbackSender", () => {
 
   test("gives up after maxAttempts failures, and at once on a 4xx", async () => {
     receiver.reset([503, 503, 503]);
-    const sender = new CallbackSender({ secret: SECRET, url: receiver.url, maxAttempts: 3, retryDelayMs: 1 });
+    const sender = new CallbackSender({ secret: SECRET, url: receiver.url, maxAttempts: 3, retryDelayMs: 1, allowPrivateHosts: true });
     await assert.rejects(sender.send(VIEW), /failed after 3 attempts: HTTP 503/);
     assert.equal(receiver.requests.length, 3);
 
@@ -105,18 +258,52 @@ describe("CallbackSender", () => {
     assert.equal(receiver.requests.length, 1);
   });
 
+  test("redirects are never followed", async () => {
+    for (const status of [301, 302, 307, 308]) {
+      const elsewhere = `${receiver.origin}/elsewhere`;
+      receiver.reset([(res) => res.writeHead(status, { location: elsewhere }).end()]);
+      const sender = new CallbackSender({ secret: SECRET, url: receiver.url, retryDelayMs: 1, allowPrivateHosts: true });
+      await assert.rejects(sender.send(VIEW), new RegExp(`refused: HTTP ${status}`));
+      assert.deepEqual(
+        receiver.requests.map((r) => r.url),
+        ["/callbacks"],
+        `${status}: one request, none to the Location`,
+      );
+    }
+  });
+
+  test("a reply body is never read: an endless one neither delays nor fills memory", async () => {
+    for (const status of [200, 503]) {
+      let written = 0;
+      let closed;
+      const connectionClosed = new Promise((resolve) => (closed = resolve));
+      const endless = (res) => {
+        res.writeHead(status, { "content-type": "application/octet-stream" });
+        const chunk = Buffer.alloc(64 * 1024, 0x61);
+        const timer = setInterval(() => {
+          if (res.destroyed || res.writableEnded) return;
+          res.write(chunk);
+          written += chunk.length;
+        }, 5);
+        res.on("close", () => {
+          clearInterval(timer);
+          closed();
+        });
+      };
+      receiver.reset([endless, 200]);
+      const sender = new CallbackSender({ secret: SECRET, url: receiver.url, retryDelayMs: 1, timeoutMs: 2000, allowPrivateHosts: true });
+      const started = Date.now();
+      const delivery = await sender.send(VIEW);
+      assert.equal(delivery.attempts, status === 200 ? 1 : 2);
+      assert.ok(Date.now() - started < 1000, `answered in ${Date.now() - started} ms, not at the 2 s timeout`);
+      await connectionClosed;
+      assert.ok(written < 4 * 1024 * 1024, `the receiver could write only ${written} bytes before the sender hung up`);
+    }
+  });
+
   test("retries network errors", async () => {
-    const calls = [];
-    const sender = new CallbackSender({
-      secret: SECRET,
-      url: "https://callbacks.example/otp",
-      retryDelayMs: 1,
-      fetch: async (url, init) => {
-        calls.push({ url, init });
-        if (calls.length === 1) throw new TypeError("fetch failed");
-        return { status: 204 };
-      },
-    });
+    const { calls, fetch } = scriptedFetch([null, 204]);
+    const sender = new CallbackSender({ secret: SECRET, url: "https://callbacks.example/otp", retryDelayMs: 1, fetch });
     const delivery = await sender.send(VIEW);
     assert.equal(delivery.attempts, 2);
     assert.equal(calls[1].init.method, "POST");
@@ -125,11 +312,6 @@ describe("CallbackSender", () => {
 
   test("without a URL there is nothing to send", async () => {
     assert.equal(await new CallbackSender({ secret: SECRET }).send(VIEW), null);
-  });
-
-  test("rejects a malformed secret", () => {
-    assert.throws(() => new CallbackSender({ secret: "whsec_c2hvcnQ=" }), TypeError);
-    assert.throws(() => new CallbackSender({ secret: "whsec_not base64!" }), TypeError);
   });
 
   test("sign() matches an independent HMAC", async () => {
@@ -142,7 +324,7 @@ describe("CallbackSender", () => {
 
 test("OtpService's onStatusChange delivers signed callbacks to the OTP's callback URL", async () => {
   receiver.reset([500]);
-  const callbacks = new CallbackSender({ secret: SECRET, retryDelayMs: 5 });
+  const callbacks = new CallbackSender({ secret: SECRET, retryDelayMs: 5, allowPrivateHosts: true });
   const sms = outbox();
   const service = new OtpService({
     store: new MemoryStore(),
