@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project, installing what it needs first:
 # formatting, clippy, the Rust tests (native, and the core's on wasm32 under Node),
-# the worker build, the Node tests of the built worker (tests/**/*.test.mjs), and the
-# demo page's tests in Chromium (tests/browser/; Debian's chromium is installed if missing).
+# the worker build, the Node tests of the built worker and package (tests/**/*.test.mjs;
+# Debian's redis-server is installed if missing), and the demo page's tests in Chromium
+# (tests/browser/; Debian's chromium is installed if missing).
 # Stops at the first failure. Works unattended (CI=true, no stdin).
 set -euo pipefail
 
@@ -53,6 +54,17 @@ bash scripts/build-worker.sh
 
 section "wasm imports: nothing from env (the core must not need a host beyond wasm-bindgen)"
 node scripts/check-wasm-imports.mjs pkg/wasm/otp_core_bg.wasm worker/build/index_bg.wasm
+
+section "redis-server for the package's RedisStore tests (Debian package, installed when missing)"
+# tests/pkg/redis.test.mjs starts its own on 127.0.0.1 (free port, nothing persisted) and stops it.
+if command -v redis-server >/dev/null; then
+  redis-server --version
+else
+  sudo=()
+  ((EUID == 0)) || sudo=(sudo)
+  "${sudo[@]}" apt-get update </dev/null
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server </dev/null
+fi
 
 section "node tests (tests/**/*.test.mjs but tests/browser/)"
 shopt -s globstar nullglob

@@ -35,9 +35,18 @@ export {
   OtpService,
   type OtpServiceOptions,
   type OtpStore,
+  type AtomicOtpStore,
   type SmsSender,
 } from "./service.js";
 export { MemoryStore, KvStore, type KvNamespaceLike } from "./stores.js";
+export { RedisStore, type RedisClientLike, type RedisStoreOptions } from "./redis-store.js";
+export {
+  DurableObjectStore,
+  OtpStoreObject,
+  type DurableObjectNamespaceLike,
+  type DurableObjectStateLike,
+  type DurableObjectStorageLike,
+} from "./durable-object.js";
 export {
   CallbackSender,
   type CallbackSenderOptions,

@@ -31,6 +31,7 @@ const {
 
 const EXPORTS = [
   "CallbackSender",
+  "DurableObjectStore",
   "KvStore",
   "MemoryStore",
   "OtpApiError",
@@ -38,6 +39,8 @@ const EXPORTS = [
   "OtpEngine",
   "OtpError",
   "OtpService",
+  "OtpStoreObject",
+  "RedisStore",
   "cancelOtp",
   "countSmsParts",
   "errorCatalog",
