@@ -4,40 +4,49 @@
 //! webhook secret.
 //!
 //! Delivery runs after the response (`ctx.wait_until`), so a slow or failing
-//! receiver never delays or fails the API. It makes at most 4 attempts: a
-//! network error, a timeout (`CALLBACK_TIMEOUT_MS`, default and maximum 5000),
-//! a 5xx or a 429 is retried after `CALLBACK_RETRY_BASE_MS` × 2ⁿ (default and
-//! maximum base 1000: pauses of 1 s, 2 s, 4 s); any other status ends it. Every attempt of one event carries the same
-//! `webhook-id` and is signed afresh with the time of the attempt. With the
-//! defaults the worst case (4 timeouts and 7 s of pauses) stays under the 30 s
-//! that Workers grant `waitUntil` work after the response.
+//! receiver never delays or fails the API. It follows the core's rule
+//! ([`otp_core::webhook`], which the npm package's `CallbackSender` follows too): at
+//! most 4 attempts of at most 5 s each, with pauses of 1 s, 2 s and 4 s; a network
+//! error, a timeout, 408, 429 and 5xx are retried, a 2xx delivers, anything else ends
+//! it. The worst case, 27 s, stays inside the 30 s that Workers grant `waitUntil`
+//! work after the response. The vars `CALLBACK_TIMEOUT_MS` (per attempt) and
+//! `CALLBACK_RETRY_BASE_MS` (first pause) can only shorten it (tests do). Every
+//! attempt of one event carries the same `webhook-id` and is signed afresh with the
+//! time of the attempt.
+//!
+//! Nothing is sent to a URL the core's check refuses now
+//! ([`otp_core::settings::check_callback_url`]): private, loopback, link-local and
+//! numeric hosts are refused, except private and loopback hosts (http too) while
+//! `ENVIRONMENT` is `development`. Nothing is sent with a webhook secret the core
+//! refuses either. A redirect is not followed (it ends the delivery), and the reply's
+//! body is never read: the status is the whole answer, and the request is aborted
+//! as soon as it is in, so a receiver cannot stream anything at the worker.
 //!
 //! Logs hold the otpId, the attempt and the outcome only: never the URL (it may
 //! carry a token), the phone number or the PIN.
 
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use otp_core::otp::OtpView;
+use otp_core::settings::{check_callback_url, PrivateHosts};
+use otp_core::webhook::{self, CallbackPolicy};
 use serde::Serialize;
-use worker::{Context, Delay, Env};
+use worker::web_sys::RequestRedirect;
+use worker::{AbortController, Context, Delay, Env, Fetch, Headers, Method, Request};
 
-use crate::gateway::fetch::{self, FetchError, PostRequest};
+use crate::gateway::fetch::{FetchError, PostRequest, USER_AGENT};
 use crate::signing;
 
 /// The `event` of a status callback.
 pub(crate) const EVENT: &str = "otp_update";
-/// Attempts per event, the first included.
-pub(crate) const MAX_ATTEMPTS: u32 = 4;
-/// Var: pause before the first retry, in milliseconds; each next pause doubles.
+/// Var: pause before the first retry, in milliseconds (at most the core's 1000);
+/// each next pause doubles.
 pub(crate) const RETRY_BASE_VAR: &str = "CALLBACK_RETRY_BASE_MS";
-/// Var: deadline of one attempt, in milliseconds.
+/// Var: deadline of one attempt, in milliseconds (at most the core's 5000).
 pub(crate) const TIMEOUT_VAR: &str = "CALLBACK_TIMEOUT_MS";
-const DEFAULT_RETRY_BASE_MS: u64 = 1_000;
-const DEFAULT_TIMEOUT_MS: u64 = 5_000;
-/// Upper bounds for the two vars: the defaults, so that the vars can only shorten
-/// a delivery and the worst case stays inside the 30 s of `waitUntil`.
-const MAX_RETRY_BASE_MS: u64 = DEFAULT_RETRY_BASE_MS;
-const MAX_TIMEOUT_MS: u64 = DEFAULT_TIMEOUT_MS;
 
 /// The callback body.
 #[derive(Serialize)]
@@ -54,30 +63,10 @@ fn event_body(view: &OtpView) -> Result<String, serde_json::Error> {
     })
 }
 
-/// Timing of one delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct RetryPolicy {
-    base: Duration,
-    timeout: Duration,
-}
-
-impl RetryPolicy {
-    fn from_env(env: &Env) -> Self {
-        let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
-        RetryPolicy {
-            base: fetch::millis_setting(
-                var(RETRY_BASE_VAR),
-                DEFAULT_RETRY_BASE_MS,
-                MAX_RETRY_BASE_MS,
-            ),
-            timeout: fetch::millis_setting(var(TIMEOUT_VAR), DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS),
-        }
-    }
-
-    /// The pause after failed attempt `attempt` (1-based): base × 2^(attempt-1).
-    fn backoff(&self, attempt: u32) -> Duration {
-        self.base * 2u32.pow(attempt.saturating_sub(1).min(10))
-    }
+/// The core's policy, shortened by the two vars' text where it holds a number.
+fn policy_from(timeout: Option<String>, retry_base: Option<String>) -> CallbackPolicy {
+    let millis = |v: Option<String>| v.and_then(|v| v.trim().parse::<u32>().ok());
+    CallbackPolicy::shortened(None, millis(timeout), millis(retry_base))
 }
 
 /// What to do after one attempt.
@@ -91,14 +80,19 @@ enum Next {
     GiveUp,
 }
 
-/// The decision for an attempt that ended with `outcome`.
+/// The decision for an attempt that ended with `outcome`: the core's rule, where a
+/// timeout and an unreachable receiver are "no status"; a request that could not
+/// even be built is not worth another attempt.
 fn next_step(outcome: Result<u16, FetchError>) -> Next {
-    match outcome {
-        Ok(200..=299) => Next::Done,
-        Ok(429 | 500..=599) => Next::Retry,
-        Ok(_) => Next::GiveUp,
-        Err(FetchError::Timeout | FetchError::Unreachable) => Next::Retry,
-        Err(FetchError::Invalid) => Next::GiveUp,
+    let status = match outcome {
+        Ok(status) => Some(status),
+        Err(FetchError::Timeout | FetchError::Unreachable) => None,
+        Err(FetchError::Invalid) => return Next::GiveUp,
+    };
+    match status {
+        Some(status) if webhook::is_delivered(status) => Next::Done,
+        status if webhook::should_retry(status) => Next::Retry,
+        _ => Next::GiveUp,
     }
 }
 
@@ -110,6 +104,19 @@ fn outcome_label(outcome: Result<u16, FetchError>) -> String {
         Err(FetchError::Unreachable) => "unreachable".into(),
         Err(FetchError::Invalid) => "invalid-url".into(),
     }
+}
+
+/// Why nothing may be sent to `url` with `secret` (for the log), if so.
+fn refusal(url: &str, secret: &str, development: bool) -> Option<&'static str> {
+    let private_hosts = if development {
+        PrivateHosts::Allow
+    } else {
+        PrivateHosts::Refuse
+    };
+    if let Err(e) = check_callback_url(url, private_hosts) {
+        return Some(e.name());
+    }
+    signing::check_secret(secret).err().map(|e| e.message())
 }
 
 /// Sends the status callback of `view` to `url` after the response, with
@@ -146,12 +153,17 @@ struct Delivery {
     msg_id: String,
     otp_id: String,
     body: String,
-    policy: RetryPolicy,
+    policy: CallbackPolicy,
 }
 
 impl Delivery {
-    /// The delivery of `view`'s event; `None` (logged) if it cannot be encoded.
+    /// The delivery of `view`'s event; `None` (logged) if the URL or the secret is
+    /// refused or the event cannot be encoded.
     fn new(env: &Env, url: String, secret: String, view: &OtpView) -> Option<Delivery> {
+        if let Some(why) = refusal(&url, &secret, crate::config::is_development(env)) {
+            worker::console_warn!("callback otp={}: not sent: {why}", view.otp_id);
+            return None;
+        }
         let body = match event_body(view) {
             Ok(body) => body,
             Err(err) => {
@@ -159,13 +171,14 @@ impl Delivery {
                 return None;
             }
         };
+        let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
         Some(Delivery {
             url,
             secret,
             msg_id: signing::new_message_id(),
             otp_id: view.otp_id.clone(),
             body,
-            policy: RetryPolicy::from_env(env),
+            policy: policy_from(var(TIMEOUT_VAR), var(RETRY_BASE_VAR)),
         })
     }
 
@@ -186,30 +199,85 @@ impl Delivery {
     }
 
     async fn run(self) {
-        for attempt in 1..=MAX_ATTEMPTS {
+        let max = self.policy.max_attempts();
+        let timeout = Duration::from_millis(u64::from(self.policy.timeout_ms()));
+        let mut attempt = 1;
+        while let Some(pause) = self.policy.delay_before(attempt) {
+            if pause > 0 {
+                Delay::from(Duration::from_millis(u64::from(pause))).await;
+            }
             let now = (worker::Date::now().as_millis() / 1000) as i64;
-            let outcome = fetch::post(&self.request(now), self.policy.timeout)
-                .await
-                .map(|reply| reply.status);
-            let next = next_step(outcome);
+            let outcome = post_for_status(&self.request(now), timeout).await;
             worker::console_log!(
-                "callback otp={} attempt={attempt}/{MAX_ATTEMPTS} status={}",
+                "callback otp={} attempt={attempt}/{max} status={}",
                 self.otp_id,
                 outcome_label(outcome)
             );
-            match next {
+            match next_step(outcome) {
                 Next::Done | Next::GiveUp => return,
-                Next::Retry if attempt < MAX_ATTEMPTS => {
-                    Delay::from(self.policy.backoff(attempt)).await;
-                }
-                Next::Retry => {}
+                Next::Retry => attempt += 1,
             }
         }
-        worker::console_warn!(
-            "callback otp={}: gave up after {MAX_ATTEMPTS} attempts",
-            self.otp_id
-        );
+        worker::console_warn!("callback otp={}: gave up after {max} attempts", self.otp_id);
     }
+}
+
+/// POSTs `request` and returns the reply's status, giving up after `timeout`.
+/// Redirects are not followed (a 3xx is the answer). The body is never read: the
+/// request is aborted once the status is in, which also ends a body still coming.
+async fn post_for_status(request: &PostRequest, timeout: Duration) -> Result<u16, FetchError> {
+    let js_request = build(request)?;
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let exchange = async {
+        Fetch::Request(js_request)
+            .send_with_signal(&signal)
+            .await
+            .map(|response| response.status_code())
+            .map_err(|_| FetchError::Unreachable)
+    };
+    let outcome = first_of(exchange, Delay::from(timeout)).await;
+    // Ends a request still waiting (timeout) or a reply body nobody reads.
+    controller.abort();
+    outcome.unwrap_or(Err(FetchError::Timeout))
+}
+
+/// The `worker::Request` for `request`: its headers and the `User-Agent`, no redirects.
+fn build(request: &PostRequest) -> Result<Request, FetchError> {
+    let headers = Headers::new();
+    headers
+        .set("User-Agent", USER_AGENT)
+        .map_err(|_| FetchError::Invalid)?;
+    for (name, value) in &request.headers {
+        headers.set(name, value).map_err(|_| FetchError::Invalid)?;
+    }
+    crate::http::new_request(
+        Method::Post,
+        &request.url,
+        &headers,
+        Some(&request.body),
+        Some(RequestRedirect::Manual),
+    )
+    .map_err(|_| FetchError::Invalid)
+}
+
+/// Runs `work` until it finishes or `deadline` fires: `Some(output)` or `None`.
+async fn first_of<T>(
+    work: impl Future<Output = T>,
+    deadline: impl Future<Output = ()>,
+) -> Option<T> {
+    let mut work = pin!(work);
+    let mut deadline = pin!(deadline);
+    poll_fn(|cx| {
+        if let Poll::Ready(output) = work.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        if deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -259,46 +327,89 @@ mod tests {
         );
     }
 
+    /// The vectors the core and the npm package check too.
+    fn vectors() -> serde_json::Value {
+        serde_json::from_str(include_str!("../../tests/fixtures/webhook-vectors.json")).unwrap()
+    }
+
     #[test]
-    fn success_ends_server_errors_and_network_failures_retry_client_errors_give_up() {
-        for status in [200, 201, 202, 204, 299] {
-            assert_eq!(next_step(Ok(status)), Next::Done, "{status}");
+    fn statuses_follow_the_shared_vectors_timeouts_and_unreachable_are_retried() {
+        let v = vectors();
+        let statuses = |key: &str| -> Vec<Option<u16>> {
+            v["statuses"][key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_u64().map(|s| s as u16))
+                .collect()
+        };
+        for status in statuses("delivered") {
+            assert_eq!(next_step(Ok(status.unwrap())), Next::Done, "{status:?}");
         }
-        for status in [429, 500, 502, 503, 504, 599] {
-            assert_eq!(next_step(Ok(status)), Next::Retry, "{status}");
+        for status in statuses("retried") {
+            match status {
+                Some(status) => assert_eq!(next_step(Ok(status)), Next::Retry, "{status}"),
+                None => {
+                    assert_eq!(next_step(Err(FetchError::Timeout)), Next::Retry);
+                    assert_eq!(next_step(Err(FetchError::Unreachable)), Next::Retry);
+                }
+            }
         }
-        for status in [301, 302, 400, 401, 403, 404, 410, 422] {
-            assert_eq!(next_step(Ok(status)), Next::GiveUp, "{status}");
+        for status in statuses("final") {
+            assert_eq!(next_step(Ok(status.unwrap())), Next::GiveUp, "{status:?}");
         }
-        assert_eq!(next_step(Err(FetchError::Timeout)), Next::Retry);
-        assert_eq!(next_step(Err(FetchError::Unreachable)), Next::Retry);
         assert_eq!(next_step(Err(FetchError::Invalid)), Next::GiveUp);
     }
 
     #[test]
-    fn backoff_doubles_from_the_base() {
-        let policy = RetryPolicy {
-            base: Duration::from_millis(1_000),
-            timeout: Duration::from_millis(5_000),
-        };
-        let pauses: Vec<u128> = (1..MAX_ATTEMPTS)
-            .map(|a| policy.backoff(a).as_millis())
-            .collect();
-        assert_eq!(pauses, [1_000, 2_000, 4_000]);
+    fn the_vars_can_shorten_the_core_policy_never_lengthen_it() {
+        let standard = policy_from(None, None);
+        assert_eq!(standard, CallbackPolicy::STANDARD);
+        let pauses =
+            |p: &CallbackPolicy| (1..).map_while(|a| p.delay_before(a)).collect::<Vec<_>>();
+        assert_eq!(pauses(&standard), [0, 1_000, 2_000, 4_000]);
+        let short = policy_from(Some("300".into()), Some(" 50 ".into()));
+        assert_eq!((short.max_attempts(), short.timeout_ms()), (4, 300));
+        assert_eq!(pauses(&short), [0, 50, 100, 200]);
+        assert_eq!(
+            policy_from(Some("60000".into()), Some("5000".into())),
+            standard
+        );
+        assert_eq!(policy_from(Some("soon".into()), Some("".into())), standard);
     }
 
     #[test]
-    fn the_default_worst_case_fits_in_the_wait_until_budget() {
-        let worst = |base: u64, timeout: u64| {
-            let policy = RetryPolicy {
-                base: Duration::from_millis(base),
-                timeout: Duration::from_millis(timeout),
-            };
-            let pauses: Duration = (1..MAX_ATTEMPTS).map(|a| policy.backoff(a)).sum();
-            pauses + policy.timeout * MAX_ATTEMPTS
-        };
-        assert!(worst(DEFAULT_RETRY_BASE_MS, DEFAULT_TIMEOUT_MS) < Duration::from_secs(30));
-        assert!(worst(MAX_RETRY_BASE_MS, MAX_TIMEOUT_MS) < Duration::from_secs(30));
+    fn nothing_goes_to_private_hosts_outside_development_nor_with_a_bad_secret() {
+        let secret = signing::new_webhook_secret();
+        for url in [
+            "http://127.0.0.1:8787/cb",
+            "https://10.0.0.1/cb",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://[::1]/cb",
+            "http://localhost:3000/cb",
+        ] {
+            assert_eq!(
+                refusal(url, &secret, false),
+                Some("callback_url_private_host"),
+                "{url}"
+            );
+        }
+        assert_eq!(refusal("http://127.0.0.1:8787/cb", &secret, true), None);
+        assert_eq!(refusal("https://10.0.0.1/cb", &secret, true), None);
+        for development in [false, true] {
+            assert_eq!(
+                refusal("https://2130706433/", &secret, development),
+                Some("callback_url_numeric_host")
+            );
+            assert_eq!(
+                refusal("https://hooks.example.com/otp", &secret, development),
+                None
+            );
+            assert_eq!(
+                refusal("https://hooks.example.com/otp", "raw-secret", development),
+                Some("webhook secret must start with whsec_")
+            );
+        }
     }
 
     #[test]
@@ -309,10 +420,7 @@ mod tests {
             msg_id: "msg_same".into(),
             otp_id: "otp".into(),
             body: event_body(&view()).unwrap(),
-            policy: RetryPolicy {
-                base: Duration::from_millis(1),
-                timeout: Duration::from_millis(1),
-            },
+            policy: CallbackPolicy::STANDARD,
         };
         let first = delivery.request(1_700_000_000);
         let retry = delivery.request(1_700_000_002);

@@ -4,34 +4,25 @@
 //! Each request carries three headers: `webhook-id` (the same for every retry of
 //! one event), `webhook-timestamp` (Unix seconds of the attempt) and
 //! `webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`.
-//! The key is the application's webhook secret: `whsec_` followed by the base64 of
-//! random bytes, and the HMAC key is those decoded bytes (the Standard Webhooks and
-//! Svix libraries verify these signatures as they are).
+//! The rule is the core's ([`otp_core::webhook`]), the one the npm package signs
+//! with too: the key is the application's webhook secret, `whsec_` followed by
+//! padded base64 of 24-64 bytes, decoded (the Standard Webhooks and Svix libraries
+//! verify these signatures as they are). A secret in any other form is refused, not
+//! used as raw bytes; the worker only makes secrets of the right form
+//! ([`new_webhook_secret`]). Here: the OS randomness for secrets and message ids,
+//! and the headers.
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use otp_core::rng::{OsRandom, RandomSource};
-use otp_core::secret::hmac_sha256;
+use otp_core::webhook::{self, SecretError, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 
-/// Prefix of every webhook secret.
-pub(crate) const SECRET_PREFIX: &str = "whsec_";
-/// Random bytes in a new webhook secret.
-const SECRET_BYTES: usize = 24;
 /// Random bytes in a new message id.
 const MESSAGE_ID_BYTES: usize = 16;
 
-/// Header naming the event; retries of one event repeat it.
-pub(crate) const HEADER_ID: &str = "webhook-id";
-/// Header with the Unix time (seconds) the attempt was signed.
-pub(crate) const HEADER_TIMESTAMP: &str = "webhook-timestamp";
-/// Header with the `v1,<base64>` signature.
-pub(crate) const HEADER_SIGNATURE: &str = "webhook-signature";
-
 /// A new webhook secret: `whsec_` + base64 of 24 random bytes from the OS CSPRNG.
 pub(crate) fn new_webhook_secret() -> String {
-    let mut bytes = [0u8; SECRET_BYTES];
-    OsRandom.fill_bytes(&mut bytes);
-    format!("{SECRET_PREFIX}{}", STANDARD.encode(bytes))
+    webhook::new_secret(&mut OsRandom)
 }
 
 /// A new `webhook-id`: `msg_` + 22 url-safe base64 characters (128 random bits).
@@ -41,31 +32,18 @@ pub(crate) fn new_message_id() -> String {
     format!("msg_{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// The HMAC key of `secret`: the base64-decoded part after `whsec_`. A secret
-/// that is not in that form (hand-set by an operator) is used as raw bytes, so
-/// signing never fails; secrets made by [`new_webhook_secret`] always decode.
-fn key_bytes(secret: &str) -> Vec<u8> {
-    secret
-        .strip_prefix(SECRET_PREFIX)
-        .and_then(|encoded| STANDARD.decode(encoded).ok())
-        .filter(|key| !key.is_empty())
-        .unwrap_or_else(|| secret.as_bytes().to_vec())
+/// Whether `secret` can sign: `whsec_` + padded base64 of 24-64 bytes. Check it
+/// before sending anything signed with it (see [`sign`]).
+pub(crate) fn check_secret(secret: &str) -> Result<(), SecretError> {
+    webhook::WebhookSecret::parse(secret).map(|_| ())
 }
 
-/// The `webhook-signature` value for `body` sent as message `msg_id` at `timestamp`.
+/// The `webhook-signature` value for `body` sent as message `msg_id` at
+/// `timestamp`. For a secret that [`check_secret`] refuses (never one the worker
+/// made) it is empty, a header every receiver rejects: nothing is ever signed with
+/// a key a receiver would derive differently.
 pub(crate) fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &str) -> String {
-    let timestamp = timestamp.to_string();
-    let mac = hmac_sha256(
-        &key_bytes(secret),
-        &[
-            msg_id.as_bytes(),
-            b".",
-            timestamp.as_bytes(),
-            b".",
-            body.as_bytes(),
-        ],
-    );
-    format!("v1,{}", STANDARD.encode(mac))
+    webhook::sign(secret, msg_id, timestamp, body).unwrap_or_default()
 }
 
 /// The three Standard Webhooks headers (name, value) for one signed request.
@@ -89,19 +67,20 @@ pub(crate) fn signed_headers(
 pub(crate) fn verify(secret: &str, msg_id: &str, timestamp: i64, body: &str, header: &str) -> bool {
     use otp_core::secret::constant_time_eq;
     let expected = sign(secret, msg_id, timestamp, body);
-    header.split(' ').fold(false, |found, candidate| {
-        found | constant_time_eq(candidate.as_bytes(), expected.as_bytes())
-    })
+    !expected.is_empty()
+        && header.split(' ').fold(false, |found, candidate| {
+            found | constant_time_eq(candidate.as_bytes(), expected.as_bytes())
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::STANDARD;
 
     // The example of the Standard Webhooks specification (also Svix's test
-    // vector), checked independently with node:crypto:
-    // createHmac("sha256", Buffer.from(secret.slice(6), "base64"))
-    //   .update(`${id}.${ts}.${body}`).digest("base64")
+    // vector); the core checks it among the shared vectors of
+    // tests/fixtures/webhook-vectors.json, which the npm package checks too.
     const SPEC_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     const SPEC_ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
     const SPEC_TS: i64 = 1_614_265_330;
@@ -113,24 +92,6 @@ mod tests {
         assert_eq!(
             sign(SPEC_SECRET, SPEC_ID, SPEC_TS, SPEC_BODY),
             SPEC_SIGNATURE
-        );
-    }
-
-    #[test]
-    fn signature_matches_a_vector_computed_with_node_crypto() {
-        // node -e 'const c=require("crypto");console.log(c.createHmac("sha256",
-        //   Buffer.from("dGVzdC1zZWNyZXQtMjQtYnl0ZXMtbG9uZyE=","base64"))
-        //   .update("msg_abc.1700000000.{\"event\":\"otp_update\",\"data\":[]}")
-        //   .digest("base64"))'
-        let body = r#"{"event":"otp_update","data":[]}"#;
-        assert_eq!(
-            sign(
-                "whsec_dGVzdC1zZWNyZXQtMjQtYnl0ZXMtbG9uZyE=",
-                "msg_abc",
-                1_700_000_000,
-                body
-            ),
-            "v1,KVAZysleRTJtgFoXUzMfnTTj7tnGxC9nTcaCvOdho4g="
         );
     }
 
@@ -173,7 +134,7 @@ mod tests {
         let encoded = a.strip_prefix("whsec_").expect("whsec_ prefix");
         assert_eq!(encoded.len(), 32);
         assert_eq!(STANDARD.decode(encoded).expect("base64").len(), 24);
-        assert_eq!(key_bytes(&a).len(), 24);
+        assert_eq!(check_secret(&a), Ok(()));
     }
 
     #[test]
@@ -188,19 +149,17 @@ mod tests {
     }
 
     #[test]
-    fn a_secret_that_is_not_whsec_base64_signs_with_its_raw_bytes() {
-        let raw = "not-a-whsec-secret";
-        let expected = hmac_sha256(raw.as_bytes(), &[b"id.1.body"]);
-        assert_eq!(
-            sign(raw, "id", 1, "body"),
-            format!("v1,{}", STANDARD.encode(expected))
-        );
-        // Same with the prefix but a body that is not base64.
-        let bad = "whsec_***";
-        let expected = hmac_sha256(bad.as_bytes(), &[b"id.1.body"]);
-        assert_eq!(
-            sign(bad, "id", 1, "body"),
-            format!("v1,{}", STANDARD.encode(expected))
-        );
+    fn a_secret_that_is_not_whsec_base64_of_24_to_64_bytes_signs_nothing() {
+        for (bad, why) in [
+            ("not-a-whsec-secret", SecretError::MissingPrefix),
+            ("whsec_***", SecretError::NotBase64),
+            ("whsec_c2hvcnQ=", SecretError::WrongLength),
+        ] {
+            assert_eq!(check_secret(bad), Err(why), "{bad}");
+            assert_eq!(sign(bad, "id", 1, "body"), "", "{bad}");
+            assert!(!verify(bad, "id", 1, "body", ""));
+            let [_, _, (_, signature)] = signed_headers(bad, "id", 1, "body");
+            assert_eq!(signature, "");
+        }
     }
 }
