@@ -38,6 +38,10 @@ bash scripts/build-worker.sh
 if [[ ! -f .dev.vars ]]; then
   cp .dev.vars.example .dev.vars
   log "created .dev.vars from .dev.vars.example (local secrets; edit to taste)"
+elif ! grep -q '^HASH_KEY=' .dev.vars; then
+  # Added after .dev.vars files were first made: take the example's value.
+  grep '^HASH_KEY=' .dev.vars.example >> .dev.vars
+  log "added HASH_KEY from .dev.vars.example to .dev.vars"
 fi
 
 # Keep wrangler offline: no telemetry, no download of the Request.cf metadata.

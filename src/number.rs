@@ -18,7 +18,31 @@
 use serde::{Deserialize, Serialize};
 
 use crate::guard::{GuardError, GuardSettings, PhoneGuard, SendPlan};
+use crate::id::SHARDS;
+use crate::phone::PhoneNumber;
+use crate::secret::{hmac_sha256, to_hex};
 use crate::time::UnixSeconds;
+
+/// The name of `phone` in application `app_id` wherever a store keys or shards by
+/// number: `HMAC-SHA256(key, "number." appId "." e164)` in lowercase hex. The key
+/// is a server secret of its own (never a PIN key, which rotates), so the name
+/// neither reveals the number nor moves when PIN keys rotate.
+pub fn number_hash(key: &[u8], app_id: &str, phone: &PhoneNumber) -> String {
+    let mac = hmac_sha256(
+        key,
+        &[b"number.", app_id.as_bytes(), b".", phone.e164().as_bytes()],
+    );
+    to_hex(&mac)
+}
+
+/// The shard of a number by its [`number_hash`]: its first hex digit, like the
+/// ids of its records (`crate::id::new_uuid_v4_in_shard`).
+pub fn shard_of_hash(hash: &str) -> u8 {
+    hash.chars()
+        .next()
+        .and_then(|c| c.to_digit(16))
+        .map_or(0, |d| d as u8 % SHARDS)
+}
 
 /// Most verifications kept in one number's index.
 pub const MAX_ENTRIES: usize = 50;
@@ -229,12 +253,7 @@ impl NumberState {
     /// Seconds this state should be kept from `now`: while the guard state
     /// matters, while the newest record can still be read and while a send is in
     /// flight; at least 60 (KV's minimum).
-    pub fn storage_ttl(
-        &self,
-        settings: &GuardSettings,
-        now: UnixSeconds,
-        retention: u32,
-    ) -> u64 {
+    pub fn storage_ttl(&self, settings: &GuardSettings, now: UnixSeconds, retention: u32) -> u64 {
         let index = self
             .verifications
             .iter()
@@ -265,6 +284,24 @@ mod tests {
 
     fn entry(id: &str, expires_at: UnixSeconds) -> Entry {
         Entry::new(id.into(), format!("m-{id}"), expires_at)
+    }
+
+    #[test]
+    fn number_hashes_hide_the_number_differ_per_app_and_name_a_shard() {
+        let phone = crate::phone::parse_phone("+33612345678", None).unwrap();
+        let a = number_hash(b"hash-key-0123456789abcdef", "app-a", &phone);
+        let b = number_hash(b"hash-key-0123456789abcdef", "app-b", &phone);
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        assert!(!a.contains("612345678"));
+        assert_ne!(
+            number_hash(b"another-key-0123456789abc", "app-a", &phone),
+            a
+        );
+        assert_eq!(
+            u32::from(shard_of_hash(&a)),
+            a[..1].chars().next().unwrap().to_digit(16).unwrap()
+        );
     }
 
     fn ids(s: &NumberState) -> Vec<&str> {

@@ -131,7 +131,32 @@ pub fn plan_otp(
     rng: &mut dyn RandomSource,
     keys: &SecretKeys,
 ) -> Result<PlannedOtp> {
-    let (resolved, drawn) = plan_parts(app, request, now, rng, keys)?;
+    plan(app, request, now, rng, keys, None)
+}
+
+/// [`plan_otp`] for a store sharded by phone number: the new id names the shard
+/// that `shard_of` gives for the destination (`crate::id::new_uuid_v4_in_shard`),
+/// so the record can be found from its id alone.
+pub fn plan_sharded_otp(
+    app: &OtpSettings,
+    request: &OtpRequest,
+    now: UnixSeconds,
+    rng: &mut dyn RandomSource,
+    keys: &SecretKeys,
+    shard_of: &dyn Fn(&PhoneNumber) -> u8,
+) -> Result<PlannedOtp> {
+    plan(app, request, now, rng, keys, Some(shard_of))
+}
+
+fn plan(
+    app: &OtpSettings,
+    request: &OtpRequest,
+    now: UnixSeconds,
+    rng: &mut dyn RandomSource,
+    keys: &SecretKeys,
+    shard_of: Option<&dyn Fn(&PhoneNumber) -> u8>,
+) -> Result<PlannedOtp> {
+    let (resolved, drawn) = plan_parts(app, request, now, rng, keys, shard_of)?;
     let record = OtpRecord {
         pin_digest: drawn.pin_digest,
         otp_id: drawn.otp_id,
@@ -191,10 +216,11 @@ pub(crate) fn plan_parts(
     now: UnixSeconds,
     rng: &mut dyn RandomSource,
     keys: &SecretKeys,
+    shard_of: Option<&dyn Fn(&PhoneNumber) -> u8>,
 ) -> Result<(ResolvedOtp, DrawnOtp)> {
     let resolved = resolve(app, request)?;
-    let otp_id = match request.shard {
-        Some(shard) => new_uuid_v4_in_shard(rng, shard),
+    let otp_id = match shard_of {
+        Some(shard_of) => new_uuid_v4_in_shard(rng, shard_of(&resolved.phone)),
         None => new_uuid_v4(rng),
     };
     let generated;
@@ -348,7 +374,12 @@ impl OtpRecord {
     }
 
     /// Runs `command` at `now`: the one entry point of every change to a stored record.
-    pub fn apply(&mut self, command: &Command, keys: &SecretKeys, now: UnixSeconds) -> Verification {
+    pub fn apply(
+        &mut self,
+        command: &Command,
+        keys: &SecretKeys,
+        now: UnixSeconds,
+    ) -> Verification {
         let done = |result: Result<()>, status_changed: bool| Verification {
             result,
             record_changed: result.is_ok(),

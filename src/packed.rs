@@ -137,9 +137,15 @@ mod tests {
                 for (seed, now) in [(1, 1_700_000_000), (2, -5), (3, 999_999_999_999_999)] {
                     let p =
                         plan_otp(&app, &request, now, &mut SeededRandom::new(seed), &keys).unwrap();
-                    let (resolved, drawn) =
-                        plan_parts(&app, &request, now, &mut SeededRandom::new(seed), &keys)
-                            .unwrap();
+                    let (resolved, drawn) = plan_parts(
+                        &app,
+                        &request,
+                        now,
+                        &mut SeededRandom::new(seed),
+                        &keys,
+                        None,
+                    )
+                    .unwrap();
                     let expected = json!({
                         "record": p.record,
                         "message": p.message,

@@ -368,8 +368,16 @@ impl OtpEngine {
                 now,
                 &mut SeededRandom::new(seed),
                 &self.keys,
+                None,
             ),
-            None => otp::plan_parts(&self.settings, &request, now, &mut self.rng, &self.keys),
+            None => otp::plan_parts(
+                &self.settings,
+                &request,
+                now,
+                &mut self.rng,
+                &self.keys,
+                None,
+            ),
         }
         .map_err(throw)?;
         Ok(packed::planned(&resolved, &drawn, now))

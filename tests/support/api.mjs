@@ -9,6 +9,7 @@ export const DEV_BINDINGS = {
   ADMIN_TOKEN: "test-admin-token",
   PIN_KEYS: "test-pin-key-0123456789abcdef",
   TOKEN_KEY: "test-token-key-0123456789abcdef",
+  HASH_KEY: "test-hash-key-0123456789abcdef",
 };
 
 /**

@@ -38,6 +38,7 @@ describe("status callbacks", () => {
         ADMIN_TOKEN,
         PIN_KEYS: "test-pin-key-0123456789abcdef",
         TOKEN_KEY: "test-token-key-0123456789abcdef",
+        HASH_KEY: "test-hash-key-0123456789abcdef",
         ENVIRONMENT: "development",
         CALLBACK_RETRY_BASE_MS: String(RETRY_BASE_MS),
         CALLBACK_TIMEOUT_MS: String(CALLBACK_TIMEOUT_MS),

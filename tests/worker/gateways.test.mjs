@@ -14,6 +14,7 @@ const SECRETS = {
   ADMIN_TOKEN,
   PIN_KEYS: "test-pin-key-0123456789abcdef",
   TOKEN_KEY: "test-token-key-0123456789abcdef",
+  HASH_KEY: "test-hash-key-0123456789abcdef",
 };
 const TWILIO_SID = "AC0123456789abcdef0123456789abcdef";
 const TWILIO_TOKEN = "twilio-auth-token-secret";
@@ -74,9 +75,24 @@ async function verifyPin(worker, app, otpId, pin) {
 }
 
 /** Keys of OTP records of `app` in OTP_KV. */
+/**
+ * The app's OTP record copies in KV once they have settled: the shards write them
+ * after their replies (a record removed after a refused send goes the same way), so
+ * this waits until two reads a short while apart agree (at most about 5 s).
+ */
 async function otpKeys(worker, app) {
-  const { keys } = await (await worker.kv("OTP_KV")).list({ prefix: "otp:" });
-  return keys.map((k) => k.name).filter((name) => name.includes(app.appId));
+  const read = async () => {
+    const { keys } = await (await worker.kv("OTP_KV")).list({ prefix: "otp:" });
+    return keys.map((k) => k.name).filter((name) => name.includes(app.appId));
+  };
+  let last = await read();
+  for (let i = 0; i < 25; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const next = await read();
+    if (JSON.stringify(next) === JSON.stringify(last) && i >= 2) return next;
+    last = next;
+  }
+  return last;
 }
 
 /** The PIN in an SMS text rendered from TEMPLATE. */

@@ -50,9 +50,9 @@ export async function startWorker({ bindings = {}, kvNamespaces = ["OTP_KV"], mi
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: COMPATIBILITY_DATE,
     kvNamespaces,
-    // Same bindings as wrangler.toml: one object per OTP serialises its changes,
-    // one per application counts its rate limits, one per (app, phone) runs the Dexatel guard.
-    durableObjects: { OTP_GUARD: "OtpGuard", RATE_LIMITER: "RateLimiter", PHONE_GUARD: "PhoneGuard" },
+    // Same bindings as wrangler.toml: a fixed set of shards per application holds its
+    // records and per-number guards; one object per application counts its rate limits.
+    durableObjects: { OTP_SHARD: "OtpShard", RATE_LIMITER: "RateLimiter" },
     bindings: { ENVIRONMENT: "test", ...bindings },
     // Same as [assets] in wrangler.toml: the worker runs first and reads the files
     // through its ASSETS binding; exact paths only.

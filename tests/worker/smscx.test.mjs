@@ -31,10 +31,14 @@ describe("SMS.CX OTP API", () => {
     return { otp: res.body, pin, message };
   }
 
-  function assertError(res, status, code) {
+  /** SMS.CX's error object, plus `reason` (the precise cause) for the core's refusals. */
+  function assertError(res, status, code, reason) {
     assert.equal(res.status, status, JSON.stringify(res.body));
     assert.equal(res.body.error.code, code, JSON.stringify(res.body));
-    assert.deepEqual(Object.keys(res.body.error).sort(), ["code", "message", "type", "uri"]);
+    const keys = Object.keys(res.body.error).sort();
+    assert.deepEqual(keys.filter((k) => k !== "reason"), ["code", "message", "type", "uri"]);
+    if (keys.includes("reason")) assert.match(res.body.error.reason, /^[a-z0-9_]+$/);
+    if (reason) assert.equal(res.body.error.reason, reason, JSON.stringify(res.body));
   }
 
   test("POST /otp answers 201 with the SMS.CX OTP object", async () => {
@@ -155,21 +159,22 @@ describe("SMS.CX OTP API", () => {
       [{ phoneNumber: PHONE, trackId: "not-a-uuid" }, 2018],
       [{ phoneNumber: PHONE, otpCallbackUrl: "not a url" }, 2019],
       [{ phoneNumber: "+33 6 12 AB 41 11" }, 2020],
-      [{ phoneNumber: "+331234" }, 2101],
-      [{ phoneNumber: "+3361242411112345" }, 2102],
-      [{ phoneNumber: "+999612424111" }, 2103],
-      [{ phoneNumber: PHONE, from: "AB" }, 2104],
-      [{ phoneNumber: PHONE, from: "1234567890123456" }, 2105],
-      [{ phoneNumber: PHONE, from: "Acme Company" }, 2106],
+      // SMS.CX's code for the violation it documents, with our precise reason.
+      [{ phoneNumber: "+331234" }, 2020, "phone_number_too_short"],
+      [{ phoneNumber: "+3361242411112345" }, 2020, "phone_number_too_long"],
+      [{ phoneNumber: "+999612424111" }, 2020, "phone_country_code_unknown"],
+      [{ phoneNumber: PHONE, from: "AB" }, 2005, "from_too_short"],
+      [{ phoneNumber: PHONE, from: "1234567890123456" }, 2005, "from_too_long"],
+      [{ phoneNumber: PHONE, from: "Acme Company" }, 2005, "from_alphanumeric_too_long"],
       [{ phoneNumber: PHONE, template: "{{pin}}" + "x".repeat(1000) }, 2107],
       [{ phoneNumber: PHONE, language: "french" }, 2108],
-      [{ phoneNumber: PHONE, otpCallbackUrl: "http://example.com/cb" }, 2111],
+      [{ phoneNumber: PHONE, otpCallbackUrl: "http://example.com/cb" }, 2019, "callback_url_not_https"],
       [{ phoneNumber: 33612424111 }, 2114],
     ];
     const before = (await api.outbox(PHONE)).length;
-    for (const [body, code] of cases) {
+    for (const [body, code, reason] of cases) {
       const res = await otp.send(body);
-      assertError(res, 400, code);
+      assertError(res, 400, code, reason);
       assert.equal(res.body.error.type, "invalid_param", `${code}`);
     }
     assert.equal((await api.outbox(PHONE)).length, before, "no SMS was sent for bad input");

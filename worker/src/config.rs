@@ -48,6 +48,9 @@ pub(crate) struct Config {
     pub(crate) pin_keys: SecretKeys,
     /// Key that signs bearer tokens (secret `TOKEN_KEY`).
     pub(crate) token_key: Vec<u8>,
+    /// Key of the keyed hashes that name phone numbers in storage and pick their
+    /// shard (secret `HASH_KEY`; unlike `PIN_KEYS` it never rotates).
+    pub(crate) hash_key: Vec<u8>,
     /// Seconds a finished OTP stays readable (var `RETENTION_SECONDS`).
     pub(crate) retention: u32,
     /// Life of a bearer token in seconds (var `TOKEN_TTL_SECONDS`).
@@ -70,9 +73,14 @@ impl Config {
             .filter(|k| k.len() >= 16)
             .ok_or_else(|| missing("TOKEN_KEY (at least 16 bytes)"))?
             .into_bytes();
+        let hash_key = secret_or_var(env, "HASH_KEY")
+            .filter(|k| k.len() >= 16)
+            .ok_or_else(|| missing("HASH_KEY (at least 16 bytes)"))?
+            .into_bytes();
         Ok(Config {
             pin_keys,
             token_key,
+            hash_key,
             retention: var_u32(env, "RETENTION_SECONDS", DEFAULT_RETENTION),
             token_ttl: var_u32(env, "TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL).max(60),
         })

@@ -30,14 +30,16 @@ use otp_core::time::UnixSeconds;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use worker::kv::KvStore;
-use worker::{Env, Method, Request, Response};
+use worker::{Context, Env, Method, Request, Response};
 
+use crate::api::common::auth;
 use crate::apps::{hash_credential, new_api_key, new_app_secret, AppRecord, AppStore};
-use crate::config::{self, is_development, Config};
+use crate::config::is_development;
+use crate::context::RequestContext;
 use crate::error::{ApiError, ApiResult};
 use crate::gateway::{read_outbox, GatewayConfig, OutboxMessage};
 use crate::signing::new_webhook_secret;
-use crate::{assets, auth, http};
+use crate::{assets, http};
 
 /// The asset of the page, served at `/demo` and `/demo/`.
 const PAGE: &str = "demo.html";
@@ -48,7 +50,12 @@ const DEMO_APP_KEY: &str = "demo:app";
 const DEMO_APP_NAME: &str = "Demo";
 
 /// Routes `/` and `/demo/...`; `segments` is the path split on `/`.
-pub(crate) async fn route(req: Request, env: Env, segments: &[&str]) -> ApiResult<Response> {
+pub(crate) async fn route(
+    req: Request,
+    env: Env,
+    ctx: Context,
+    segments: &[&str],
+) -> ApiResult<Response> {
     let method = req.method();
     let read = matches!(method, Method::Get | Method::Head);
     match segments {
@@ -57,8 +64,12 @@ pub(crate) async fn route(req: Request, env: Env, segments: &[&str]) -> ApiResul
         ["demo", "session"] | ["demo", "outbox"] if !is_development(&env) => {
             Err(ApiError::dev_only())
         }
-        ["demo", "session"] if method == Method::Post => session(&req, &env).await,
-        ["demo", "outbox"] if method == Method::Get => outbox(&req, &env).await,
+        ["demo", "session"] if method == Method::Post => {
+            session(&RequestContext::new(&req, env, ctx)?).await
+        }
+        ["demo", "outbox"] if method == Method::Get => {
+            outbox(&req, &RequestContext::new(&req, env, ctx)?).await
+        }
         [""] | ["demo"] | ["demo", ""] | ["demo", "session" | "outbox"] => {
             Err(ApiError::method_not_allowed())
         }
@@ -177,12 +188,11 @@ struct Session {
 }
 
 /// `POST /demo/session` (development only): a bearer token for the demo app.
-async fn session(req: &Request, env: &Env) -> ApiResult<Response> {
-    let config = Config::from_env(env)?;
-    let now = config::now(req, env);
-    let app = demo_app(env, now).await?;
+async fn session(rc: &RequestContext) -> ApiResult<Response> {
+    let (config, now) = (&rc.config, rc.now);
+    let app = demo_app(&rc.bindings.kv, now).await?;
     reply(&Session {
-        access_token: auth::issue_token(&config, &app, now),
+        access_token: auth::issue_token(config, &app, now),
         token_type: "Bearer",
         expires_in: config.token_ttl,
         scope: "otp:read otp:write",
@@ -192,9 +202,8 @@ async fn session(req: &Request, env: &Env) -> ApiResult<Response> {
 
 /// The demo application: the one named by `demo:app` while it exists and still
 /// sends to the outbox, else a new one.
-async fn demo_app(env: &Env, now: UnixSeconds) -> ApiResult<AppRecord> {
-    let kv: KvStore = crate::kv(env)?;
-    let apps = AppStore::new(crate::kv(env)?);
+async fn demo_app(kv: &KvStore, now: UnixSeconds) -> ApiResult<AppRecord> {
+    let apps = AppStore::new(kv.clone());
     if let Some(id) = kv.get(DEMO_APP_KEY).text().await? {
         if let Some(app) = apps.get(id.trim()).await? {
             if app.gateway == GatewayConfig::Outbox {
@@ -232,15 +241,13 @@ struct Outbox {
 
 /// `GET /demo/outbox?phoneNumber=…[&countryIso=…][&otpId=…]` (development only):
 /// the caller's own messages to that number, newest first.
-async fn outbox(req: &Request, env: &Env) -> ApiResult<Response> {
-    let config = Config::from_env(env)?;
-    let now = config::now(req, env);
-    let who = auth::authenticate(req, env, &config, now).await?;
+async fn outbox(req: &Request, rc: &RequestContext) -> ApiResult<Response> {
+    let who = auth::authenticate(req, rc).await?;
     who.scopes.require(false)?;
     let phone = http::query_param(req, "phoneNumber").ok_or_else(ApiError::invalid_query)?;
     let phone = parse_phone(&phone, http::query_param(req, "countryIso").as_deref())?;
     let otp_id = http::query_param(req, "otpId");
-    let data = read_outbox(env, phone.e164(), usize::MAX)
+    let data = read_outbox(&rc.env, phone.e164(), usize::MAX)
         .await?
         .into_iter()
         .filter(|m| m.app_id == who.app.app_id)

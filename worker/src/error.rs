@@ -5,6 +5,7 @@
 //! failures have codes of their own (below). Messages are fixed, client-facing
 //! strings: internal error text is logged, never sent.
 
+use otp_core::time::UnixSeconds;
 use serde::Serialize;
 use worker::{Response, Result};
 
@@ -15,8 +16,37 @@ pub(crate) struct ApiError {
     code: u16,
     kind: &'static str,
     message: &'static str,
-    /// The rate limit that refused the request (429 only).
-    refusal: Option<otp_core::limits::Refusal>,
+    /// The core's precise cause, when the core refused (sent as `reason`; each
+    /// dialect maps it to its own code).
+    cause: Option<otp_core::Error>,
+    /// When a retry can succeed (429 only).
+    retry: Option<Retry>,
+}
+
+/// When a refused request can be retried, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// A rate limit refused it: `Retry-After` and `X-Rate-Limit-*`.
+    RateLimit(otp_core::limits::Refusal),
+    /// A guard refused it for this many seconds: `Retry-After`.
+    After(u64),
+}
+
+impl Retry {
+    /// Writes `Retry-After`, and for a rate limit `X-Rate-Limit-*`: the same
+    /// headers in every dialect.
+    pub(crate) fn write(self, headers: &mut worker::Headers) -> Result<()> {
+        match self {
+            Retry::RateLimit(r) => {
+                headers.set("Retry-After", &r.retry_after.max(1).to_string())?;
+                headers.set("X-Rate-Limit-Limit", &r.limit.to_string())?;
+                headers.set("X-Rate-Limit-Remaining", "0")?;
+                headers.set("X-Rate-Limit-Reset", &r.reset.to_string())?;
+            }
+            Retry::After(seconds) => headers.set("Retry-After", &seconds.max(1).to_string())?,
+        }
+        Ok(())
+    }
 }
 
 #[derive(Serialize)]
@@ -31,6 +61,9 @@ struct Body<'a> {
     message: &'a str,
     uri: &'a str,
     code: u16,
+    /// The precise cause of a core refusal, e.g. `phone_number_too_short` (2020).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
 }
 
 /// Worker error codes: stable, documented in the README and the OpenAPI spec.
@@ -107,7 +140,8 @@ impl ApiError {
             code,
             kind,
             message,
-            refusal: None,
+            cause: None,
+            retry: None,
         }
     }
 
@@ -136,6 +170,16 @@ impl ApiError {
         self.message
     }
 
+    /// The core's precise cause, if the core refused.
+    pub(crate) fn cause(&self) -> Option<otp_core::Error> {
+        self.cause
+    }
+
+    /// When a retry can succeed, if it can.
+    pub(crate) fn retry(&self) -> Option<Retry> {
+        self.retry
+    }
+
     fn envelope<'a>(&'a self, uri: &'a str) -> Envelope<'a> {
         Envelope {
             error: Body {
@@ -143,6 +187,7 @@ impl ApiError {
                 message: self.message,
                 uri,
                 code: self.code,
+                reason: self.cause.map(otp_core::Error::name),
             },
         }
     }
@@ -150,12 +195,8 @@ impl ApiError {
     /// The HTTP reply for this error, `uri` being the request path.
     pub(crate) fn to_response(&self, uri: &str) -> Result<Response> {
         let mut res = crate::http::json(&self.envelope(uri), self.status)?;
-        if let Some(r) = self.refusal {
-            let headers = res.headers_mut();
-            headers.set("Retry-After", &r.retry_after.max(1).to_string())?;
-            headers.set("X-Rate-Limit-Limit", &r.limit.to_string())?;
-            headers.set("X-Rate-Limit-Remaining", "0")?;
-            headers.set("X-Rate-Limit-Reset", &r.reset.to_string())?;
+        if let Some(retry) = self.retry {
+            retry.write(res.headers_mut())?;
         }
         Ok(res)
     }
@@ -163,7 +204,7 @@ impl ApiError {
     /// A rate limit refused the request (429, with `Retry-After` and `X-Rate-Limit-*`).
     pub(crate) fn rate_limited(refusal: otp_core::limits::Refusal) -> Self {
         ApiError {
-            refusal: Some(refusal),
+            retry: Some(Retry::RateLimit(refusal)),
             ..ApiError::new(
                 429,
                 1007,
@@ -172,11 +213,42 @@ impl ApiError {
             )
         }
     }
+
+    /// The number is blocked after too many failed checks (Dexatel's guard:
+    /// 429, its code 1530, with `Retry-After`).
+    pub(crate) fn number_blocked(until: UnixSeconds, now: UnixSeconds) -> Self {
+        ApiError {
+            retry: Some(Retry::After(until.saturating_sub(now).max(1) as u64)),
+            ..ApiError::new(
+                429,
+                1530,
+                "blocked",
+                "Blocked number: too many failed checks; retry after the block ends",
+            )
+        }
+    }
+
+    /// A send to the number must wait (Dexatel's guard: 429, code 1690, with
+    /// `Retry-After`).
+    pub(crate) fn number_cooldown(until: UnixSeconds, now: UnixSeconds) -> Self {
+        ApiError {
+            retry: Some(Retry::After(until.saturating_sub(now).max(1) as u64)),
+            ..ApiError::new(
+                429,
+                1690,
+                "cooldown",
+                "A code was sent to this number too recently; retry after the cooldown",
+            )
+        }
+    }
 }
 
 impl From<otp_core::Error> for ApiError {
     fn from(e: otp_core::Error) -> Self {
-        ApiError::new(e.http_status(), e.code(), e.error_type(), e.message())
+        ApiError {
+            cause: Some(e),
+            ..ApiError::new(e.http_status(), e.code(), e.error_type(), e.message())
+        }
     }
 }
 

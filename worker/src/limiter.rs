@@ -178,9 +178,8 @@ impl RateLimiter {
         }
         let storage = self.state.storage();
         if storage.get_alarm().await?.is_none() {
-            storage
-                .set_alarm(worker::Date::now().as_millis() as i64 + SWEEP_EVERY_MS)
-                .await?;
+            // An offset: workers-rs reads an `i64` as milliseconds from now.
+            storage.set_alarm(SWEEP_EVERY_MS).await?;
         }
         self.sweep_scheduled.set(true);
         Ok(())
@@ -260,18 +259,14 @@ impl DurableObject for RateLimiter {
 }
 
 /// The applications' rate-limit objects.
-pub(crate) struct RateLimits {
-    ns: ObjectNamespace,
+pub(crate) struct RateLimits<'a> {
+    ns: &'a ObjectNamespace,
 }
 
-impl RateLimits {
+impl<'a> RateLimits<'a> {
     /// Over the `RATE_LIMITER` binding.
-    pub(crate) fn new(env: &Env) -> ApiResult<Self> {
-        let ns = env.durable_object(BINDING).map_err(|_| {
-            worker::console_error!("configuration: binding {BINDING} is missing");
-            ApiError::misconfigured()
-        })?;
-        Ok(RateLimits { ns })
+    pub(crate) fn new(ns: &'a ObjectNamespace) -> Self {
+        RateLimits { ns }
     }
 
     async fn call(
@@ -280,7 +275,7 @@ impl RateLimits {
         request: &LimiterRequest,
     ) -> ApiResult<std::result::Result<(), Refusal>> {
         crate::durable::call(
-            &self.ns,
+            self.ns,
             &format!("limits:{app_id}"),
             "rate limiter",
             request,
@@ -311,12 +306,9 @@ impl RateLimits {
         &self,
         app_id: &str,
         limits: Limits,
-        client_ip: Option<&str>,
+        ip: &str,
         now: UnixSeconds,
     ) -> ApiResult<()> {
-        let Some(ip) = client_ip else {
-            return Ok(());
-        };
         let take = Take {
             bucket: ip_check_bucket(ip),
             limits,

@@ -2,33 +2,21 @@
 //! checks one (or lists a number's verifications).
 //!
 //! A verification is an ordinary OTP record of the application (the SMS.CX API
-//! reads it by id too): the core plans it, the store keeps it, the gateway sends
-//! it and status changes fire the application's callback. The code is numeric, 4-8
-//! digits: `code_length` long (default: the application's `pinLength` if it is
-//! 4-8, else 6), or the caller's own `code`. Its life and attempt limit are the
+//! reads it by id too), sent and checked by the verification service
+//! ([`crate::service`]): the number's shard decides under Dexatel's per-number
+//! guard (`otp_core::guard`: blocked 1530, cooldown 1690, `resend_same` or
+//! `replace` while a code is pending) one request at a time. The code is numeric,
+//! 4-8 digits: `code_length` long (default: the application's `pinLength` if it
+//! is 4-8, else 6), or the caller's own `code`. Its life and attempt limit are the
 //! application's `ttl` and `maxAttempts`.
 //!
-//! Everything the guard decides for a number runs in the number's Durable Object
-//! ([`super::phone_guard`]), one request at a time, so it is exact under
-//! parallel requests.
-//!
-//! Before sending, `otp_core::guard` decides from the number's state: refused while
-//! the number is blocked (1530), while another send to it is in flight, or, with
-//! a code pending, within the cooldown (1690); otherwise a new verification, or
-//! with a code pending the resend policy (`resend_same`: same id, expiry and
-//! attempts, fresh code; `replace`: the pending one is cancelled and a new one
-//! starts). The object records the send before the SMS goes out; this module
-//! sends it and confirms, or releases the send when the SMS failed.
-//!
 //! A check compares the code with the number's current verification (the newest
-//! unexpired one) through the store's `Verify` command, so attempts are counted
-//! by the same state machine as SMS.CX's `POST /otp/{id}`. A match answers
-//! `data: [verification]` (now VERIFIED, unusable again); anything else answers
-//! `data: []`. A wrong code against a pending verification is a failed check for
-//! the guard; the failure that blocks the number also cancels its pending code.
+//! unexpired one) with the same state machine as SMS.CX's `POST /otp/{id}`. A
+//! match answers `data: [verification]` (now VERIFIED, unusable again); anything
+//! else answers `data: []`. Wrong codes count toward the number's guard through
+//! either dialect; the failure that blocks the number also cancels its code.
 
-use otp_core::guard::SendPlan;
-use otp_core::otp::{plan_otp, OtpRecord, PlannedOtp};
+use otp_core::otp::OtpRecord;
 use otp_core::phone::{parse_phone, PhoneNumber};
 use otp_core::pin::{generate_pin, PinType};
 use otp_core::rng::OsRandom;
@@ -36,21 +24,17 @@ use otp_core::settings::{Field, OtpRequest};
 use otp_core::time::{format_utc, UnixSeconds};
 use serde::Serialize;
 use serde_json::Value;
-use worker::kv::KvStore;
 use worker::{Request, Response};
 
 use super::error::{DxError, DxResult};
 use super::paging::{Listing, Page};
-use super::phone_guard::{PhoneGuards, Reserved};
-use super::phones::{Entry, PhoneRef, PhoneStore};
 use super::senders::{resolve_sender, SenderStore};
 use super::templates::TemplateStore;
 use super::{data_object, field, reply, Channel, Data};
 use crate::apps::AppRecord;
-use crate::gateway::Receipt;
-use crate::limiter::RateLimits;
-use crate::store::{Command, OtpStore};
-use crate::{callback, delivery, http, RequestContext};
+use crate::context::RequestContext;
+use crate::http;
+use crate::service::Service;
 
 /// Shortest code.
 const MIN_CODE: usize = 4;
@@ -194,102 +178,14 @@ fn view<'a>(
     }
 }
 
-/// The provider's message id, or a fresh one when the provider gives none.
-fn message_id(receipt: Receipt) -> String {
-    receipt
-        .message_id
-        .unwrap_or_else(|| otp_core::id::new_uuid_v4(&mut OsRandom))
-}
-
-/// A new verification: stored, sent, and removed again if the SMS could not be sent.
-async fn start_new(
-    rc: &RequestContext,
-    app: &AppRecord,
-    store: &OtpStore,
-    planned: &PlannedOtp,
-) -> DxResult<(OtpRecord, String)> {
-    let receipt = delivery::send_new(rc, app, store, planned).await?;
-    Ok((planned.record.clone(), message_id(receipt)))
-}
-
-/// `resend_same`: gives the pending record the new code's digest, then sends; if
-/// the SMS could not be sent the old digest is put back. `None` when the record
-/// is no longer pending (then a new verification is due).
-async fn resend(
-    rc: &RequestContext,
-    app: &AppRecord,
-    store: &OtpStore,
-    pending: &OtpRecord,
-    pin: &str,
-    planned: &PlannedOtp,
-) -> DxResult<Option<(OtpRecord, String)>> {
-    let id = &pending.otp_id;
-    let pin_digest = rc.config.pin_keys.pin_digest(id, pin);
-    let applied = store
-        .apply(&app.app_id, id, Command::Rekey { pin_digest }, rc.now)
-        .await?;
-    let Some(applied) = applied.filter(|a| a.result.is_ok()) else {
-        return Ok(None);
-    };
-    match delivery::send_message(rc, app, id, planned).await {
-        Ok(receipt) => Ok(Some((applied.record, message_id(receipt)))),
-        Err(e) => {
-            let old = Command::Rekey {
-                pin_digest: pending.pin_digest.clone(),
-            };
-            if store.apply(&app.app_id, id, old, rc.now).await.is_err() {
-                worker::console_error!("otp {id}: could not restore the code of an unsent resend");
-            }
-            Err(e.into())
-        }
-    }
-}
-
-/// Carries out the send that the number's object decided: the verification and
-/// the id of the SMS that carried its code.
-async fn carry_out(
-    rc: &RequestContext,
-    app: &AppRecord,
-    store: &OtpStore,
-    reserved: &Reserved,
-    pin: &str,
-    planned: &PlannedOtp,
-) -> DxResult<(OtpRecord, String)> {
-    match (reserved.plan, &reserved.pending) {
-        (SendPlan::ResendSame, Some(old)) => match resend(rc, app, store, old, pin, planned).await?
-        {
-            Some(done) => Ok(done),
-            // Used or expired meanwhile: nothing is pending any more, so a new one.
-            None => start_new(rc, app, store, planned).await,
-        },
-        (SendPlan::Replace, Some(old)) => {
-            let done = start_new(rc, app, store, planned).await?;
-            // The new code is out: the old one must not work any more. The new one
-            // is first in the number's index either way, so a failure here only
-            // leaves the old record checkable by id.
-            if delivery::apply(rc, app, store, &old.otp_id, Command::Cancel)
-                .await
-                .is_err()
-            {
-                worker::console_error!("otp {}: could not cancel the replaced code", old.otp_id);
-            }
-            Ok(done)
-        }
-        _ => start_new(rc, app, store, planned).await,
-    }
-}
-
-/// `POST /v1/verifications`: the number's object decides and records the send
-/// ([`super::phone_guard`]), this request stores and sends the code, then
-/// confirms the send, or releases it if the SMS could not be sent.
+/// `POST /v1/verifications`: sends a code under the number's guard.
 pub(crate) async fn create(
     rc: &RequestContext,
     app: &AppRecord,
-    kv: &KvStore,
     body: &Value,
 ) -> DxResult<Response> {
-    let now = rc.now;
     let input = parse_create(body, default_code_length(app))?;
+    let kv = &rc.bindings.kv;
     let template = match &input.template {
         None => None,
         Some(id) => {
@@ -306,7 +202,6 @@ pub(crate) async fn create(
     let senders = SenderStore::new(kv).all(&app.app_id).await?;
     let from =
         resolve_sender(&senders, app, &input.sender).ok_or_else(DxError::sender_not_found)?;
-
     let pin = match &input.code {
         Some(code) => code.clone(),
         None => generate_pin(&mut OsRandom, PinType::Numbers, input.code_length)?,
@@ -319,58 +214,24 @@ pub(crate) async fn create(
         custom_pin: Some(pin.clone()),
         ..OtpRequest::default()
     };
-    let planned = plan_otp(&app.otp, &request, now, &mut OsRandom, &rc.config.pin_keys)?;
-
-    let store = OtpStore::new(&rc.env, rc.config.retention)?;
-    let guards = PhoneGuards::new(&rc.env)?;
-    let phone = PhoneRef::new(&rc.config.pin_keys, &app.app_id, &input.phone);
-    let (settings, retention) = (app.dexatel, rc.config.retention);
-    let new_entry = Entry::new(
-        planned.record.otp_id.clone(),
-        String::new(),
-        planned.record.expires_at,
-    );
-    let reserved = guards
-        .begin_send(&phone, new_entry, settings, retention, now)
-        .await?;
-    let (record, message_id) = match carry_out(rc, app, &store, &reserved, &pin, &planned).await {
-        Ok(done) => done,
-        Err(e) => {
-            if guards
-                .release(&phone, &reserved, settings, retention, now)
-                .await
-                .is_err()
-            {
-                worker::console_error!(
-                    "otp {}: an unsent code's send could not be released",
-                    reserved.id
-                );
-            }
-            return Err(e);
-        }
-    };
-    let entry = Entry::new(record.otp_id.clone(), message_id.clone(), record.expires_at);
-    if guards
-        .confirm(&phone, &reserved, entry, settings, retention, now)
-        .await
-        .is_err()
-    {
-        // The code is out: answer 201 all the same (see phone_guard's failure paths).
-        worker::console_error!("otp {}: the send could not be confirmed", record.otp_id);
-    }
+    let sent = Service::new(rc, app).send_to_number(&request, &pin).await?;
     reply(
-        &Data(view(&record, &app.app_id, &message_id, &input.phone, now)),
+        &Data(view(
+            &sent.record,
+            &app.app_id,
+            &sent.message_id,
+            &input.phone,
+            rc.now,
+        )),
         201,
     )
 }
 
 /// `GET /v1/verifications?phone=…[&code=…][&page_size=…&page_token=…]`: with
-/// `code`, a check; without, the number's verifications, newest first (from the
-/// KV copy of its state).
+/// `code`, a check; without, the number's verifications, newest first.
 pub(crate) async fn query(
     rc: &RequestContext,
     app: &AppRecord,
-    kv: &KvStore,
     req: &Request,
 ) -> DxResult<Response> {
     let phone = match http::query_param(req, "phone") {
@@ -381,87 +242,30 @@ pub(crate) async fn query(
         http::query_param(req, "page_size").as_deref(),
         http::query_param(req, "page_token").as_deref(),
     )?;
-    let target = PhoneRef::new(&rc.config.pin_keys, &app.app_id, &phone);
     let links_query = format!("phone={}", phone.digits());
-    if let Some(code) = http::query_param(req, "code") {
-        return check(rc, app, &target, &phone, code, page, &links_query).await;
-    }
-    let state = PhoneStore::new(kv).get(&target).await?;
-    let store = OtpStore::new(&rc.env, rc.config.retention)?;
-    let entries = page.slice(&state.verifications);
-    let mut records = Vec::with_capacity(entries.len());
-    for entry in entries {
-        if let Some(record) = store.get(&app.app_id, &entry.id).await? {
-            records.push((record, entry));
-        }
-    }
-    let data = records
-        .iter()
-        .map(|(r, e)| view(r, &app.app_id, &e.message_id, &phone, rc.now))
-        .collect();
-    reply(
-        &Listing {
-            data,
-            pagination: page.pagination(
-                state.verifications.len(),
-                "/v1/verifications",
-                &links_query,
-            ),
-        },
-        200,
-    )
-}
-
-/// Checks `code` against the number's current verification, inside the number's
-/// object ([`super::phone_guard`]). Every check counts against the client IP's
-/// cap on checks first (the bucket `delivery::apply` uses for SMS.CX checks).
-async fn check(
-    rc: &RequestContext,
-    app: &AppRecord,
-    target: &PhoneRef,
-    phone: &PhoneNumber,
-    code: String,
-    page: Page,
-    links_query: &str,
-) -> DxResult<Response> {
-    let now = rc.now;
-    RateLimits::new(&rc.env)?
-        .take_check(
-            &app.app_id,
-            app.limits.ip_check_limits(),
-            rc.client_ip.as_deref(),
-            now,
-        )
-        .await?;
-    let checked = PhoneGuards::new(&rc.env)?
-        .check(target, code, app.dexatel, rc.config.retention, now)
-        .await?;
-    for record in &checked.changed {
-        // The record's URL already defaults to the app's when the OTP was created.
-        if let Some(url) = record.otp_callback_url.clone() {
-            callback::schedule_status_callback(
-                &rc.ctx,
-                &rc.env,
-                url,
-                app.webhook_secret.clone(),
-                &record.view(now, None),
-            );
-        }
-    }
-    let data: Vec<VerificationView<'_>> = checked
-        .matched
-        .iter()
-        .map(|m| view(&m.record, &app.app_id, &m.message_id, phone, now))
-        .collect();
-    let total = data.len();
-    reply(
-        &Listing {
-            data,
-            pagination: Page {
+    let service = Service::new(rc, app);
+    // With a code, the match (at most one) on one page; without, the listing.
+    let (items, page) = match http::query_param(req, "code") {
+        Some(code) => {
+            let matched = service.check_number(&phone, code).await?;
+            let page = Page {
                 number: 1,
                 size: page.size,
-            }
-            .pagination(total, "/v1/verifications", links_query),
+            };
+            (matched.into_iter().collect::<Vec<_>>(), page)
+        }
+        None => (service.list_number(&phone).await?, page),
+    };
+    let total = items.len();
+    let data: Vec<_> = page
+        .slice(&items)
+        .iter()
+        .map(|(record, message_id)| view(record, &app.app_id, message_id, &phone, rc.now))
+        .collect();
+    reply(
+        &Listing {
+            data,
+            pagination: page.pagination(total, "/v1/verifications", &links_query),
         },
         200,
     )

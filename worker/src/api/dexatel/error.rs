@@ -11,12 +11,11 @@
 //! authentication, 1000/1002/1003 body, 1005/1006 and 3001-3007 service faults).
 //! Guard refusals (1530 blocked, 1690 cooldown) answer 429 with `Retry-After`.
 
-use otp_core::guard::GuardError;
 use otp_core::time::{format_utc, UnixSeconds};
 use serde::Serialize;
 use worker::Response;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Retry};
 
 /// An error reply of the Dexatel dialect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,8 +23,9 @@ pub(crate) struct DxError {
     status: u16,
     code: u16,
     message: &'static str,
-    /// When a retry can succeed (`Retry-After`).
-    retry_at: Option<UnixSeconds>,
+    /// When a retry can succeed: `Retry-After`, and for a rate limit
+    /// `X-Rate-Limit-*`, the same headers as in the SMS.CX dialect.
+    retry: Option<Retry>,
 }
 
 /// What handlers of this dialect return.
@@ -175,7 +175,7 @@ impl DxError {
             status,
             code,
             message,
-            retry_at: None,
+            retry: None,
         }
     }
 
@@ -210,22 +210,33 @@ impl DxError {
         now: UnixSeconds,
     ) -> worker::Result<Response> {
         let mut res = crate::http::json(&self.item(path, method, now), self.status)?;
-        if let Some(at) = self.retry_at {
-            res.headers_mut()
-                .set("Retry-After", &(at - now).max(1).to_string())?;
+        if let Some(retry) = self.retry {
+            retry.write(res.headers_mut())?;
         }
         Ok(res)
     }
 }
 
 impl From<ApiError> for DxError {
-    /// The worker's shared errors (authentication, body limits, storage, gateway)
-    /// keep their status, code and message.
+    /// A core refusal maps by its cause (below); the worker's shared errors
+    /// (authentication, body limits, storage, gateway, rate limits, the guard's
+    /// refusals) keep their status, code, message and retry headers.
     fn from(e: ApiError) -> Self {
+        if let Some(cause) = e.cause() {
+            return DxError::from(cause);
+        }
         if e == ApiError::invalid_json() {
             return DxError::invalid_json();
         }
-        DxError::new(e.status(), e.code(), e.message())
+        let base = match e.code() {
+            1530 => DxError::blocked(),
+            1690 => DxError::cooldown(),
+            _ => DxError::new(e.status(), e.code(), e.message()),
+        };
+        DxError {
+            retry: e.retry(),
+            ..base
+        }
     }
 }
 
@@ -261,22 +272,6 @@ impl From<otp_core::Error> for DxError {
                 DxError::code_length_invalid()
             }
             other => DxError::new(other.http_status(), other.code(), other.message()),
-        }
-    }
-}
-
-impl From<GuardError> for DxError {
-    fn from(e: GuardError) -> Self {
-        match e {
-            GuardError::Blocked { until } => DxError {
-                retry_at: Some(until),
-                ..DxError::blocked()
-            },
-            GuardError::Cooldown { until } => DxError {
-                retry_at: Some(until),
-                ..DxError::cooldown()
-            },
-            _ => DxError::new(500, 500, "An internal error occurred"),
         }
     }
 }
@@ -330,9 +325,32 @@ mod tests {
         );
         let e = DxError::from(otp_core::Error::FromInvalid);
         assert_eq!((e.status, e.code), (400, 2005));
-        let e = DxError::from(GuardError::Blocked { until: 10 });
-        assert_eq!((e.status, e.code, e.retry_at), (429, 1530, Some(10)));
-        let e = DxError::from(GuardError::Cooldown { until: 7 });
-        assert_eq!((e.status, e.code, e.retry_at), (429, 1690, Some(7)));
+        let e = DxError::from(ApiError::number_blocked(10, 4));
+        assert_eq!(
+            (e.status, e.code, e.retry),
+            (429, 1530, Some(Retry::After(6)))
+        );
+        assert_eq!(e.message, DxError::blocked().message);
+        let e = DxError::from(ApiError::number_cooldown(7, 4));
+        assert_eq!(
+            (e.status, e.code, e.retry),
+            (429, 1690, Some(Retry::After(3)))
+        );
+        assert_eq!(e.message, DxError::cooldown().message);
+        let refusal = otp_core::limits::Refusal {
+            retry_after: 5,
+            limit: 3,
+            reset: 100,
+        };
+        let e = DxError::from(ApiError::rate_limited(refusal));
+        assert_eq!(
+            (e.status, e.code, e.retry),
+            (429, 1007, Some(Retry::RateLimit(refusal)))
+        );
+        assert_eq!(
+            DxError::from(ApiError::from(otp_core::Error::PhoneNumberTooShort)),
+            DxError::recipient_invalid(),
+            "a core refusal maps by its cause"
+        );
     }
 }

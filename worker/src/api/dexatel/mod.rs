@@ -13,13 +13,11 @@
 //! bodies wrap their payload in `{"data": {...}}`; lists page with `page_size`
 //! and `page_token` ([`paging`]); errors have Dexatel's shape ([`error`]). Per
 //! number, `otp_core::guard` blocks after failed checks and spaces resends; the
-//! number's Durable Object ([`phone_guard`]) keeps its state ([`phones`]) and
-//! takes those decisions one request at a time.
+//! verification service ([`crate::service`]) takes those decisions in the
+//! number's shard, one request at a time.
 
 mod error;
 mod paging;
-mod phone_guard;
-mod phones;
 mod senders;
 mod templates;
 mod verifications;
@@ -36,9 +34,9 @@ use self::paging::Page;
 use self::senders::SenderStore;
 use self::templates::TemplateStore;
 use crate::apps::{AppRecord, AppStore};
-use crate::config::OTP_KV;
+use crate::context::RequestContext;
 use crate::error::{ApiError, ApiResult};
-use crate::{http, RequestContext};
+use crate::http;
 
 /// The authentication header of the dialect.
 pub(crate) const KEY_HEADER: &str = "X-Dexatel-Key";
@@ -85,20 +83,17 @@ async fn dispatch(mut req: Request, rc: &RequestContext, rest: &[&str]) -> DxRes
     if !allowed {
         return Err(DxError::method_not_allowed());
     }
-    let kv = rc.env.kv(OTP_KV).map_err(|_| {
-        worker::console_error!("configuration: KV binding {OTP_KV} is missing");
-        DxError::from(ApiError::misconfigured())
-    })?;
-    let app = authenticate(&req, &kv).await?;
+    let kv = &rc.bindings.kv;
+    let app = authenticate(&req, kv).await?;
     let now = rc.now;
-    let templates = TemplateStore::new(&kv);
-    let senders = SenderStore::new(&kv);
+    let templates = TemplateStore::new(kv);
+    let senders = SenderStore::new(kv);
     match (rest, method) {
         (["verifications"], Post) => {
             let body = json_body(&mut req).await?;
-            verifications::create(rc, &app, &kv, &body).await
+            verifications::create(rc, &app, &body).await
         }
-        (["verifications"], _) => verifications::query(rc, &app, &kv, &req).await,
+        (["verifications"], _) => verifications::query(rc, &app, &req).await,
         (["templates"], Post) => {
             templates::create(&templates, &app, &json_body(&mut req).await?, now).await
         }

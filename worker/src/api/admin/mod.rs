@@ -9,20 +9,51 @@ use otp_core::settings::OtpSettings;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use worker::{Request, Response};
+use worker::{Method, Request, Response};
 
 use crate::apps::{
     hash_credential, new_api_key, new_app_secret, validate_name, AppRecord, AppStore,
 };
 use crate::config::{is_development, secret_or_var};
+use crate::context::RequestContext;
 use crate::error::{ApiError, ApiResult};
 use crate::gateway::{read_outbox, GatewayConfig};
+use crate::http;
 use crate::signing::new_webhook_secret;
-use crate::{http, RequestContext};
+
+/// The routes under `/admin/`; `rest` are the path segments after `admin`.
+pub(crate) async fn routes(
+    mut req: Request,
+    rc: &RequestContext,
+    rest: &[&str],
+) -> ApiResult<Response> {
+    let method = req.method();
+    require_admin(&req, rc)?;
+    let apps = AppStore::new(rc.bindings.kv.clone());
+    match (rest, method) {
+        (["apps"], Method::Post) => create_app(rc, &apps, http::json_body(&mut req).await?).await,
+        (["apps", id], Method::Get) => get_app(&apps, id).await,
+        (["apps", id], Method::Patch) => {
+            update_app(rc, &apps, id, http::json_body(&mut req).await?).await
+        }
+        (["apps", id], Method::Delete) => delete_app(&apps, id).await,
+        (["apps", id, "rotate-secret"], Method::Post) => {
+            rotate(rc, &apps, id, Rotate::Secret).await
+        }
+        (["apps", id, "rotate-api-key"], Method::Post) => {
+            rotate(rc, &apps, id, Rotate::ApiKey).await
+        }
+        (["apps", id, "rotate-webhook-secret"], Method::Post) => {
+            rotate(rc, &apps, id, Rotate::WebhookSecret).await
+        }
+        (["outbox"], Method::Get) => outbox(&req, rc).await,
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
 
 /// Refuses the request unless it carries `Authorization: Bearer <ADMIN_TOKEN>`.
 /// With no `ADMIN_TOKEN` configured the admin API is closed.
-pub(crate) fn require_admin(req: &Request, rc: &RequestContext) -> ApiResult<()> {
+fn require_admin(req: &Request, rc: &RequestContext) -> ApiResult<()> {
     let expected =
         secret_or_var(&rc.env, "ADMIN_TOKEN").ok_or_else(ApiError::admin_unauthorized)?;
     let given = req
@@ -141,11 +172,7 @@ struct WithCredentials<'a, T: Serialize> {
 
 /// `POST /admin/apps`: a new application; its secret, API key and webhook secret
 /// are shown in this reply only.
-pub(crate) async fn create_app(
-    rc: &RequestContext,
-    apps: &AppStore,
-    input: AppInput,
-) -> ApiResult<Response> {
+async fn create_app(rc: &RequestContext, apps: &AppStore, input: AppInput) -> ApiResult<Response> {
     let name = input.name.unwrap_or_default();
     validate_name(&name)?;
     let gateway = parse_gateway(
@@ -207,12 +234,12 @@ async fn load(apps: &AppStore, app_id: &str) -> ApiResult<AppRecord> {
 }
 
 /// `GET /admin/apps/{id}`.
-pub(crate) async fn get_app(apps: &AppStore, app_id: &str) -> ApiResult<Response> {
+async fn get_app(apps: &AppStore, app_id: &str) -> ApiResult<Response> {
     reply(&load(apps, app_id).await?.view(), 200)
 }
 
 /// `PATCH /admin/apps/{id}`: name, gateway, and OTP defaults as a JSON merge patch.
-pub(crate) async fn update_app(
+async fn update_app(
     rc: &RequestContext,
     apps: &AppStore,
     app_id: &str,
@@ -251,7 +278,7 @@ struct IdInfo<'a> {
 }
 
 /// `DELETE /admin/apps/{id}`: the app, its key and its tokens stop working at once.
-pub(crate) async fn delete_app(apps: &AppStore, app_id: &str) -> ApiResult<Response> {
+async fn delete_app(apps: &AppStore, app_id: &str) -> ApiResult<Response> {
     let app = load(apps, app_id).await?;
     apps.delete(&app).await?;
     reply(
@@ -264,7 +291,7 @@ pub(crate) async fn delete_app(apps: &AppStore, app_id: &str) -> ApiResult<Respo
 
 /// Which credential `POST /admin/apps/{id}/rotate/{what}` replaces.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Rotate {
+enum Rotate {
     /// The application secret (revokes every token issued before).
     Secret,
     /// The API key.
@@ -274,7 +301,7 @@ pub(crate) enum Rotate {
 }
 
 /// Replaces one credential and shows the new one once.
-pub(crate) async fn rotate(
+async fn rotate(
     rc: &RequestContext,
     apps: &AppStore,
     app_id: &str,
@@ -332,7 +359,7 @@ struct Outbox<T: Serialize> {
 
 /// `GET /admin/outbox?phoneNumber=…` (development only): the newest messages sent
 /// to a number through the outbox gateway.
-pub(crate) async fn outbox(req: &Request, rc: &RequestContext) -> ApiResult<Response> {
+async fn outbox(req: &Request, rc: &RequestContext) -> ApiResult<Response> {
     if !is_development(&rc.env) {
         return Err(ApiError::dev_only());
     }

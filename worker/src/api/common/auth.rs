@@ -9,10 +9,11 @@ use base64::Engine;
 use otp_core::secret::{constant_time_eq, hmac_sha256};
 use otp_core::time::UnixSeconds;
 use serde::{Deserialize, Serialize};
-use worker::{Env, Request, Response};
+use worker::{Request, Response};
 
 use crate::apps::{hash_credential, AppRecord, AppStore};
-use crate::config::{Config, OTP_KV};
+use crate::config::Config;
+use crate::context::RequestContext;
 use crate::error::{ApiError, ApiResult};
 use crate::http;
 
@@ -116,13 +117,9 @@ fn header(req: &Request, name: &str) -> Option<String> {
 }
 
 /// Authenticates the caller by `X-API-KEY` or a bearer token.
-pub(crate) async fn authenticate(
-    req: &Request,
-    env: &Env,
-    config: &Config,
-    now: UnixSeconds,
-) -> ApiResult<Principal> {
-    let apps = AppStore::new(env.kv(OTP_KV).map_err(|_| ApiError::misconfigured())?);
+pub(crate) async fn authenticate(req: &Request, rc: &RequestContext) -> ApiResult<Principal> {
+    let (config, now) = (&rc.config, rc.now);
+    let apps = AppStore::new(rc.bindings.kv.clone());
     if let Some(key) = header(req, "X-API-KEY") {
         let app = apps
             .by_api_key(key.trim())
@@ -173,12 +170,8 @@ struct TokenReply {
 }
 
 /// `POST /oauth/token`: the client-credentials grant.
-pub(crate) async fn token(
-    mut req: Request,
-    env: &Env,
-    config: &Config,
-    now: UnixSeconds,
-) -> ApiResult<Response> {
+pub(crate) async fn token(mut req: Request, rc: &RequestContext) -> ApiResult<Response> {
+    let (config, now) = (&rc.config, rc.now);
     let credentials = basic_credentials(&req);
     let form = http::form_body(&mut req).await?;
     let field = |name: &str| {
@@ -193,8 +186,7 @@ pub(crate) async fn token(
     }
     let scopes = Scopes::parse(field("scope"))?;
     let (app_id, secret) = credentials.ok_or_else(ApiError::oauth_invalid_client)?;
-    let apps = AppStore::new(env.kv(OTP_KV).map_err(|_| ApiError::misconfigured())?);
-    let app = apps
+    let app = AppStore::new(rc.bindings.kv.clone())
         .get(&app_id)
         .await?
         .ok_or_else(ApiError::oauth_invalid_client)?;

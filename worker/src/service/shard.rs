@@ -1,0 +1,836 @@
+//! The Durable Object that keeps what must be exact: a fixed set of long-lived
+//! objects per application ([`SHARDS`](otp_core::id::SHARDS), named
+//! `{appId}:{shard}`), each holding the OTP records and the per-number guard
+//! state of the numbers whose keyed hash falls in it. An otpId names its shard
+//! (its first hex digit, `otp_core::id::new_uuid_v4_in_shard`), so a check by id
+//! and Dexatel's check by number each reach the right object in one call, and
+//! a record and its number's guard change together, in one object, one request
+//! at a time.
+//!
+//! # What the object runs
+//!
+//! Every operation reads, decides with the core's rules and writes, using this
+//! object's storage only (no other I/O inside), so the object's input gate keeps
+//! concurrent requests from interleaving: attempts are counted before the PIN is
+//! compared, a right PIN is consumed once, and a burst of wrong guesses against
+//! a number counts exactly `maxFailedChecks`. A verification created through the
+//! Dexatel dialect is linked to its number: its wrong guesses count toward the
+//! number's guard whichever path they come through, and the failure that blocks
+//! the number cancels it.
+//!
+//! # Storage
+//!
+//! - `o:{otpId}`: a record ([`Stored`]); `n:{hash}`: a number's
+//!   [`NumberState`] and when it may go.
+//! - `d:{unix seconds, 12 digits}:{kind}:{id}`: what is due when: the EXPIRED
+//!   callback of a record (`e`), the removal of a record once its retention ends
+//!   (`r`), the removal of a number's state once it no longer matters (`n`). The
+//!   alarm is set to the first due item and handles everything due.
+//!
+//! # The KV copy
+//!
+//! After each change the object copies the record to KV (`otp:{appId}:{otpId}`,
+//! where `GET /otp/{id}` reads it) after its reply, one write at a time per
+//! record and always of the newest state, retried once a second while KV refuses
+//! it (one write per second per key). The object stays the truth: a status read
+//! that finds no copy asks the object.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::rc::Rc;
+use std::time::Duration;
+
+use otp_core::guard::{CheckEffect, CheckOutcome, GuardError, GuardSettings, SendPlan};
+use otp_core::number::{Entry, NumberState};
+use otp_core::otp::{Command, OtpRecord, OtpStatus};
+use otp_core::time::UnixSeconds;
+use serde::{Deserialize, Serialize};
+use worker::{
+    durable_object, DurableObject, Env, ListOptions, Request, Response, Result, State, Storage,
+};
+
+use super::records;
+use crate::apps::AppStore;
+use crate::config::{Config, OTP_KV};
+use crate::json::{storage_get, storage_put};
+
+/// Binding name of the namespace in wrangler.toml.
+pub(crate) const BINDING: &str = "OTP_SHARD";
+
+/// Most due items one alarm handles before it comes back.
+const DUE_PAGE: usize = 256;
+/// Attempts of one KV copy (one a second, KV's write rate per key).
+const COPY_ATTEMPTS: u32 = 5;
+
+/// A request from the worker: what every operation needs, and the operation.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ShardRequest {
+    pub(crate) app_id: String,
+    pub(crate) now: UnixSeconds,
+    /// Seconds a finished record stays readable.
+    pub(crate) retention: u32,
+    /// The application's Dexatel guard settings.
+    pub(crate) guard: GuardSettings,
+    pub(crate) op: ShardOp,
+}
+
+/// An operation (externally tagged, like every enum between the worker and its
+/// objects: serde reads an internally tagged enum through a second deserializer).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) enum ShardOp {
+    /// Keep a new record.
+    Create { record: OtpRecord },
+    /// Run a command on a record (by id: the SMS.CX dialect).
+    Apply { otp_id: String, command: Command },
+    /// The record as it is now.
+    Read { otp_id: String },
+    /// Forget a record whose SMS could not be sent.
+    Discard { otp_id: String },
+    /// Check `code` against the number's current verification (Dexatel).
+    CheckNumber { number: String, code: String },
+    /// Decide a send to a number and record it as in flight: a new record
+    /// (`record`, linked to the number), or with `resend_same` the pending record
+    /// re-keyed to `pin`.
+    BeginSend {
+        number: String,
+        record: OtpRecord,
+        pin: String,
+    },
+    /// The send of `id` recorded at `at` went out as message `message_id`.
+    Confirm {
+        number: String,
+        id: String,
+        at: UnixSeconds,
+        message_id: String,
+    },
+    /// The send of `id` recorded at `at` could not be sent: take it back.
+    Release {
+        number: String,
+        id: String,
+        at: UnixSeconds,
+    },
+    /// The number's verifications, newest first, with their records.
+    ListNumber { number: String },
+}
+
+/// A record and what links it to its number.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Stored {
+    pub(crate) record: OtpRecord,
+    /// The number's hash when the record was created through the Dexatel
+    /// dialect: its guesses count toward that number's guard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) number: Option<String>,
+}
+
+/// A number's state and when it may go.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredNumber {
+    state: NumberState,
+    /// The due time of its removal (`d:` item), if one is set.
+    #[serde(default)]
+    due: Option<UnixSeconds>,
+}
+
+/// The object's answer (externally tagged).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) enum ShardReply {
+    /// Done.
+    Done,
+    /// No such record.
+    NotFound,
+    /// The record.
+    Record { record: OtpRecord },
+    /// A command ran: the record after it, its outcome, and whether the status
+    /// changed (a callback is due).
+    Applied {
+        record: OtpRecord,
+        result: core::result::Result<(), otp_core::Error>,
+        status_changed: bool,
+    },
+    /// A check by number ran: the matched record, if any, with its message id,
+    /// and every record whose status changed.
+    Checked {
+        matched: Option<(OtpRecord, String)>,
+        changed: Vec<OtpRecord>,
+    },
+    /// A send was decided: send the code of `record` (new, or the re-keyed
+    /// pending one), then confirm or release `record.otp_id` with `at`.
+    Sending {
+        plan: SendPlan,
+        at: UnixSeconds,
+        record: OtpRecord,
+    },
+    /// The number is blocked until `until` (Dexatel).
+    Blocked { until: UnixSeconds },
+    /// A send to the number must wait until `until` (Dexatel).
+    Cooldown { until: UnixSeconds },
+    /// The number's verifications, newest first: each record with the id of
+    /// the SMS that carried its code.
+    Listed { items: Vec<(OtpRecord, String)> },
+}
+
+impl ShardReply {
+    fn refused(e: GuardError) -> Result<Self> {
+        match e {
+            GuardError::Blocked { until } => Ok(ShardReply::Blocked { until }),
+            GuardError::Cooldown { until } => Ok(ShardReply::Cooldown { until }),
+            other => Err(worker::Error::RustError(other.to_string())),
+        }
+    }
+}
+
+/// What a verification's outcome is for the guard: a right or a wrong guess, or
+/// no guess at all (no PIN, or nothing pending to compare with).
+fn guess(result: core::result::Result<(), otp_core::Error>) -> Option<CheckOutcome> {
+    match result {
+        Ok(()) => Some(CheckOutcome::Matched),
+        Err(otp_core::Error::InvalidPin | otp_core::Error::OtpFailedLastAttempt) => {
+            Some(CheckOutcome::Mismatched)
+        }
+        Err(_) => None,
+    }
+}
+
+fn record_key(otp_id: &str) -> String {
+    format!("o:{otp_id}")
+}
+
+fn number_key(hash: &str) -> String {
+    format!("n:{hash}")
+}
+
+/// The storage key of an item due at `at`.
+fn due_key(at: UnixSeconds, kind: char, id: &str) -> String {
+    format!("d:{:012}:{kind}:{id}", at.max(0))
+}
+
+/// The time, kind and id of a due key.
+fn parse_due(key: &str) -> Option<(UnixSeconds, char, &str)> {
+    let mut parts = key.strip_prefix("d:")?.splitn(3, ':');
+    let at = parts.next()?.parse().ok()?;
+    let kind = parts.next()?.chars().next()?;
+    Some((at, kind, parts.next()?))
+}
+
+/// One shard of one application's records and numbers.
+#[durable_object]
+pub struct OtpShard {
+    state: State,
+    env: Env,
+    /// The alarm time this instance knows of (ms), `None` until read.
+    alarm_at: Cell<Option<Option<i64>>>,
+    /// The application of this shard (stored on first use, for the alarm).
+    app_id: RefCell<Option<String>>,
+    /// Records whose KV copy is being written, and those changed meanwhile.
+    copying: Rc<RefCell<HashSet<String>>>,
+    dirty: Rc<RefCell<HashSet<String>>>,
+}
+
+impl DurableObject for OtpShard {
+    fn new(state: State, env: Env) -> Self {
+        OtpShard {
+            state,
+            env,
+            alarm_at: Cell::new(None),
+            app_id: RefCell::new(None),
+            copying: Rc::default(),
+            dirty: Rc::default(),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let request: ShardRequest = crate::durable::read_request(&mut req).await?;
+        self.remember_app(&request.app_id).await?;
+        let mut changed = Vec::new();
+        let reply = self.handle(&request, &mut changed).await?;
+        for otp_id in changed {
+            self.copy_to_kv(&request.app_id, otp_id, request.retention);
+        }
+        crate::http::json(&reply, 200)
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        let storage = self.state.storage();
+        let now = (worker::Date::now().as_millis() / 1000) as UnixSeconds;
+        let end = due_key(now + 1, '0', "");
+        let page = storage
+            .list_with_options(ListOptions::new().start("d:").end(&end).limit(DUE_PAGE))
+            .await?;
+        let mut done = Vec::new();
+        let mut expired = Vec::new();
+        for key in page.keys() {
+            let Some(key) = key?.as_string() else {
+                continue;
+            };
+            match parse_due(&key) {
+                Some((_, 'e', id)) => {
+                    if let Some(s) = storage_get::<Stored>(&storage, &record_key(id)).await? {
+                        if s.record.status_at(now) == OtpStatus::Expired {
+                            expired.push(s.record);
+                        }
+                    }
+                }
+                Some((_, 'r', id)) => {
+                    storage.delete(&record_key(id)).await?;
+                }
+                Some((at, 'n', hash)) => {
+                    let key = number_key(hash);
+                    let stored = storage_get::<StoredNumber>(&storage, &key).await?;
+                    if stored.is_some_and(|n| n.due == Some(at)) {
+                        storage.delete(&key).await?;
+                    }
+                }
+                _ => {}
+            }
+            done.push(key);
+        }
+        let more = done.len() == DUE_PAGE;
+        if !done.is_empty() {
+            storage.delete_multiple(done).await?;
+        }
+        self.alarm_at.set(Some(None));
+        if more {
+            self.schedule(now).await?;
+        } else if let Some(next) = self.first_due().await? {
+            self.schedule(next).await?;
+        }
+        self.expired_callbacks(expired, now).await;
+        Response::ok("done")
+    }
+}
+
+impl OtpShard {
+    /// Runs one operation; `changed` collects the records to copy to KV.
+    async fn handle(
+        &self,
+        request: &ShardRequest,
+        changed: &mut Vec<String>,
+    ) -> Result<ShardReply> {
+        let now = request.now;
+        match &request.op {
+            ShardOp::Create { record } => {
+                let stored = Stored {
+                    record: record.clone(),
+                    number: None,
+                };
+                self.create(&stored, request.retention).await?;
+                changed.push(record.otp_id.clone());
+                Ok(ShardReply::Done)
+            }
+            ShardOp::Read { otp_id } => Ok(match self.load(otp_id).await? {
+                Some(s) => ShardReply::Record { record: s.record },
+                None => ShardReply::NotFound,
+            }),
+            ShardOp::Discard { otp_id } => {
+                self.state.storage().delete(&record_key(otp_id)).await?;
+                changed.push(otp_id.clone());
+                Ok(ShardReply::Done)
+            }
+            ShardOp::Apply { otp_id, command } => {
+                let Some(mut stored) = self.load(otp_id).await? else {
+                    return Ok(ShardReply::NotFound);
+                };
+                let before = stored.record.status;
+                let v = stored.record.apply(command, &self.keys()?, now);
+                if let (Some(hash), Command::Verify { .. }) = (stored.number.clone(), command) {
+                    if let Some(outcome) = guess(v.result) {
+                        self.count_check(request, &hash, &mut stored, outcome)
+                            .await?;
+                    }
+                }
+                let status_changed = stored.record.status != before;
+                if v.record_changed || status_changed {
+                    self.save(&stored).await?;
+                    changed.push(otp_id.clone());
+                }
+                Ok(ShardReply::Applied {
+                    record: stored.record,
+                    result: v.result,
+                    status_changed,
+                })
+            }
+            ShardOp::CheckNumber { number, code } => {
+                self.check_number(request, number, code, changed).await
+            }
+            ShardOp::BeginSend {
+                number,
+                record,
+                pin,
+            } => self.begin_send(request, number, record, pin, changed).await,
+            ShardOp::Confirm {
+                number,
+                id,
+                at,
+                message_id,
+            } => {
+                let mut n = self.load_number(number).await?;
+                let expires_at = match self.load(id).await? {
+                    Some(s) => s.record.expires_at,
+                    None => return Ok(ShardReply::Done),
+                };
+                let entry = Entry::new(id.clone(), message_id.clone(), expires_at);
+                n.state.confirm(id, *at, entry, now, request.retention);
+                self.save_number(request, number, &mut n).await?;
+                Ok(ShardReply::Done)
+            }
+            ShardOp::Release { number, id, at } => {
+                let mut n = self.load_number(number).await?;
+                if let Some(sending) = n.state.release(id, *at) {
+                    changed.push(id.clone());
+                    if sending.new_entry {
+                        self.state.storage().delete(&record_key(id)).await?;
+                    } else if let (Some(digest), Some(mut s)) =
+                        (sending.previous_pin_digest, self.load(id).await?)
+                    {
+                        // Put back the code of the pending record: the new one never went out.
+                        if s.record.rekey(digest, now).is_ok() {
+                            self.save(&s).await?;
+                        }
+                    }
+                    self.save_number(request, number, &mut n).await?;
+                }
+                Ok(ShardReply::Done)
+            }
+            ShardOp::ListNumber { number } => {
+                let n = self.load_number(number).await?;
+                let mut items = Vec::with_capacity(n.state.verifications.len());
+                for entry in n.state.verifications {
+                    if let Some(s) = self.load(&entry.id).await? {
+                        items.push((s.record, entry.message_id));
+                    }
+                }
+                Ok(ShardReply::Listed { items })
+            }
+        }
+    }
+
+    /// Counts one check of a linked record toward its number's guard; the
+    /// failure that blocks the number cancels the record.
+    async fn count_check(
+        &self,
+        request: &ShardRequest,
+        hash: &str,
+        stored: &mut Stored,
+        outcome: CheckOutcome,
+    ) -> Result<()> {
+        let mut n = self.load_number(hash).await?;
+        let effect = n
+            .state
+            .guard
+            .record_check(&request.guard, outcome, request.now);
+        if matches!(effect, CheckEffect::Blocked { .. }) {
+            n.state.close(&stored.record.otp_id);
+            // A blocked number's code must not work after the block either.
+            let _ = stored.record.cancel(request.now);
+        }
+        self.save_number(request, hash, &mut n).await
+    }
+
+    /// Dexatel's check: see the module docs of `api::dexatel::verifications`.
+    async fn check_number(
+        &self,
+        request: &ShardRequest,
+        number: &str,
+        code: &str,
+        changed: &mut Vec<String>,
+    ) -> Result<ShardReply> {
+        let now = request.now;
+        let n = self.load_number(number).await?;
+        if let Err(e) = n.state.guard.check_allowed(now) {
+            return ShardReply::refused(e);
+        }
+        let none = ShardReply::Checked {
+            matched: None,
+            changed: Vec::new(),
+        };
+        let Some(entry) = n.state.current(now).cloned() else {
+            return Ok(none);
+        };
+        let Some(mut stored) = self.load(&entry.id).await? else {
+            return Ok(none);
+        };
+        let before = stored.record.status;
+        let v = stored.record.apply(
+            &Command::Verify {
+                pin: Some(code.to_owned()),
+            },
+            &self.keys()?,
+            now,
+        );
+        // Not a guess when nothing pending was compared.
+        let Some(outcome) = guess(v.result) else {
+            return Ok(none);
+        };
+        self.count_check(request, number, &mut stored, outcome)
+            .await?;
+        self.save(&stored).await?;
+        let status_changed = stored.record.status != before;
+        changed.push(stored.record.otp_id.clone());
+        let matched =
+            (outcome == CheckOutcome::Matched).then(|| (stored.record.clone(), entry.message_id));
+        Ok(ShardReply::Checked {
+            matched,
+            changed: if status_changed {
+                vec![stored.record]
+            } else {
+                Vec::new()
+            },
+        })
+    }
+
+    /// Dexatel's send decision: see [`ShardOp::BeginSend`].
+    async fn begin_send(
+        &self,
+        request: &ShardRequest,
+        number: &str,
+        planned: &OtpRecord,
+        pin: &str,
+        changed: &mut Vec<String>,
+    ) -> Result<ShardReply> {
+        let now = request.now;
+        let mut n = self.load_number(number).await?;
+        if let Err(e) = n
+            .state
+            .guard
+            .check_allowed(now)
+            .and_then(|()| n.state.in_flight(&request.guard, now))
+        {
+            return ShardReply::refused(e);
+        }
+        let mut pending = match n.state.current(now) {
+            Some(entry) => self
+                .load(&entry.id)
+                .await?
+                .filter(|s| s.record.status_at(now) == OtpStatus::Pending),
+            None => None,
+        };
+        let plan = match n
+            .state
+            .guard
+            .plan_send(&request.guard, pending.is_some(), now)
+        {
+            Ok(plan) => plan,
+            Err(e) => return ShardReply::refused(e),
+        };
+        let entry = Entry::new(planned.otp_id.clone(), String::new(), planned.expires_at);
+        let pending_id = pending.as_ref().map(|s| s.record.otp_id.clone());
+        let id = n.state.begin_send(
+            &request.guard,
+            plan,
+            pending_id.as_deref(),
+            entry,
+            now,
+            request.retention,
+        );
+        let sent = match (plan, pending.as_mut()) {
+            (SendPlan::ResendSame, Some(s)) => {
+                let old = s.record.pin_digest.clone();
+                let digest = self.keys()?.pin_digest(&s.record.otp_id, pin);
+                if s.record.rekey(digest, now).is_err() {
+                    return Err(worker::Error::RustError(
+                        "pending record not re-keyable".into(),
+                    ));
+                }
+                if let Some(sending) = n.state.sending.as_mut() {
+                    sending.previous_pin_digest = Some(old);
+                }
+                self.save(s).await?;
+                s.clone()
+            }
+            (plan, pending) => {
+                let stored = Stored {
+                    record: planned.clone(),
+                    number: Some(number.to_owned()),
+                };
+                self.create(&stored, request.retention).await?;
+                if let (SendPlan::Replace, Some(old)) = (plan, pending) {
+                    // The new code replaces the old one, which must not work any more.
+                    if old.record.cancel(now).is_ok() {
+                        self.save(old).await?;
+                        changed.push(old.record.otp_id.clone());
+                    }
+                }
+                stored
+            }
+        };
+        debug_assert_eq!(sent.record.otp_id, id);
+        self.save_number(request, number, &mut n).await?;
+        changed.push(sent.record.otp_id.clone());
+        Ok(ShardReply::Sending {
+            plan,
+            at: now,
+            record: sent.record,
+        })
+    }
+
+    async fn remember_app(&self, app_id: &str) -> Result<()> {
+        if self.app_id.borrow().as_deref() == Some(app_id) {
+            return Ok(());
+        }
+        let storage = self.state.storage();
+        if storage_get::<String>(&storage, "app").await?.as_deref() != Some(app_id) {
+            storage_put(&storage, "app", &app_id).await?;
+        }
+        *self.app_id.borrow_mut() = Some(app_id.to_owned());
+        Ok(())
+    }
+
+    fn keys(&self) -> Result<otp_core::secret::SecretKeys> {
+        Config::from_env(&self.env)
+            .map(|c| c.pin_keys)
+            .map_err(|_| worker::Error::RustError("PIN_KEYS missing".into()))
+    }
+
+    async fn load(&self, otp_id: &str) -> Result<Option<Stored>> {
+        storage_get(&self.state.storage(), &record_key(otp_id)).await
+    }
+
+    async fn save(&self, stored: &Stored) -> Result<()> {
+        storage_put(
+            &self.state.storage(),
+            &record_key(&stored.record.otp_id),
+            stored,
+        )
+        .await
+    }
+
+    /// Stores a new record with its due items: the EXPIRED callback (if it has a
+    /// callback URL) and its removal when retention ends.
+    async fn create(&self, stored: &Stored, retention: u32) -> Result<()> {
+        let record = &stored.record;
+        self.save(stored).await?;
+        let storage = self.state.storage();
+        if record.otp_callback_url.is_some() {
+            storage
+                .put(&due_key(record.expires_at, 'e', &record.otp_id), 0)
+                .await?;
+        }
+        let gone = record.expires_at.saturating_add(i64::from(retention));
+        storage.put(&due_key(gone, 'r', &record.otp_id), 0).await?;
+        let first = if record.otp_callback_url.is_some() {
+            record.expires_at
+        } else {
+            gone
+        };
+        self.schedule(first).await
+    }
+
+    async fn load_number(&self, hash: &str) -> Result<StoredNumber> {
+        Ok(storage_get(&self.state.storage(), &number_key(hash))
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Stores a number's state and moves its removal to when it stops mattering.
+    async fn save_number(
+        &self,
+        request: &ShardRequest,
+        hash: &str,
+        n: &mut StoredNumber,
+    ) -> Result<()> {
+        let storage = self.state.storage();
+        let ttl = n
+            .state
+            .storage_ttl(&request.guard, request.now, request.retention);
+        let due = request.now.saturating_add(ttl as i64);
+        if n.due != Some(due) {
+            if let Some(old) = n.due {
+                storage.delete(&due_key(old, 'n', hash)).await?;
+            }
+            storage.put(&due_key(due, 'n', hash), 0).await?;
+            n.due = Some(due);
+            self.schedule(due).await?;
+        }
+        storage_put(&storage, &number_key(hash), n).await
+    }
+
+    /// The time of the first due item, if any.
+    async fn first_due(&self) -> Result<Option<UnixSeconds>> {
+        let page = self
+            .state
+            .storage()
+            .list_with_options(ListOptions::new().prefix("d:").limit(1))
+            .await?;
+        Ok(page
+            .keys()
+            .into_iter()
+            .filter_map(|k| k.ok()?.as_string())
+            .find_map(|k| parse_due(&k).map(|(at, _, _)| at)))
+    }
+
+    /// Makes sure the alarm rings by `at` (Unix seconds).
+    async fn schedule(&self, at: UnixSeconds) -> Result<()> {
+        let storage = self.state.storage();
+        let current = match self.alarm_at.get() {
+            Some(known) => known,
+            None => storage.get_alarm().await?,
+        };
+        let ms = at.saturating_mul(1000);
+        if current.is_some_and(|c| c <= ms) {
+            self.alarm_at.set(Some(current));
+            return Ok(());
+        }
+        // A date, not an `i64`: workers-rs reads an `i64` as an offset from now.
+        let date = worker::js_sys::Date::new(&(ms as f64).into());
+        storage.set_alarm(worker::ScheduledTime::new(date)).await?;
+        self.alarm_at.set(Some(Some(ms)));
+        Ok(())
+    }
+
+    /// Copies record `otp_id` to KV after the reply: one write at a time per
+    /// record, always of its newest stored state (see the module docs).
+    fn copy_to_kv(&self, app_id: &str, otp_id: String, retention: u32) {
+        if !self.copying.borrow_mut().insert(otp_id.clone()) {
+            self.dirty.borrow_mut().insert(otp_id);
+            return;
+        }
+        let (storage, env) = (self.state.storage(), self.env.clone());
+        let (copying, dirty) = (Rc::clone(&self.copying), Rc::clone(&self.dirty));
+        let app_id = app_id.to_owned();
+        // The object lives on after its reply while this runs.
+        worker::wasm_bindgen_futures::spawn_local(async move {
+            loop {
+                dirty.borrow_mut().remove(&otp_id);
+                copy_once(&storage, &env, &app_id, &otp_id, retention).await;
+                if !dirty.borrow().contains(&otp_id) {
+                    break;
+                }
+            }
+            copying.borrow_mut().remove(&otp_id);
+        });
+    }
+
+    /// Sends the EXPIRED callbacks of `records` with the app's current webhook secret.
+    async fn expired_callbacks(&self, records: Vec<OtpRecord>, now: UnixSeconds) {
+        if records.is_empty() {
+            return;
+        }
+        let app_id = match storage_get::<String>(&self.state.storage(), "app").await {
+            Ok(Some(id)) => id,
+            _ => return,
+        };
+        let Ok(kv) = self.env.kv(OTP_KV) else {
+            return;
+        };
+        let Ok(Some(app)) = AppStore::new(kv).get(&app_id).await else {
+            return;
+        };
+        for record in records {
+            if let Some(url) = record.otp_callback_url.clone() {
+                crate::callback::deliver_status_callback(
+                    &self.env,
+                    url,
+                    app.webhook_secret.clone(),
+                    &record.view(now, None),
+                )
+                .await;
+            }
+        }
+    }
+}
+
+/// Writes the newest stored state of a record to KV, retrying once a second.
+async fn copy_once(storage: &Storage, env: &Env, app_id: &str, otp_id: &str, retention: u32) {
+    for attempt in 1..=COPY_ATTEMPTS {
+        let now = (worker::Date::now().as_millis() / 1000) as UnixSeconds;
+        let result = async {
+            let kv = env.kv(OTP_KV)?;
+            match storage_get::<Stored>(storage, &record_key(otp_id)).await? {
+                Some(s) => records::put_copy(&kv, app_id, &s.record, now, retention)
+                    .await
+                    .map_err(|e| worker::Error::RustError(e.to_string())),
+                None => kv
+                    .delete(&records::copy_key(app_id, otp_id))
+                    .await
+                    .map_err(|e| worker::Error::RustError(e.to_string())),
+            }
+        }
+        .await;
+        match result {
+            Ok(()) => return,
+            Err(e) if attempt == COPY_ATTEMPTS => {
+                worker::console_warn!("otp {otp_id}: KV copy not updated: {e}");
+            }
+            Err(_) => worker::Delay::from(Duration::from_millis(1_000)).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_keys_sort_by_time_and_parse_back() {
+        let a = due_key(1_700_000_000, 'e', "abc");
+        let b = due_key(1_700_000_100, 'r', "abc");
+        assert!(a < b);
+        assert_eq!(a, "d:001700000000:e:abc");
+        assert_eq!(parse_due(&b), Some((1_700_000_100, 'r', "abc")));
+        assert!(due_key(99, 'n', "h") < due_key(100, '0', ""));
+        assert_eq!(parse_due("o:x"), None);
+    }
+
+    #[test]
+    fn requests_round_trip_as_externally_tagged_json() {
+        let request = ShardRequest {
+            app_id: "app".into(),
+            now: 6,
+            retention: 60,
+            guard: GuardSettings::default(),
+            op: ShardOp::Release {
+                number: "ab".into(),
+                id: "id".into(),
+                at: 5,
+            },
+        };
+        let json = serde_json::to_value(&request).unwrap();
+        assert_eq!(json["op"]["release"]["at"], 5);
+        let back: ShardRequest = serde_json::from_value(json).unwrap();
+        assert!(matches!(back.op, ShardOp::Release { at: 5, .. }));
+        let reply = serde_json::to_value(ShardReply::Cooldown { until: 9 }).unwrap();
+        assert_eq!(reply, serde_json::json!({"cooldown": {"until": 9}}));
+        let applied: ShardReply = serde_json::from_str(
+            &serde_json::to_string(&ShardReply::Applied {
+                record: sample(),
+                result: Err(otp_core::Error::InvalidPin),
+                status_changed: false,
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(matches!(
+            applied,
+            ShardReply::Applied {
+                result: Err(otp_core::Error::InvalidPin),
+                ..
+            }
+        ));
+    }
+
+    fn sample() -> OtpRecord {
+        OtpRecord {
+            otp_id: "123e4567-e89b-42d3-a456-426614174000".into(),
+            track_id: None,
+            phone_masked: "+33******4111".into(),
+            country_iso: "FR".into(),
+            status: OtpStatus::Pending,
+            cost: 0.0,
+            parts: 1,
+            max_attempts: 3,
+            attempts: 0,
+            ttl: 300,
+            otp_callback_url: None,
+            created_at: 0,
+            expires_at: 300,
+            updated_at: 0,
+            pin_digest: "00".repeat(32),
+        }
+    }
+}
