@@ -78,7 +78,12 @@ const schemas = {
           type: { type: "string", examples: ["invalid_param"] },
           message: { type: "string" },
           uri: { type: "string", description: "The request path" },
-          code: { type: "integer", description: "Stable error code (see README)" },
+          code: { type: "integer", description: "Stable error code: SMS.CX's documented code for the violation where it has one (see the table in the description)" },
+          reason: {
+            type: "string",
+            pattern: "^[a-z0-9_]+$",
+            description: "The precise cause of a refusal by the core's rules (several causes share one SMS.CX code), e.g. phone_number_too_short",
+          },
         },
       },
     },
@@ -376,7 +381,18 @@ export const openapi = {
     title: "otp-sms-verify",
     version: "0.1.0",
     description:
-      "Self-hostable OTP SMS verification, wire-compatible with SMS.CX's OTP API. Errors are {\"error\": {type, message, uri, code}} with stable codes.",
+      "Self-hostable OTP SMS verification, wire-compatible with SMS.CX's OTP API and Dexatel's Verify API. " +
+      "Errors are {\"error\": {type, message, uri, code, reason?}} with stable codes; `reason` names the precise cause of a refusal by the core.\n\n" +
+      "| Violation | SMS.CX `code` | `reason` | Dexatel `code` |\n| --- | --- | --- | --- |\n" +
+      "| number with letters or symbols | 2020 | phone_number_invalid | 1523 |\n" +
+      "| fewer than 7 / more than 15 digits | 2020 | phone_number_too_short / phone_number_too_long | 1523 |\n" +
+      "| no assigned calling code | 2020 | phone_country_code_unknown | 1523 |\n" +
+      "| not a number of its country's plan | 2020 | phone_number_not_in_plan | 1523 |\n" +
+      "| from under 3 / over 15 / alphanumeric over 11 | 2005 | from_too_short / from_too_long / from_alphanumeric_too_long | 1505 |\n" +
+      "| callback URL not https, private or numeric host | 2019 | callback_url_not_https / callback_url_private_host / callback_url_numeric_host | - |\n" +
+      "| rate limit (429, Retry-After, X-Rate-Limit-*) | 1007 | - | 1007 |\n" +
+      "| number blocked after failed checks (429, Retry-After) | - | - | 1530 |\n" +
+      "| code sent too recently (429, Retry-After) | - | - | 1690 |",
     license: { name: "Apache-2.0", identifier: "Apache-2.0" },
   },
   servers: [{ url: "http://127.0.0.1:8787", description: "./scripts/dev.sh" }],

@@ -27,6 +27,10 @@ const TEST_TIMEOUT_MS = 10 * 60_000;
 
 /** The i-th destination: distinct French mobile numbers +3361xxxxxxx. */
 const phoneOf = (i) => `+3361${String(1_000_000 + i).padStart(7, "0")}`;
+/** How many OTPs the many-numbers test sends (LOAD_MANY overrides). */
+const MANY = Number(process.env.LOAD_MANY ?? 10_000);
+/** The i-th destination of that test: distinct French mobiles +3362xxxxxxx. */
+const manyPhoneOf = (i) => `+3362${String(i).padStart(7, "0")}`;
 
 /** The q-quantile (0..1) of sorted `values` (nearest rank). */
 function quantile(sorted, q) {
@@ -226,5 +230,21 @@ describe("load: 2000 OTPs sent and verified, 50 in flight", () => {
     assert.equal(networkErrors, 0, "0 network errors or timeouts");
     assert.deepEqual(failures, [], "every request answered as expected");
     assert.equal(lost, 0, "0 lost: every OTP reached VERIFIED");
+  });
+
+  test(`${MANY} OTPs to distinct numbers in one process: no server error`, { timeout: TEST_TIMEOUT_MS }, async () => {
+    // Records live in a fixed set of shard objects per application, so the number of
+    // objects does not grow with the OTPs (one object per OTP failed after a few
+    // thousand in one local process).
+    const key = { "x-api-key": app.apiKey };
+    const statuses = {};
+    const samples = [];
+    const { ms } = await pool(MANY, IN_FLIGHT, async (i) => {
+      const res = await request("POST", "/otp", { body: { phoneNumber: manyPhoneOf(i) }, headers: key });
+      statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+      if (res.status !== 201 && samples.length < 5) samples.push(res);
+    });
+    console.log(`# ${MANY} sends: ${(MANY / (ms / 1000)).toFixed(0)}/s, statuses ${JSON.stringify(statuses)}`);
+    assert.deepEqual(statuses, { 201: MANY }, JSON.stringify(samples));
   });
 });
