@@ -170,7 +170,7 @@ async fn page(req: &Request, env: &Env) -> ApiResult<Response> {
 }
 
 fn reply<T: Serialize>(value: &T) -> ApiResult<Response> {
-    let mut res = http::json(value, 200).map_err(internal)?;
+    let mut res = crate::reply::json(value, 200).map_err(internal)?;
     res.headers_mut()
         .set("Cache-Control", "no-store")
         .map_err(internal)?;

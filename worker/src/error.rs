@@ -134,7 +134,12 @@ worker_errors! {
 }
 
 impl ApiError {
-    const fn new(status: u16, code: u16, kind: &'static str, message: &'static str) -> Self {
+    pub(crate) const fn new(
+        status: u16,
+        code: u16,
+        kind: &'static str,
+        message: &'static str,
+    ) -> Self {
         ApiError {
             status,
             code,
@@ -194,7 +199,7 @@ impl ApiError {
 
     /// The HTTP reply for this error, `uri` being the request path.
     pub(crate) fn to_response(&self, uri: &str) -> Result<Response> {
-        let mut res = crate::http::json(&self.envelope(uri), self.status)?;
+        let mut res = crate::reply::json(&self.envelope(uri), self.status)?;
         if let Some(retry) = self.retry {
             retry.write(res.headers_mut())?;
         }
@@ -249,12 +254,6 @@ impl From<otp_core::Error> for ApiError {
             cause: Some(e),
             ..ApiError::new(e.http_status(), e.code(), e.error_type(), e.message())
         }
-    }
-}
-
-impl From<crate::gateway::GatewayError> for ApiError {
-    fn from(e: crate::gateway::GatewayError) -> Self {
-        ApiError::new(e.http_status(), e.code(), "sms_gateway_error", e.message())
     }
 }
 

@@ -2,12 +2,12 @@
 //! parameters, and small reply helpers. Bad input is a 4xx [`ApiError`], never a panic.
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+
 use worker::js_sys::{Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{self, ReadableStreamDefaultReader, RequestInit, RequestRedirect};
-use worker::{Headers, Method, Request, Response, Result};
+use worker::{Headers, Method, Request, Result};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -188,19 +188,6 @@ pub(crate) fn new_request(
     }
     let req = web_sys::Request::new_with_str_and_init(url, &init)?;
     Ok(Request::from(req))
-}
-
-/// A JSON reply with `status` (what `Response::from_json` makes, with only the
-/// serialisation per type: the reply itself is built by [`json_text`], once).
-pub(crate) fn json<T: Serialize>(value: &T, status: u16) -> Result<Response> {
-    json_text(serde_json::to_string(value)?, status)
-}
-
-/// A reply with JSON text `body` and `status`.
-pub(crate) fn json_text(body: String, status: u16) -> Result<Response> {
-    let mut res = Response::from_bytes(body.into_bytes())?.with_status(status);
-    res.headers_mut().set("Content-Type", "application/json")?;
-    Ok(res)
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ mod headers;
 mod http;
 mod json;
 mod limiter;
+mod reply;
 mod service;
 mod signing;
 

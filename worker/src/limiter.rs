@@ -211,7 +211,7 @@ impl DurableObject for RateLimiter {
                 Ok(())
             }
         };
-        crate::http::json(&reply, 200)
+        crate::reply::json(&reply, 200)
     }
 
     /// Deletes the buckets whose windows have all ended, a page at a time, and

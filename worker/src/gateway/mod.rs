@@ -35,6 +35,12 @@ use worker::Env;
 use self::fetch::{FetchError, HttpReply, PostRequest};
 pub(crate) use self::outbox::OutboxMessage;
 
+impl From<GatewayError> for crate::error::ApiError {
+    fn from(e: GatewayError) -> Self {
+        crate::error::ApiError::new(e.http_status(), e.code(), "sms_gateway_error", e.message())
+    }
+}
+
 /// Var holding the deadline of one provider request, in milliseconds.
 pub(crate) const GATEWAY_TIMEOUT_VAR: &str = "GATEWAY_TIMEOUT_MS";
 /// Default of [`GATEWAY_TIMEOUT_VAR`].

@@ -252,7 +252,7 @@ impl DurableObject for OtpShard {
         for otp_id in changed {
             self.copy_to_kv(&request.app_id, otp_id, request.retention);
         }
-        crate::http::json(&reply, 200)
+        crate::reply::json(&reply, 200)
     }
 
     async fn alarm(&self) -> Result<Response> {

@@ -70,7 +70,7 @@ fn require_admin(req: &Request, rc: &RequestContext) -> ApiResult<()> {
 }
 
 fn reply<T: Serialize>(value: &T, status: u16) -> ApiResult<Response> {
-    http::json(value, status).map_err(|_| ApiError::internal())
+    crate::reply::json(value, status).map_err(|_| ApiError::internal())
 }
 
 /// A gateway configuration refused while editing an app is bad input (400),

@@ -208,7 +208,7 @@ pub(crate) async fn token(mut req: Request, rc: &RequestContext) -> ApiResult<Re
         expires_in: config.token_ttl,
         scope: claims.scp,
     };
-    let mut res = http::json(&reply, 200).map_err(|_| ApiError::internal())?;
+    let mut res = crate::reply::json(&reply, 200).map_err(|_| ApiError::internal())?;
     let _ = res.headers_mut().set("Cache-Control", "no-store");
     Ok(res)
 }

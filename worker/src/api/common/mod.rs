@@ -8,7 +8,6 @@ use worker::{Env, Response};
 
 use crate::assets;
 use crate::error::{ApiError, ApiResult};
-use crate::http;
 
 /// Service name reported by `GET /health`.
 const SERVICE: &str = "otp-sms-verify";
@@ -37,7 +36,7 @@ struct Health {
 
 /// `GET /health`: liveness probe with the service name and crate version.
 pub(crate) fn health() -> ApiResult<Response> {
-    http::json(
+    crate::reply::json(
         &Health {
             status: "ok",
             service: SERVICE,

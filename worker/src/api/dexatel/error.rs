@@ -209,7 +209,7 @@ impl DxError {
         method: &str,
         now: UnixSeconds,
     ) -> worker::Result<Response> {
-        let mut res = crate::http::json(&self.item(path, method, now), self.status)?;
+        let mut res = crate::reply::json(&self.item(path, method, now), self.status)?;
         if let Some(retry) = self.retry {
             retry.write(res.headers_mut())?;
         }

@@ -152,7 +152,7 @@ fn field<'a>(data: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
 
 /// A JSON reply.
 fn reply<T: Serialize>(value: &T, status: u16) -> DxResult<Response> {
-    http::json(value, status).map_err(|_| DxError::from(ApiError::internal()))
+    crate::reply::json(value, status).map_err(|_| DxError::from(ApiError::internal()))
 }
 
 /// `{"data": T}`.

@@ -40,7 +40,7 @@ pub(crate) async fn routes(
 }
 
 fn reply<T: Serialize>(value: &T, status: u16) -> ApiResult<Response> {
-    http::json(value, status).map_err(|_| ApiError::internal())
+    crate::reply::json(value, status).map_err(|_| ApiError::internal())
 }
 
 /// `POST /otp`: the OTP object of the new OTP, with the full number.
