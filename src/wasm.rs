@@ -474,33 +474,28 @@ fn policy_number(value: Option<f64>) -> Result<Option<u32>, JsValue> {
     }
 }
 
-/// The status-callback policy (`CallbackPolicy` as JSON): the standard one, shortened
-/// where a value given is shorter (see `webhook::CallbackPolicy::shortened`).
+/// The status-callback policy, the standard one shortened where a value given is
+/// shorter (see `webhook::CallbackPolicy::shortened`), as numbers: `maxAttempts`,
+/// `timeoutMs`, `retryDelayMs`, then the pause before each attempt (the TypeScript
+/// layer makes it a `CallbackPolicy`).
 #[wasm_bindgen(js_name = callbackPolicy)]
 pub fn callback_policy(
     #[wasm_bindgen(js_name = maxAttempts)] max_attempts: Option<f64>,
     #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<f64>,
     #[wasm_bindgen(js_name = retryDelayMs)] retry_delay_ms: Option<f64>,
-) -> Result<String, JsValue> {
+) -> Result<Vec<u32>, JsValue> {
     let policy = crate::webhook::CallbackPolicy::shortened(
         policy_number(max_attempts)?,
         policy_number(timeout_ms)?,
         policy_number(retry_delay_ms)?,
     );
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Out {
-        max_attempts: u32,
-        timeout_ms: u32,
-        retry_delay_ms: u32,
-        delays_ms: Vec<u32>,
-    }
-    to_json(&Out {
-        max_attempts: policy.max_attempts(),
-        timeout_ms: policy.timeout_ms(),
-        retry_delay_ms: policy.retry_delay_ms(),
-        delays_ms: (1..).map_while(|a| policy.delay_before(a)).collect(),
-    })
+    let mut out = vec![
+        policy.max_attempts(),
+        policy.timeout_ms(),
+        policy.retry_delay_ms(),
+    ];
+    out.extend((1..).map_while(|a| policy.delay_before(a)));
+    Ok(out)
 }
 
 /// What a callback attempt that ended with `status` (absent: a network error or a

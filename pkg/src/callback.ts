@@ -100,13 +100,12 @@ export class CallbackSender {
     this.#policy = wasm((raw) => {
       raw.checkWebhookSecret(secret);
       if (url !== undefined) raw.checkCallbackUrl(String(url), this.#allowPrivateHosts);
-      return JSON.parse(
-        raw.callbackPolicy(
-          optionalNumber(maxAttempts, "maxAttempts"),
-          optionalNumber(timeoutMs, "timeoutMs"),
-          optionalNumber(retryDelayMs, "retryDelayMs"),
-        ),
-      ) as CallbackPolicy;
+      const [attempts = 0, timeout = 0, retryDelay = 0, ...delaysMs] = raw.callbackPolicy(
+        optionalNumber(maxAttempts, "maxAttempts"),
+        optionalNumber(timeoutMs, "timeoutMs"),
+        optionalNumber(retryDelayMs, "retryDelayMs"),
+      );
+      return { maxAttempts: attempts, timeoutMs: timeout, retryDelayMs: retryDelay, delaysMs };
     });
     this.#secret = secret;
     this.#url = url === undefined ? undefined : String(url);
