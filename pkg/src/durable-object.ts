@@ -1,8 +1,7 @@
-// DurableObjectStore and the Durable Object class it talks to, OtpStoreObject: exact
-// OTP records in Cloudflare Workers without the otp-sms-verify worker. One object per
+// DurableObjectStore, and the storage rules of the Durable Object class it talks to
+// (OtpStoreObject, in workerd.ts: the class needs `cloudflare:workers`). One object per
 // key; every call is an RPC to it, and the object runs one call at a time.
 
-import { DurableObjectBase } from "#wasm";
 import type { AtomicOtpStore } from "./service.js";
 import { ttl } from "./stores.js";
 
@@ -16,17 +15,11 @@ export interface DurableObjectStorageLike {
   setAlarm(scheduledTime: number): Promise<void>;
 }
 
-/** The part of a Durable Object's state (`ctx`) that `OtpStoreObject` uses. */
-export interface DurableObjectStateLike {
-  readonly storage: DurableObjectStorageLike;
-}
-
 /**
- * The Durable Object behind `DurableObjectStore`: one per key, holding the value and
- * its expiry, removed by an alarm when it expires. Its methods are what the store calls
- * over RPC; `alarm()` is the runtime's.
+ * What `OtpStoreObject` answers over RPC (and `DurableObjectStore` calls); `alarm()`
+ * is the runtime's. TTLs are seconds.
  */
-export interface OtpStoreObject {
+export interface OtpStoreObjectApi {
   get(key: string): Promise<string | null>;
   put(key: string, value: string, ttlSeconds: number): Promise<void>;
   delete(key: string): Promise<void>;
@@ -44,27 +37,17 @@ const isEntry = (v: unknown): v is Entry =>
   typeof v === "object" && v !== null && typeof (v as Entry).value === "string" && typeof (v as Entry).expiresAt === "number";
 
 /**
- * The Durable Object class to export from your Worker and bind (see the README):
- *
- * ```js
- * export { OtpStoreObject } from "otp-sms-verify";
- * ```
- *
- * Its `compareAndSet` reads, compares and writes without another call in between: a
- * Durable Object delivers no other event while its storage operations are in progress.
- * Expiry is by the object's clock; an alarm deletes what expired. In workerd it extends
- * `DurableObject` of `cloudflare:workers` (RPC needs a compatibility date of 2024-04-03
- * or later); elsewhere it can be built over a fake state for tests.
+ * `OtpStoreObject`'s rules over a Durable Object's storage: values with an expiry (by
+ * `Date.now()`, the object's clock), an alarm at the earliest expiry that deletes what
+ * expired, and `compareAndSet`. Atomic in a Durable Object, which delivers no other
+ * event while its storage operations are in progress. Internal: workerd.ts wraps it;
+ * tests drive it over a fake storage.
  */
-export const OtpStoreObject: new (ctx: DurableObjectStateLike, env: unknown) => OtpStoreObject = class
-  extends DurableObjectBase
-  implements OtpStoreObject
-{
+export class ExpiringEntries implements OtpStoreObjectApi {
   readonly #storage: DurableObjectStorageLike;
 
-  constructor(ctx: DurableObjectStateLike, env: unknown) {
-    super(ctx, env);
-    this.#storage = ctx.storage;
+  constructor(storage: DurableObjectStorageLike) {
+    this.#storage = storage;
   }
 
   async get(key: string): Promise<string | null> {
@@ -109,11 +92,11 @@ export const OtpStoreObject: new (ctx: DurableObjectStateLike, env: unknown) => 
     const alarm = await this.#storage.getAlarm();
     if (alarm === null || alarm > expiresAt) await this.#storage.setAlarm(expiresAt);
   }
-};
+}
 
 /**
  * The part of a Durable Object namespace binding (`DurableObjectNamespace`) that
- * `DurableObjectStore` uses; any namespace binding of `OtpStoreObject` fits.
+ * `DurableObjectStore` uses; any namespace binding fits (bind it to `OtpStoreObject`).
  */
 export interface DurableObjectNamespaceLike {
   idFromName(name: string): unknown;
@@ -125,7 +108,8 @@ export interface DurableObjectNamespaceLike {
  * A store in Durable Objects, exact across every Worker isolate and location: each key
  * lives in its own `OtpStoreObject` (`idFromName(key)`), which runs one call at a time
  * and does `compareAndSet` atomically. Build it over the namespace binding of
- * `OtpStoreObject`: `new DurableObjectStore(env.OTP_STORE)`.
+ * `OtpStoreObject` (exported by `otp-sms-verify/workerd`):
+ * `new DurableObjectStore(env.OTP_STORE)`.
  */
 export class DurableObjectStore implements AtomicOtpStore {
   readonly #namespace: DurableObjectNamespaceLike;
@@ -150,8 +134,8 @@ export class DurableObjectStore implements AtomicOtpStore {
     return await this.#object(key).compareAndSet(key, expected, value, ttl(options.ttlSeconds));
   }
 
-  #object(key: string): OtpStoreObject {
+  #object(key: string): OtpStoreObjectApi {
     const id = this.#namespace.idFromName(key);
-    return this.#namespace.get(id as never) as OtpStoreObject;
+    return this.#namespace.get(id as never) as OtpStoreObjectApi;
   }
 }

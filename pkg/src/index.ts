@@ -42,10 +42,9 @@ export { MemoryStore, KvStore, type KvNamespaceLike } from "./stores.js";
 export { RedisStore, type RedisClientLike, type RedisStoreOptions } from "./redis-store.js";
 export {
   DurableObjectStore,
-  OtpStoreObject,
   type DurableObjectNamespaceLike,
-  type DurableObjectStateLike,
   type DurableObjectStorageLike,
+  type OtpStoreObjectApi,
 } from "./durable-object.js";
 export {
   CallbackSender,

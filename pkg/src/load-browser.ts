@@ -4,9 +4,6 @@
 import initGlue, * as glue from "../wasm/otp_core.js";
 import type { RawCore, WasmSource } from "./raw.js";
 
-/** The base class of `OtpStoreObject` outside workerd (a stand-in). */
-export { DurableObjectBase } from "./durable-object-base.js";
-
 let loading: Promise<void> | undefined;
 let ready = false;
 

@@ -4,9 +4,6 @@
 import * as glue from "../wasm/otp_core.cjs";
 import type { RawCore, WasmSource } from "./raw.js";
 
-/** The base class of `OtpStoreObject` outside workerd (a stand-in). */
-export { DurableObjectBase } from "./durable-object-base.js";
-
 /** The core's exports, ready to call. */
 export function core(): RawCore {
   return glue;

@@ -6,9 +6,6 @@ import wasmModule from "../wasm/otp_core_bg.wasm";
 import * as glue from "../wasm/otp_core.js";
 import type { RawCore, WasmSource } from "./raw.js";
 
-/** The base class of `OtpStoreObject`: the runtime's own, for RPC. */
-export { DurableObject as DurableObjectBase } from "cloudflare:workers";
-
 let ready = false;
 
 /** The core's exports, instantiated on the first call. */

@@ -1,11 +1,11 @@
-// RedisStore: OTP records in Redis through the official client (node-redis, v4 or v5),
+// RedisStore: OTP records in Redis through the official client (node-redis, v4 to v6),
 // described structurally so that the package needs no `redis` dependency.
 
 import type { AtomicOtpStore } from "./service.js";
 import { ttl } from "./stores.js";
 
 /**
- * The part of a connected node-redis client (`createClient()`, v4 or v5, or a cluster
+ * The part of a connected node-redis client (`createClient()`, v4 to v6, or a cluster
  * from `createCluster()`) that `RedisStore` uses. Any object with these methods does.
  */
 export interface RedisClientLike {

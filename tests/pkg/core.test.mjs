@@ -39,7 +39,6 @@ const EXPORTS = [
   "OtpEngine",
   "OtpError",
   "OtpService",
-  "OtpStoreObject",
   "RedisStore",
   "cancelOtp",
   "countSmsParts",

@@ -1,15 +1,22 @@
-// OtpStoreObject's storage rules in Node, over a fake Durable Object state and a mocked
-// Date (workerd's clock cannot be moved; tests/pkg/workerd.test.mjs runs it for real):
-// expiry, the alarm that deletes what expired, and compareAndSet. DurableObjectStore
-// over a fake namespace that routes each key to its own object, as idFromName does.
+// OtpStoreObject's storage rules in Node (ExpiringEntries, which the class in the
+// package's Workers-only `otp-sms-verify/workerd` entry wraps), over a fake Durable
+// Object storage and a mocked Date (workerd's clock cannot be moved;
+// tests/pkg/workerd.test.mjs runs the class for real): expiry, the alarm that deletes
+// what expired, and compareAndSet. Then DurableObjectStore over a fake namespace that
+// routes each key to its own object, as idFromName does.
 
 import assert from "node:assert/strict";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { describe, test } from "node:test";
-import { DurableObjectStore, OtpService, OtpStoreObject } from "otp-sms-verify";
-import { KEY, T0, outbox, rejectsWithCode } from "./helpers.mjs";
+import { DurableObjectStore, OtpService } from "otp-sms-verify";
+import { KEY, PKG, T0, outbox, rejectsWithCode } from "./helpers.mjs";
 
-/** A Durable Object state with a Map for storage and one alarm, as workerd keeps them. */
-function fakeState() {
+/** Internal: not exported by the package, so imported from the build. */
+const { ExpiringEntries } = await import(pathToFileURL(path.join(PKG, "dist", "durable-object.js")).href);
+
+/** A Durable Object storage: a Map and one alarm, as workerd keeps them. */
+function fakeStorage() {
   const data = new Map();
   let alarm = null;
   const storage = {
@@ -36,7 +43,7 @@ function fakeState() {
       alarm = t;
     },
   };
-  return { storage };
+  return storage;
 }
 
 /** Runs `body(clock)` with Date mocked at T0; `clock.advance(seconds)` moves it. */
@@ -45,11 +52,11 @@ function withClock(t, body) {
   return body({ advance: (seconds) => t.mock.timers.tick(seconds * 1000) });
 }
 
-describe("OtpStoreObject", () => {
+describe("OtpStoreObject's storage rules (ExpiringEntries)", () => {
   test("put, get, delete; a value expires by the object's clock", async (t) => {
     await withClock(t, async (clock) => {
-      const state = fakeState();
-      const object = new OtpStoreObject(state, {});
+      const storage = fakeStorage();
+      const object = new ExpiringEntries(storage);
       assert.equal(await object.get("k"), null);
       await object.put("k", "v", 60);
       assert.equal(await object.get("k"), "v");
@@ -60,35 +67,35 @@ describe("OtpStoreObject", () => {
       await object.put("k", "w", 60);
       await object.delete("k");
       assert.equal(await object.get("k"), null);
-      assert.equal(state.storage.data.size, 0);
+      assert.equal(storage.data.size, 0);
       await assert.rejects(object.put("k", "v", 0), TypeError);
     });
   });
 
   test("the alarm is set for the earliest expiry and deletes what expired", async (t) => {
     await withClock(t, async (clock) => {
-      const state = fakeState();
-      const object = new OtpStoreObject(state, {});
+      const storage = fakeStorage();
+      const object = new ExpiringEntries(storage);
       await object.put("k", "v", 300);
-      assert.equal(state.storage.alarmAt, (T0 + 300) * 1000);
+      assert.equal(storage.alarmAt, (T0 + 300) * 1000);
       await object.put("k", "v2", 600);
-      assert.equal(state.storage.alarmAt, (T0 + 300) * 1000, "an earlier alarm stays");
+      assert.equal(storage.alarmAt, (T0 + 300) * 1000, "an earlier alarm stays");
       await object.put("other", "x", 100);
-      assert.equal(state.storage.alarmAt, (T0 + 100) * 1000, "a sooner expiry brings it forward");
+      assert.equal(storage.alarmAt, (T0 + 100) * 1000, "a sooner expiry brings it forward");
 
       clock.advance(100);
       await object.alarm();
-      assert.deepEqual([...state.storage.data.keys()], ["k"], "what expired is gone");
-      assert.equal(state.storage.alarmAt, (T0 + 600) * 1000, "set again for what is left");
+      assert.deepEqual([...storage.data.keys()], ["k"], "what expired is gone");
+      assert.equal(storage.alarmAt, (T0 + 600) * 1000, "set again for what is left");
       clock.advance(500);
       await object.alarm();
-      assert.equal(state.storage.data.size, 0);
+      assert.equal(storage.data.size, 0);
     });
   });
 
   test("compareAndSet replaces only the expected live value, with the new TTL", async (t) => {
     await withClock(t, async (clock) => {
-      const object = new OtpStoreObject(fakeState(), {});
+      const object = new ExpiringEntries(fakeStorage());
       assert.equal(await object.compareAndSet("k", "1", "2", 60), false, "absent");
       assert.equal(await object.get("k"), null, "nothing created");
       await object.put("k", "1", 60);
@@ -103,14 +110,14 @@ describe("OtpStoreObject", () => {
 });
 
 describe("DurableObjectStore", () => {
-  /** A namespace of OtpStoreObjects: one object per name, as idFromName + get give. */
+  /** A namespace of objects with OtpStoreObject's rules: one per name, as idFromName + get give. */
   function fakeNamespace() {
     const objects = new Map();
     return {
       objects,
       idFromName: (name) => ({ name }),
       get: (id) => {
-        if (!objects.has(id.name)) objects.set(id.name, new OtpStoreObject(fakeState(), {}));
+        if (!objects.has(id.name)) objects.set(id.name, new ExpiringEntries(fakeStorage()));
         return objects.get(id.name);
       },
     };
