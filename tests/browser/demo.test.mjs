@@ -78,7 +78,7 @@ describe("demo page, live API (development worker)", () => {
     assert.match(text, /^Demo: your verification code is \d{6}\. It expires in 5 minutes\.$/);
     // Sender, encoding and parts are shown with the SMS; status, attempts and countdown beside it.
     assert.equal(await page.textContent("#phone-sender"), "Verify");
-    assert.match(await page.textContent("#phone-number"), /^SMS to \+447700900123$/);
+    assert.match(await page.textContent("#phone-number"), /^SMS to \+447400123123$/);
     const chips = await page.locator("#thread .msg:last-child .chip").allTextContents();
     assert.deepEqual(chips.slice(0, 2), ["GSM-7", "1 part"]);
     assert.equal(await page.textContent("#status-badge"), "PENDING");
@@ -99,7 +99,7 @@ describe("demo page, live API (development worker)", () => {
     assert.deepEqual(lines, [
       "POST /demo/session 200",
       "POST /otp 201",
-      `GET /demo/outbox?phoneNumber=%2B447700900123&otpId=${id} 200`,
+      `GET /demo/outbox?phoneNumber=%2B447400123123&otpId=${id} 200`,
       `POST /otp/${id} 200`,
       `GET /otp/${id} 200`,
     ]);
@@ -118,7 +118,7 @@ describe("demo page, live API (development worker)", () => {
     const { page, problems } = await open(browser.context);
     await page.waitForSelector('body[data-ready="live"]');
     await page.selectOption("#max-attempts", "2");
-    await page.fill("#phone", "07700 900124");
+    await page.fill("#phone", "07400 123124");
     await page.click("#send-btn");
     const pin = pinIn(await newestSms(page), 6);
     await page.keyboard.type(wrongPin(pin));
@@ -148,7 +148,7 @@ describe("demo page, live API (development worker)", () => {
     await page.clock.install();
     await page.goto(`${baseUrl}demo?devClock`);
     await page.waitForSelector('body[data-ready="live"]');
-    await page.fill("#phone", "07700 900125");
+    await page.fill("#phone", "07400 123125");
     await page.click("#send-btn");
     await newestSms(page, 1);
     const firstId = await page.textContent("#otp-id");
@@ -188,7 +188,7 @@ describe("demo page, live API (development worker)", () => {
     await page.goto(`${baseUrl}demo?devClock`);
     await page.waitForSelector('body[data-ready="live"]');
     await page.selectOption("#ttl", "60");
-    await page.fill("#phone", "07700 900126");
+    await page.fill("#phone", "07400 123126");
     await page.click("#send-btn");
     const pin = pinIn(await newestSms(page), 6);
     assert.match(await page.textContent("#countdown"), /^(1:00|0:59)$/);
@@ -217,7 +217,7 @@ describe("demo page, live API (development worker)", () => {
   test("keyboard only: Enter sends, the focus lands in the PIN boxes, typing verifies", async () => {
     const { page, problems } = await open(browser.context);
     await page.waitForSelector('body[data-ready="live"]');
-    await page.fill("#phone", "07700 900127");
+    await page.fill("#phone", "07400 123127");
     await page.keyboard.press("Enter");
     const pin = pinIn(await newestSms(page), 6);
     assert.equal(await page.evaluate(() => document.activeElement?.dataset.index), "0");

@@ -124,8 +124,9 @@ test("4 isolates × 25 parallel wrong guesses through DurableObjectStore, maxAtt
   const again = await call("b", "/do/guess", { otpId, pins: [pin] });
   assert.deepEqual(again.outcomes, [2026]);
   const conflicts = replies.reduce((sum, r) => sum + r.conflicts, 0);
+  // How often the isolates raced (compareAndSets lost and retried) varies with the
+  // machine's load: reported, not asserted, so a quiet run cannot fail the suite.
   t.diagnostic(`compareAndSets lost to another isolate: ${conflicts}`);
-  assert.ok(conflicts > 0, "the isolates raced: some compareAndSet lost and was retried");
 });
 
 test("16 parallel right PINs across 4 isolates through DurableObjectStore: exactly one VERIFIED", async (t) => {
@@ -136,6 +137,7 @@ test("16 parallel right PINs across 4 isolates through DurableObjectStore: exact
   assert.deepEqual([outcomes.filter((o) => o === "VERIFIED").length, outcomes.filter((o) => o === 2023).length], [1, 15]);
   assert.deepEqual(replies.flatMap((r) => r.changes), ["VERIFIED"]);
   const conflicts = replies.reduce((sum, r) => sum + r.conflicts, 0);
+  // How often the isolates raced (compareAndSets lost and retried) varies with the
+  // machine's load: reported, not asserted, so a quiet run cannot fail the suite.
   t.diagnostic(`compareAndSets lost to another isolate: ${conflicts}`);
-  assert.ok(conflicts > 0, "the isolates raced: some compareAndSet lost and was retried");
 });

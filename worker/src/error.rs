@@ -175,6 +175,11 @@ impl ApiError {
         self.message
     }
 
+    /// The same error with a more precise fixed message.
+    pub(crate) fn with_message(self, message: &'static str) -> Self {
+        ApiError { message, ..self }
+    }
+
     /// The core's precise cause, if the core refused.
     pub(crate) fn cause(&self) -> Option<otp_core::Error> {
         self.cause

@@ -17,6 +17,7 @@ pub(crate) mod shard;
 use otp_core::number::{number_hash, shard_of_hash};
 use otp_core::otp::{plan_sharded_otp, Command, OtpRecord, PlannedOtp};
 use otp_core::phone::PhoneNumber;
+use otp_core::recipient::{check_recipient, recipient_type};
 use otp_core::rng::OsRandom;
 use otp_core::settings::OtpRequest;
 
@@ -60,19 +61,27 @@ impl<'a> Service<'a> {
         number_hash(&self.rc.config.hash_key, &self.app.app_id, phone)
     }
 
-    /// Plans a new OTP whose id names its number's shard.
+    /// Plans a new OTP whose id names its number's shard, for a number the
+    /// numbering plan and the application's `allowedNumberTypes` let an SMS go to.
     fn plan(&self, request: &OtpRequest) -> ApiResult<PlannedOtp> {
         let key = &self.rc.config.hash_key;
         let app_id = &self.app.app_id;
         let shard_of = |phone: &PhoneNumber| shard_of_hash(&number_hash(key, app_id, phone));
-        Ok(plan_sharded_otp(
+        let planned = plan_sharded_otp(
             &self.app.otp,
             request,
             self.rc.now,
             &mut OsRandom,
             &self.rc.config.pin_keys,
             &shard_of,
-        )?)
+        )?;
+        check_recipient(&planned.phone, &self.app.otp).map_err(|e| match e {
+            otp_core::Error::PhoneNumberTypeNotAllowed => {
+                ApiError::from(e).with_message(type_refused(recipient_type(&planned.phone)))
+            }
+            e => ApiError::from(e),
+        })?;
+        Ok(planned)
     }
 
     /// Runs `op` in shard `shard`; the guard's refusals become 429 errors.
@@ -328,5 +337,31 @@ impl<'a> Service<'a> {
                 &record.view(self.rc.now, None),
             );
         }
+    }
+}
+
+/// The message of a refused number type, naming the type (the core's const
+/// message cannot).
+fn type_refused(kind: &str) -> &'static str {
+    match kind {
+        "fixedLine" => "the application does not send to this type of phone number: fixedLine",
+        "tollFree" => "the application does not send to this type of phone number: tollFree",
+        "premiumRate" => "the application does not send to this type of phone number: premiumRate",
+        "sharedCost" => "the application does not send to this type of phone number: sharedCost",
+        "voip" => "the application does not send to this type of phone number: voip",
+        "personalNumber" => {
+            "the application does not send to this type of phone number: personalNumber"
+        }
+        "pager" => "the application does not send to this type of phone number: pager",
+        "uan" => "the application does not send to this type of phone number: uan",
+        "voicemail" => "the application does not send to this type of phone number: voicemail",
+        "mobile" => "the application does not send to this type of phone number: mobile",
+        "fixedLineOrMobile" => {
+            "the application does not send to this type of phone number: fixedLineOrMobile"
+        }
+        "internationalNetwork" => {
+            "the application does not send to this type of phone number: internationalNetwork"
+        }
+        _ => "the application does not send to this type of phone number",
     }
 }

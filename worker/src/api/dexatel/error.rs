@@ -263,6 +263,7 @@ impl From<otp_core::Error> for DxError {
             | E::PhoneNumberTooShort
             | E::PhoneNumberTooLong
             | E::PhoneCountryCodeUnknown
+            | E::PhoneNumberNotInPlan
             | E::CountryIsoEmpty
             | E::CountryIsoInvalid => DxError::recipient_invalid(),
             E::TemplateInvalid => DxError::template_no_code(),
