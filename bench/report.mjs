@@ -51,6 +51,7 @@ const OPS = [
   ["sms/ucs2", "SMS parts, UCS-2 text"],
   ["phone/e164", "Phone parsing, E.164"],
   ["phone/national", "Phone parsing, national + country"],
+  ["phone/recipient", "Phone parsing + numbering-plan type + recipient check (+1)"],
   ["otp/create", "Create: `plan_otp` / `planOtp`"],
   ["otp/verify", "Verify: `OtpRecord::verify` / `verifyOtp`"],
   ["otp/create_verify", "Create + verify pair"],
@@ -147,7 +148,7 @@ if (sizes) {
     rows.push(["Worker upload, total (wrangler's figure)", kib(total.raw), kib(total.gzip), "≤ 250 KiB gzipped", mark(total.gzip <= 250 * 1024)]);
   }
   if (sizes.pkgWasm) {
-    rows.push(["npm package wasm", kib(sizes.pkgWasm.raw), kib(sizes.pkgWasm.gzip), "≤ 60 KiB gzipped", mark(sizes.pkgWasm.gzip <= 60 * 1024)]);
+    rows.push(["npm package wasm", kib(sizes.pkgWasm.raw), kib(sizes.pkgWasm.gzip), "≤ 90 KiB gzipped", mark(sizes.pkgWasm.gzip <= 90 * 1024)]);
   }
   table(["Artifact", "Raw", "Gzip -9", "Target", ""], rows);
 }

@@ -166,6 +166,15 @@ errors! {
     CallbackUrlPrivateHost = (2019, "callback_url_private_host", "invalid_param", 400, "otpCallbackUrl must not point to a private, loopback or link-local host"),
     /// `otpCallbackUrl`'s host is a number in another form than dotted decimal (SMS.CX's 2019).
     CallbackUrlNumericHost = (2019, "callback_url_numeric_host", "invalid_param", 400, "otpCallbackUrl host is a number that is not a dotted IPv4 address"),
+    /// The number parses, but its country's numbering plan does not have it: a wrong
+    /// length for its range, or an unassigned range (SMS.CX's 2020).
+    PhoneNumberNotInPlan = (2020, "phone_number_not_in_plan", "invalid_param", 400, "phoneNumber is not a valid number of its country's numbering plan"),
+    /// The number's type (`PhoneNumber::number_type`) is not one the application sends
+    /// to (`allowedNumberTypes`), or the number is on an international network (+881, …).
+    /// The message cannot name the type: an API appends `recipient::recipient_type`.
+    PhoneNumberTypeNotAllowed = (2118, "phone_number_type_not_allowed", "invalid_param", 400, "the application does not send to this type of phone number"),
+    /// `allowedNumberTypes` is empty or names an unknown type.
+    AllowedNumberTypesInvalid = (2119, "allowed_number_types_invalid", "invalid_param", 400, "allowedNumberTypes must list one or more known number types"),
 }
 
 impl fmt::Display for Error {

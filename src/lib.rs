@@ -27,11 +27,13 @@ pub mod id;
 mod json;
 pub mod limits;
 pub mod number;
+pub mod numbering;
 pub mod otp;
 #[cfg(any(feature = "wasm", test))]
 mod packed;
 pub mod phone;
 pub mod pin;
+pub mod recipient;
 pub mod rng;
 pub mod secret;
 pub mod settings;

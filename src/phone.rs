@@ -1,5 +1,7 @@
-//! Phone numbers: parse what a user typed into E.164 (`+33612424111`) and find
-//! the country it belongs to, with static tables only (no regex, no phone library).
+//! Phone numbers: parse what a user typed into E.164 (`+33612424111`), then check
+//! it against the country's numbering plan (libphonenumber's, compiled into
+//! [`crate::numbering`]): valid or not, its type, and the country it belongs to.
+//! Static tables only (no regex, no phone library).
 //!
 //! What [`parse_phone`] accepts:
 //! - Separators are dropped: Unicode whitespace (incl. non-breaking spaces),
@@ -11,9 +13,10 @@
 //! - `+` (or fullwidth `＋`) may appear once, before the first digit (so
 //!   `(+44) 20…` works); a leading `00` also means international format.
 //!   Anywhere else a `+` is [`Error::PhoneNumberInvalid`].
-//! - International numbers start with an assigned ITU-T country calling code.
-//!   The non-geographic codes (+800, +808, +870, +878, +881-+883, +888, +979)
-//!   belong to no country and are [`Error::PhoneCountryCodeUnknown`].
+//! - International numbers start with an assigned ITU-T country calling code,
+//!   geographic or not (+800, +808, +870, +878, +881-+883, +888, +979: region
+//!   `001`, see [`PhoneNumber::is_international_network`]); any other is
+//!   [`Error::PhoneCountryCodeUnknown`].
 //! - A national trunk prefix is dropped, in national **and** international
 //!   format, so `+44 (0)20 7946 0958`, `+44 020 7946 0958` and `020 7946 0958`
 //!   (GB) all give `+442079460958`. The prefix is `0` in most countries, `1`
@@ -24,18 +27,28 @@
 //!   Burkina Faso, Tajikistan) nothing is dropped: `+39 06…` stays `+3906…`.
 //! - Calling code plus national number must have 7 to 15 digits.
 //!
-//! The country ([`PhoneNumber::country_iso`]) comes from the number: +1 by its
-//! NANP area code (US, CA and the Caribbean/Pacific territories), +7 by the
-//! first national digit (6/7 Kazakhstan, else Russia), a few shared codes by a
-//! clean prefix (GG/JE/IM under +44, AX under +358, VA under +39, YT under
-//! +262, BQ under +599, SJ under +47, EH under +212, CC/CX under +61, TA under
-//! +290), else the code's main country. When the number does not decide
-//! between countries that share its code, a `country_iso` passed by the caller
-//! that shares the code wins (`+44 7700 900123` with `GG` is GG).
+//! A number that parses is not necessarily one to send to: [`PhoneNumber::is_valid`]
+//! says whether the plan has it at all (`+44 7700 900123`, in Ofcom's drama range,
+//! parses but is not valid), [`PhoneNumber::number_type`] what it is (mobile, fixed
+//! line, premium rate, …); [`crate::recipient::check_recipient`] turns both into
+//! the decision to send.
+//!
+//! The country ([`PhoneNumber::country_iso`]) is the one the digits determine,
+//! as libphonenumber's `getRegionCodeForNumber` decides it: for a calling code
+//! shared by several countries (+1, +7, +44, +262, +590, …) the first country
+//! whose leading digits start the number, else the first in whose plan the
+//! number is valid (`+44 7781 123456` is GG, `+1 416 555 0123` CA). A number no
+//! country claims (an invalid one) gets the code's main country (`+44 7700
+//! 900123` is GB). The `country_iso` passed by the caller only says how to read
+//! a national-format number; it never overrides the digits (`07781 123456`
+//! with `GB` is GG, `+44 20 7946 0958` with `GG` is GB).
 
 use core::fmt;
 
 use crate::error::{Error, Result};
+use crate::numbering::{self, NON_GEOGRAPHIC_REGION};
+
+pub use crate::numbering::NumberType;
 
 /// Fewest digits (calling code + national number) a number may have.
 pub const MIN_DIGITS: usize = 7;
@@ -46,14 +59,16 @@ pub const MAX_DIGITS: usize = 15;
 /// (`00` + 15 digits + a 3-digit trunk prefix is 20).
 const SCAN_DIGITS: usize = 24;
 
-/// A valid phone number in E.164 form, with its calling code and country.
-/// `Debug` prints it masked, so a stray log line never holds a full number.
+/// A phone number in E.164 form, with its calling code, country and what its
+/// numbering plan says of it (type, validity). `Debug` prints it masked, so a
+/// stray log line never holds a full number.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PhoneNumber {
     e164: String,
     code_len: u8,
     calling_code: u16,
     country_iso: &'static str,
+    number_type: NumberType,
 }
 
 impl fmt::Debug for PhoneNumber {
@@ -61,6 +76,7 @@ impl fmt::Debug for PhoneNumber {
         f.debug_struct("PhoneNumber")
             .field("masked", &self.masked())
             .field("country_iso", &self.country_iso)
+            .field("number_type", &self.number_type)
             .finish()
     }
 }
@@ -90,9 +106,31 @@ impl PhoneNumber {
         self.calling_code
     }
 
-    /// The ISO 3166-1 alpha-2 code of the number's country (`FR`).
+    /// The ISO 3166-1 alpha-2 code of the number's country (`FR`), as its digits
+    /// determine it (see the module docs); `001` for the international networks
+    /// of the non-geographic calling codes.
     pub fn country_iso(&self) -> &'static str {
         self.country_iso
+    }
+
+    /// What the number is by its country's numbering plan (libphonenumber's
+    /// `getNumberType`): [`NumberType::Unknown`] when the plan does not have it.
+    /// [`NumberType::as_str`] names it (`mobile`, `premiumRate`, …).
+    pub fn number_type(&self) -> NumberType {
+        self.number_type
+    }
+
+    /// Whether the numbering plan has this number (libphonenumber's
+    /// `isValidNumber`): right length, assigned range.
+    pub fn is_valid(&self) -> bool {
+        self.number_type != NumberType::Unknown
+    }
+
+    /// Whether the number belongs to an international network or service of a
+    /// non-geographic calling code (+800, +808, +870, +878, +881, +882, +883,
+    /// +888, +979: satellite phones, global toll-free, …) rather than to a country.
+    pub fn is_international_network(&self) -> bool {
+        self.country_iso == NON_GEOGRAPHIC_REGION
     }
 
     /// The number for logs: `+`, the calling code, then `*` for every national
@@ -120,11 +158,14 @@ impl fmt::Display for PhoneNumber {
     }
 }
 
-/// Parses a phone number as typed into E.164 (see the module docs for the rules).
+/// Parses a phone number as typed into E.164 and classifies it by its numbering
+/// plan (see the module docs for the rules). A number the plan does not have
+/// still parses, with [`PhoneNumber::is_valid`] false.
 ///
 /// `country_iso` (ISO 3166-1 alpha-2, any case) is required for a national
-/// number (no `+` or `00`); with an international number it is optional but,
-/// if not empty, must still be a known code.
+/// number (no `+` or `00`), whose calling code it gives; with an international
+/// number it is optional but, if not empty, must still be a known code. It
+/// never decides the number's country: the digits do.
 pub fn parse_phone(input: &str, country_iso: Option<&str>) -> Result<PhoneNumber> {
     let scan = Scan::new(input.trim())?;
     if scan.len == 0 {
@@ -136,12 +177,16 @@ pub fn parse_phone(input: &str, country_iso: Option<&str>) -> Result<PhoneNumber
         None => None,
     };
 
-    let digits = &scan.digits[..scan.len];
+    let digits = scan.digits.get(..scan.len).unwrap_or_default();
     let international = scan.plus || digits.starts_with(b"00");
     let (calling_code, code_len, national) = if international {
-        let rest = if scan.plus { digits } else { &digits[2..] };
+        let rest = if scan.plus {
+            digits
+        } else {
+            digits.get(2..).unwrap_or_default()
+        };
         let (code, code_len) = split_calling_code(rest)?;
-        (code, code_len, &rest[code_len..])
+        (code, code_len, rest.get(code_len..).unwrap_or_default())
     } else {
         let (_, code) = given.ok_or(Error::CountryIsoEmpty)?;
         (code, decimal_len(code), digits)
@@ -150,7 +195,20 @@ pub fn parse_phone(input: &str, country_iso: Option<&str>) -> Result<PhoneNumber
         return Err(Error::PhoneNumberTooLong);
     }
 
-    let national = strip_trunk_prefix(calling_code, national);
+    // Too long even without its trunk prefixes, or too short even with them.
+    let chain = TrunkChain::new(calling_code, national);
+    if code_len + chain.shortest().len() > MAX_DIGITS {
+        return Err(Error::PhoneNumberTooLong);
+    }
+    if code_len + national.len() < MIN_DIGITS {
+        return Err(Error::PhoneNumberTooShort);
+    }
+
+    // The digits decide the country and type; a given country never overrides them.
+    let code_index =
+        numbering::calling_code_index(calling_code).ok_or(Error::PhoneCountryCodeUnknown)?;
+    let mut buf = [0u8; SCAN_DIGITS];
+    let (national, country_iso, number_type) = chain.significant(code_index, &mut buf);
     let total = code_len + national.len();
     if total < MIN_DIGITS {
         return Err(Error::PhoneNumberTooShort);
@@ -158,12 +216,6 @@ pub fn parse_phone(input: &str, country_iso: Option<&str>) -> Result<PhoneNumber
     if total > MAX_DIGITS {
         return Err(Error::PhoneNumberTooLong);
     }
-
-    let (derived, decided) = country_of(calling_code, national);
-    let country_iso = match given {
-        Some((iso, code)) if !decided && code == calling_code => iso,
-        _ => derived,
-    };
 
     let mut e164 = String::with_capacity(1 + total);
     e164.push('+');
@@ -174,6 +226,7 @@ pub fn parse_phone(input: &str, country_iso: Option<&str>) -> Result<PhoneNumber
         code_len: code_len as u8,
         calling_code,
         country_iso,
+        number_type,
     })
 }
 
@@ -208,8 +261,8 @@ impl Scan {
         };
         for c in input.chars() {
             if let Some(d) = digit_value(c) {
-                if scan.len < SCAN_DIGITS {
-                    scan.digits[scan.len] = b'0' + d;
+                if let Some(slot) = scan.digits.get_mut(scan.len) {
+                    *slot = b'0' + d;
                     scan.len += 1;
                 } else {
                     scan.overflow = true;
@@ -271,6 +324,7 @@ fn is_separator(c: char) -> bool {
 }
 
 /// Splits the calling code (1-3 digits, a prefix-free set) off international digits.
+/// The non-geographic codes (+800, +881, …) are calling codes too.
 fn split_calling_code(digits: &[u8]) -> Result<(u16, usize)> {
     if digits.first() == Some(&b'0') {
         return Err(Error::PhoneCountryCodeUnknown);
@@ -278,10 +332,7 @@ fn split_calling_code(digits: &[u8]) -> Result<(u16, usize)> {
     let mut code = 0u16;
     for (i, &d) in digits.iter().take(3).enumerate() {
         code = code * 10 + u16::from(d - b'0');
-        if CALLING_CODES
-            .binary_search_by_key(&code, |&(c, _)| c)
-            .is_ok()
-        {
+        if numbering::calling_code_index(code).is_some() {
             return Ok((code, i + 1));
         }
     }
@@ -293,31 +344,114 @@ fn split_calling_code(digits: &[u8]) -> Result<(u16, usize)> {
     }
 }
 
-/// Drops the national trunk prefixes (`0` in most countries) from a national number.
+/// Most trunk prefixes one number can carry (Belarus's `8 0`, Turkmenistan's `0 8`).
+const MAX_TRUNK_PREFIXES: usize = 4;
+
+/// A national number, then what is left after dropping each national trunk
+/// prefix in turn (`0` in most countries; see [`trunk_rules`]).
 ///
 /// Each rule is `(prefix, length)`: the prefix is dropped when the number has
 /// exactly `length` digits with it (0: any length) and what follows does not
 /// start with `0`. The first rule that applies wins, and the rules are applied
-/// again to what is left until none applies, so a number this returns is one
-/// no rule changes: parsing its E.164 again gives the same number (with one
-/// pass, Turkmenistan's `0 8 12345678` left `812345678`, which `+993812345678`
-/// re-parsed as `+99312345678`).
-fn strip_trunk_prefix(calling_code: u16, mut national: &[u8]) -> &[u8] {
-    'again: loop {
-        for &(prefix, len) in trunk_rules(calling_code) {
-            if national.starts_with(prefix.as_bytes())
-                && (len == 0 || national.len() == len)
-                && national.get(prefix.len()) != Some(&b'0')
-            {
-                national = &national[prefix.len()..];
-                continue 'again;
+/// again to what is left until none applies (with one pass, Turkmenistan's
+/// `0 8 12345678` left `812345678`, which `+993812345678` re-parsed as
+/// `+99312345678`).
+struct TrunkChain<'a> {
+    numbers: [&'a [u8]; MAX_TRUNK_PREFIXES + 1],
+    len: usize,
+}
+
+impl<'a> TrunkChain<'a> {
+    fn new(calling_code: u16, national: &'a [u8]) -> TrunkChain<'a> {
+        let mut chain = TrunkChain {
+            numbers: [national; MAX_TRUNK_PREFIXES + 1],
+            len: 1,
+        };
+        let mut current = national;
+        'again: while let Some(slot) = chain.numbers.get_mut(chain.len) {
+            for &(prefix, len) in trunk_rules(calling_code) {
+                if current.starts_with(prefix.as_bytes())
+                    && (len == 0 || current.len() == len)
+                    && current.get(prefix.len()) != Some(&b'0')
+                {
+                    current = current.get(prefix.len()..).unwrap_or_default();
+                    *slot = current;
+                    chain.len += 1;
+                    continue 'again;
+                }
+            }
+            break;
+        }
+        chain
+    }
+
+    /// The number with every trunk prefix dropped.
+    fn shortest(&self) -> &'a [u8] {
+        self.numbers.get(self.len - 1).copied().unwrap_or_default()
+    }
+
+    /// The national significant number, with its region and type: the number with
+    /// every trunk prefix dropped, unless only a longer one (fewer prefixes dropped)
+    /// is in the plan: libphonenumber's rule that dropping a prefix must not turn a
+    /// valid number into an invalid one, which keeps the `0` of the `0800` toll-free
+    /// numbers of the countries without a trunk prefix (Botswana, Fiji, Niger, …)
+    /// and Norway's `02000`. For Argentina, a mobile written with `15` after the
+    /// area code (`011 15 2345 6789`) becomes its E.164 form `9 11 2345 6789`
+    /// (libphonenumber's transform rule for AR), into `buf`. An E.164 number this
+    /// returns parses back to itself: its own chain is the rest of this one.
+    fn significant(
+        &self,
+        code_index: usize,
+        buf: &'a mut [u8; SCAN_DIGITS],
+    ) -> (&'a [u8], &'static str, NumberType) {
+        let shortest = self.shortest();
+        let (iso, kind) = numbering::classify(code_index, shortest);
+        if kind != NumberType::Unknown {
+            return (shortest, iso, kind);
+        }
+        for &longer in self.numbers.iter().take(self.len - 1).rev() {
+            let (iso, kind) = numbering::classify(code_index, longer);
+            if kind != NumberType::Unknown {
+                return (longer, iso, kind);
             }
         }
-        return national;
+        if numbering::calling_code_index(54) == Some(code_index) {
+            let is_mobile = |m: &[u8]| numbering::classify(code_index, m).1 == NumberType::Mobile;
+            let area = (2..=4)
+                .find(|&area| argentine_mobile(shortest, area, &mut *buf).is_some_and(is_mobile));
+            if let Some(mobile) = area.and_then(|area| argentine_mobile(shortest, area, buf)) {
+                let (iso, kind) = numbering::classify(code_index, mobile);
+                return (mobile, iso, kind);
+            }
+        }
+        (shortest, iso, kind)
     }
 }
 
-/// The trunk prefix rules of a calling code (see [`strip_trunk_prefix`]).
+/// Argentina's national mobile format: an area code of `area` digits, `15`, then
+/// the subscriber number, 10 digits without the `15`. Its E.164 form is `9`, area
+/// code, subscriber number, written into `buf`; `None` when `national` is not
+/// that shape.
+fn argentine_mobile<'b>(
+    national: &[u8],
+    area: usize,
+    buf: &'b mut [u8; SCAN_DIGITS],
+) -> Option<&'b [u8]> {
+    if national.len() != 12 {
+        return None;
+    }
+    let (head, tail) = national.split_at_checked(area)?;
+    let subscriber = tail.strip_prefix(b"15")?;
+    let out = buf.get_mut(..11)?;
+    let (nine, rest) = out.split_first_mut()?;
+    *nine = b'9';
+    let (a, b) = rest.split_at_mut(head.len());
+    a.copy_from_slice(head);
+    b.copy_from_slice(subscriber);
+    Some(out)
+}
+
+/// The trunk prefix rules of a calling code (see [`TrunkChain`]).
 fn trunk_rules(calling_code: u16) -> &'static [(&'static str, usize)] {
     match calling_code {
         // NANP: 1 + 10 digits.
@@ -334,8 +468,8 @@ fn trunk_rules(calling_code: u16) -> &'static [(&'static str, usize)] {
         250 => &[("0", 10)],
         // Lithuania: 8 (or 0) + 8 digits.
         370 => &[("8", 9), ("0", 9)],
-        // Belarus: 8 0 + 9 digits, or 0 alone.
-        375 => &[("80", 11), ("0", 0)],
+        // Belarus: 8 0 + 9 digits, 8 before the 10-digit 800/902 numbers, or 0 alone.
+        375 => &[("80", 11), ("8", 11), ("0", 0)],
         // Turkmenistan: 8 + 8 digits.
         993 => &[("8", 9), ("0", 0)],
         // Uzbekistan: the old 8 + 9 digits.
@@ -343,39 +477,9 @@ fn trunk_rules(calling_code: u16) -> &'static [(&'static str, usize)] {
         // The leading 0 is part of the number: Italy/Vatican, San Marino, Côte
         // d'Ivoire, Burkina Faso, Benin, Congo, Tajikistan.
         39 | 378 | 225 | 226 | 229 | 242 | 992 => &[],
+        // The non-geographic codes have no national format.
+        800 | 808 | 870 | 878 | 881 | 882 | 883 | 888 | 979 => &[],
         _ => &[("0", 0)],
-    }
-}
-
-/// The country of a number, and whether the number decides it (rather than
-/// falling back to the main country of a shared calling code).
-fn country_of(calling_code: u16, national: &[u8]) -> (&'static str, bool) {
-    match calling_code {
-        1 => {
-            let area = national
-                .iter()
-                .take(3)
-                .fold(0u16, |acc, &d| acc * 10 + u16::from(d - b'0'));
-            let iso = NANP_AREAS
-                .binary_search_by_key(&area, |&(a, _)| a)
-                .map_or("US", |i| NANP_AREAS[i].1);
-            (iso, true)
-        }
-        7 => match national.first() {
-            Some(b'6' | b'7') => ("KZ", true),
-            _ => ("RU", true),
-        },
-        _ => {
-            for &(code, prefix, iso) in SHARED_CODE_PREFIXES {
-                if code == calling_code && national.starts_with(prefix.as_bytes()) {
-                    return (iso, true);
-                }
-            }
-            let main = CALLING_CODES
-                .binary_search_by_key(&calling_code, |&(c, _)| c)
-                .map_or("", |i| CALLING_CODES[i].1);
-            (main, false)
-        }
     }
 }
 
@@ -385,11 +489,14 @@ fn find_country(iso: &str) -> Option<(&'static str, u16)> {
     if b.len() != 2 || !b.iter().all(u8::is_ascii_alphabetic) {
         return None;
     }
-    let key = [b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()];
+    let key = [
+        b.first()?.to_ascii_uppercase(),
+        b.get(1)?.to_ascii_uppercase(),
+    ];
     COUNTRIES
         .binary_search_by(|&(c, _)| c.as_bytes().cmp(&key[..]))
         .ok()
-        .map(|i| COUNTRIES[i])
+        .and_then(|i| COUNTRIES.get(i).copied())
 }
 
 /// How many decimal digits `n` has (calling codes have 1 to 3).
@@ -413,43 +520,13 @@ fn push_decimal(out: &mut String, n: u16) {
 }
 
 // ---------------------------------------------------------------------------
-// Tables. All sorted by their key (the tests check it) for binary search.
-// Sources: ITU-T E.164 assignments as kept by libphonenumber's metadata, plus
-// ISO countries served by a shared code that it leaves out (AQ, GS, PN, TF).
+// The countries a caller may name. Sorted by code (the tests check it) for
+// binary search. Sources: the regions of libphonenumber's metadata (the tests
+// check that every region of crate::numbering is here with its calling code),
+// plus ISO countries served by a shared code that it leaves out (AQ, GS, PN, TF).
 // AC (Ascension), TA (Tristan da Cunha) and XK (Kosovo) are not officially
 // assigned ISO 3166-1 codes, but every SMS provider uses them.
 // ---------------------------------------------------------------------------
-
-/// Every assigned geographic calling code and its main country.
-#[rustfmt::skip]
-const CALLING_CODES: &[(u16, &str)] = &[
-    (1, "US"), (7, "RU"), (20, "EG"), (27, "ZA"), (30, "GR"), (31, "NL"), (32, "BE"), (33, "FR"),
-    (34, "ES"), (36, "HU"), (39, "IT"), (40, "RO"), (41, "CH"), (43, "AT"), (44, "GB"), (45, "DK"),
-    (46, "SE"), (47, "NO"), (48, "PL"), (49, "DE"), (51, "PE"), (52, "MX"), (53, "CU"), (54, "AR"),
-    (55, "BR"), (56, "CL"), (57, "CO"), (58, "VE"), (60, "MY"), (61, "AU"), (62, "ID"), (63, "PH"),
-    (64, "NZ"), (65, "SG"), (66, "TH"), (81, "JP"), (82, "KR"), (84, "VN"), (86, "CN"), (90, "TR"),
-    (91, "IN"), (92, "PK"), (93, "AF"), (94, "LK"), (95, "MM"), (98, "IR"), (211, "SS"), (212, "MA"),
-    (213, "DZ"), (216, "TN"), (218, "LY"), (220, "GM"), (221, "SN"), (222, "MR"), (223, "ML"), (224, "GN"),
-    (225, "CI"), (226, "BF"), (227, "NE"), (228, "TG"), (229, "BJ"), (230, "MU"), (231, "LR"), (232, "SL"),
-    (233, "GH"), (234, "NG"), (235, "TD"), (236, "CF"), (237, "CM"), (238, "CV"), (239, "ST"), (240, "GQ"),
-    (241, "GA"), (242, "CG"), (243, "CD"), (244, "AO"), (245, "GW"), (246, "IO"), (247, "AC"), (248, "SC"),
-    (249, "SD"), (250, "RW"), (251, "ET"), (252, "SO"), (253, "DJ"), (254, "KE"), (255, "TZ"), (256, "UG"),
-    (257, "BI"), (258, "MZ"), (260, "ZM"), (261, "MG"), (262, "RE"), (263, "ZW"), (264, "NA"), (265, "MW"),
-    (266, "LS"), (267, "BW"), (268, "SZ"), (269, "KM"), (290, "SH"), (291, "ER"), (297, "AW"), (298, "FO"),
-    (299, "GL"), (350, "GI"), (351, "PT"), (352, "LU"), (353, "IE"), (354, "IS"), (355, "AL"), (356, "MT"),
-    (357, "CY"), (358, "FI"), (359, "BG"), (370, "LT"), (371, "LV"), (372, "EE"), (373, "MD"), (374, "AM"),
-    (375, "BY"), (376, "AD"), (377, "MC"), (378, "SM"), (380, "UA"), (381, "RS"), (382, "ME"), (383, "XK"),
-    (385, "HR"), (386, "SI"), (387, "BA"), (389, "MK"), (420, "CZ"), (421, "SK"), (423, "LI"), (500, "FK"),
-    (501, "BZ"), (502, "GT"), (503, "SV"), (504, "HN"), (505, "NI"), (506, "CR"), (507, "PA"), (508, "PM"),
-    (509, "HT"), (590, "GP"), (591, "BO"), (592, "GY"), (593, "EC"), (594, "GF"), (595, "PY"), (596, "MQ"),
-    (597, "SR"), (598, "UY"), (599, "CW"), (670, "TL"), (672, "NF"), (673, "BN"), (674, "NR"), (675, "PG"),
-    (676, "TO"), (677, "SB"), (678, "VU"), (679, "FJ"), (680, "PW"), (681, "WF"), (682, "CK"), (683, "NU"),
-    (685, "WS"), (686, "KI"), (687, "NC"), (688, "TV"), (689, "PF"), (690, "TK"), (691, "FM"), (692, "MH"),
-    (850, "KP"), (852, "HK"), (853, "MO"), (855, "KH"), (856, "LA"), (880, "BD"), (886, "TW"), (960, "MV"),
-    (961, "LB"), (962, "JO"), (963, "SY"), (964, "IQ"), (965, "KW"), (966, "SA"), (967, "YE"), (968, "OM"),
-    (970, "PS"), (971, "AE"), (972, "IL"), (973, "BH"), (974, "QA"), (975, "BT"), (976, "MN"), (977, "NP"),
-    (992, "TJ"), (993, "TM"), (994, "AZ"), (995, "GE"), (996, "KG"), (998, "UZ"),
-];
 
 /// Every country (ISO 3166-1 alpha-2) with a calling code, shared codes included.
 #[rustfmt::skip]
@@ -488,41 +565,6 @@ const COUNTRIES: &[(&str, u16)] = &[
     ("ZW", 263),
 ];
 
-/// NANP area codes outside the United States (every other +1 area is US).
-/// Canada: the CRTC/CNA list, with the non-geographic 600 and 622 and the
-/// announced 273 (Quebec, 2027).
-#[rustfmt::skip]
-const NANP_AREAS: &[(u16, &str)] = &[
-    (204, "CA"), (226, "CA"), (236, "CA"), (242, "BS"), (246, "BB"), (249, "CA"), (250, "CA"), (257, "CA"),
-    (263, "CA"), (264, "AI"), (268, "AG"), (273, "CA"), (284, "VG"), (289, "CA"), (306, "CA"), (340, "VI"),
-    (343, "CA"), (345, "KY"), (354, "CA"), (365, "CA"), (367, "CA"), (368, "CA"), (382, "CA"), (403, "CA"),
-    (416, "CA"), (418, "CA"), (428, "CA"), (431, "CA"), (437, "CA"), (438, "CA"), (441, "BM"), (450, "CA"),
-    (468, "CA"), (473, "GD"), (474, "CA"), (506, "CA"), (514, "CA"), (519, "CA"), (548, "CA"), (579, "CA"),
-    (581, "CA"), (584, "CA"), (587, "CA"), (600, "CA"), (604, "CA"), (613, "CA"), (622, "CA"), (639, "CA"),
-    (647, "CA"), (649, "TC"), (658, "JM"), (664, "MS"), (670, "MP"), (671, "GU"), (672, "CA"), (683, "CA"),
-    (684, "AS"), (705, "CA"), (709, "CA"), (721, "SX"), (742, "CA"), (753, "CA"), (758, "LC"), (767, "DM"),
-    (778, "CA"), (780, "CA"), (782, "CA"), (784, "VC"), (787, "PR"), (807, "CA"), (809, "DO"), (819, "CA"),
-    (825, "CA"), (829, "DO"), (849, "DO"), (867, "CA"), (868, "TT"), (869, "KN"), (873, "CA"), (876, "JM"),
-    (879, "CA"), (902, "CA"), (905, "CA"), (939, "PR"), (942, "CA"),
-];
-
-/// National-number prefixes that pick one country out of a shared calling code.
-#[rustfmt::skip]
-const SHARED_CODE_PREFIXES: &[(u16, &str, &str)] = &[
-    (39, "06698", "VA"),
-    (44, "1481", "GG"), (44, "7781", "GG"), (44, "7839", "GG"), (44, "79111", "GG"), (44, "79117", "GG"),
-    (44, "1534", "JE"), (44, "7509", "JE"), (44, "77003", "JE"), (44, "77007", "JE"), (44, "77008", "JE"),
-    (44, "7797", "JE"), (44, "7829", "JE"), (44, "7937", "JE"),
-    (44, "1624", "IM"), (44, "74576", "IM"), (44, "7524", "IM"), (44, "7624", "IM"), (44, "7924", "IM"),
-    (47, "79", "SJ"),
-    (61, "89162", "CC"), (61, "89164", "CX"),
-    (212, "5288", "EH"), (212, "5289", "EH"),
-    (262, "269", "YT"), (262, "2689", "YT"), (262, "639", "YT"), (262, "7093", "YT"),
-    (290, "8", "TA"),
-    (358, "18", "AX"),
-    (599, "3", "BQ"), (599, "4", "BQ"), (599, "7", "BQ"),
-];
-
 #[cfg(test)]
 mod tests {
     #[cfg(target_arch = "wasm32")]
@@ -556,6 +598,9 @@ mod tests {
         assert_eq!(p.national_number(), "612424111");
         assert_eq!(p.calling_code(), 33);
         assert_eq!(p.country_iso(), "FR");
+        assert_eq!(p.number_type(), NumberType::Mobile);
+        assert!(p.is_valid());
+        assert!(!p.is_international_network());
         assert_eq!(p.masked(), "+33******111");
         assert_eq!(p.to_string(), "+33612424111");
     }
@@ -563,7 +608,7 @@ mod tests {
     #[test]
     fn double_zero_prefix_means_international() {
         assert_eq!(e164("0033 6 12 42 41 11", None), "+33612424111");
-        assert_eq!(e164("00 44 20 7946 0958", Some("FR")), "+442079460958");
+        assert_eq!(e164("00 44 7400 123456", Some("FR")), "+447400123456");
     }
 
     #[test]
@@ -580,24 +625,37 @@ mod tests {
 
     #[test]
     fn bracketed_trunk_zero_in_international_format_is_dropped() {
-        assert_eq!(e164("+44 (0)20 7946 0958", None), "+442079460958");
-        assert_eq!(e164("+44 (0) 7700 900123", None), "+447700900123");
+        assert_eq!(e164("+44 (0)7400 123456", None), "+447400123456");
+        assert_eq!(e164("+44 (0) 7400 123456", None), "+447400123456");
         // The same 0 written without brackets is a misplaced trunk prefix too.
-        assert_eq!(e164("+44 020 7946 0958", None), "+442079460958");
+        assert_eq!(e164("+44 07400 123456", None), "+447400123456");
         assert_eq!(e164("+33 06 12 42 41 11", None), "+33612424111");
-        assert_eq!(e164("(0)20 7946 0958", Some("GB")), "+442079460958");
+        assert_eq!(e164("(0)7400 123456", Some("GB")), "+447400123456");
     }
 
     #[test]
     fn italian_leading_zero_is_part_of_the_number() {
+        // Italian landlines keep their 0 (mobiles start with 3).
         let p = parse_phone("06 1234 5678", Some("IT")).unwrap();
         assert_eq!(p.e164(), "+390612345678");
-        assert_eq!(p.country_iso(), "IT");
+        assert_eq!(
+            (p.country_iso(), p.number_type()),
+            ("IT", NumberType::FixedLine)
+        );
         assert_eq!(e164("+39 06 1234 5678", None), "+390612345678");
         assert_eq!(e164("+39 (0)6 1234 5678", None), "+390612345678");
-        assert_eq!(e164("0549 123456", Some("SM")), "+3780549123456");
-        assert_eq!(e164("07 12 34 56 78", Some("CI")), "+2250712345678");
-        assert_eq!(e164("01 97 12 34 56", Some("BJ")), "+2290197123456");
+        assert_eq!(e164("312 345 6789", Some("IT")), "+393123456789");
+        assert_eq!(e164("0549 886377", Some("SM")), "+3780549886377");
+        let ci = parse_phone("07 12 34 56 78", Some("CI")).unwrap();
+        assert_eq!(
+            (ci.e164(), ci.number_type()),
+            ("+2250712345678", NumberType::Mobile)
+        );
+        let bj = parse_phone("01 97 12 34 56", Some("BJ")).unwrap();
+        assert_eq!(
+            (bj.e164(), bj.number_type()),
+            ("+2290197123456", NumberType::Mobile)
+        );
         let vatican = parse_phone("06 698 12345", Some("VA")).unwrap();
         assert_eq!(vatican.e164(), "+390669812345");
         assert_eq!(vatican.country_iso(), "VA");
@@ -605,62 +663,59 @@ mod tests {
 
     #[test]
     fn nanp_country_comes_from_the_area_code() {
-        assert_eq!(country("+1 212 555 0123", None), "US");
-        assert_eq!(country("+1 (416) 555-0123", None), "CA");
-        assert_eq!(country("+1 604 555 0123", None), "CA");
-        assert_eq!(country("+1 787 555 0123", None), "PR");
-        assert_eq!(country("+1 939 555 0123", None), "PR");
-        assert_eq!(country("+1 876 555 0123", None), "JM");
-        assert_eq!(country("+1 658 555 0123", None), "JM");
-        assert_eq!(country("+1 809 555 0123", None), "DO");
-        assert_eq!(country("+1 829 555 0123", None), "DO");
-        assert_eq!(country("+1 849 555 0123", None), "DO");
-        assert_eq!(country("+1 868 555 0123", None), "TT");
-        assert_eq!(country("+1 671 555 0123", None), "GU");
-        assert_eq!(country("+1 441 555 0123", None), "BM");
-        // An unlisted area code is US, whatever country was passed.
-        assert_eq!(country("212 555 0123", Some("CA")), "US");
+        for (number, iso) in [
+            ("+1 201 555 0123", "US"),
+            ("+1 (416) 555-0123", "CA"),
+            ("+1 506 234 5678", "CA"),
+            ("+1 604 555 0123", "CA"),
+            ("+1 787 234 5678", "PR"),
+            ("+1 939 555 0123", "PR"),
+            ("+1 876 210 1234", "JM"),
+            ("+1 809 234 5678", "DO"),
+            ("+1 829 555 0123", "DO"),
+            ("+1 868 291 1234", "TT"),
+            ("+1 671 300 1234", "GU"),
+            ("+1 441 370 1234", "BM"),
+            ("+1 268 464 1234", "AG"),
+            ("+1 242 359 1234", "BS"),
+        ] {
+            let p = parse_phone(number, None).unwrap();
+            assert_eq!(p.country_iso(), iso, "{number}");
+            assert!(p.is_valid(), "{number}");
+        }
+        // The plan cannot tell US and Canadian landlines from mobiles.
+        assert_eq!(
+            parse_phone("+1 201 555 0123", None).unwrap().number_type(),
+            NumberType::FixedLineOrMobile
+        );
+        // The given country only gives the calling code: the area code decides.
+        assert_eq!(country("201 555 0123", Some("CA")), "US");
         assert_eq!(country("416 555 0123", Some("US")), "CA");
+        assert_eq!(country("+1 416 555 0123", Some("JM")), "CA");
+        assert_eq!(country("876 210 1234", Some("US")), "JM");
     }
 
     #[test]
     fn nanp_national_number_may_carry_the_leading_one() {
-        assert_eq!(e164("1 (212) 555-0123", Some("US")), "+12125550123");
-        assert_eq!(e164("(212) 555-0123", Some("US")), "+12125550123");
-        assert_eq!(e164("+1 1 212 555 0123", None), "+12125550123");
-        assert_eq!(e164("1-876-555-0123", Some("JM")), "+18765550123");
-    }
-
-    #[test]
-    fn every_nanp_area_maps_to_a_nanp_country() {
-        for &(area, iso) in NANP_AREAS {
-            let number = format!("+1{area}5550123");
-            assert_eq!(country(&number, None), iso, "{number}");
-            assert_eq!(calling_code_for_country(iso), Some(1), "{iso}");
-        }
-        for iso in [
-            "PR", "DO", "JM", "TT", "BS", "BB", "AG", "AI", "BM", "VG", "KY", "DM",
-        ] {
-            assert!(NANP_AREAS.iter().any(|&(_, i)| i == iso), "{iso}");
-        }
-        for iso in [
-            "GD", "MS", "KN", "LC", "VC", "TC", "SX", "VI", "GU", "AS", "MP", "CA",
-        ] {
-            assert!(NANP_AREAS.iter().any(|&(_, i)| i == iso), "{iso}");
-        }
+        assert_eq!(e164("1 (201) 555-0123", Some("US")), "+12015550123");
+        assert_eq!(e164("(201) 555-0123", Some("US")), "+12015550123");
+        assert_eq!(e164("+1 1 201 555 0123", None), "+12015550123");
+        assert_eq!(e164("1-876-210-1234", Some("JM")), "+18762101234");
     }
 
     #[test]
     fn plus_seven_splits_kazakhstan_from_russia() {
         assert_eq!(country("+7 912 345 67 89", None), "RU");
-        assert_eq!(country("+7 495 123 45 67", None), "RU");
         assert_eq!(country("+7 701 123 45 67", None), "KZ");
-        assert_eq!(country("+7 600 123 45 67", None), "KZ");
+        assert_eq!(country("+7 771 000 99 98", None), "KZ");
         // National: 8 is the trunk prefix before 10 digits.
         assert_eq!(e164("8 (912) 345-67-89", Some("RU")), "+79123456789");
         assert_eq!(country("8 701 123 45 67", Some("RU")), "KZ");
-        assert_eq!(e164("8 800 555 35 35", Some("RU")), "+78005553535");
+        assert_eq!(country("8 912 345 67 89", Some("KZ")), "RU");
         assert_eq!(e164("701 123 45 67", Some("KZ")), "+77011234567");
+        let free = parse_phone("8 800 555 35 35", Some("RU")).unwrap();
+        assert_eq!(free.e164(), "+78005553535");
+        assert_eq!(free.number_type(), NumberType::TollFree);
     }
 
     #[test]
@@ -670,48 +725,125 @@ mod tests {
         assert_eq!(ua.national_number(), "501234567");
         let ae = parse_phone("+971 50 123 4567", None).unwrap();
         assert_eq!((ae.calling_code(), ae.country_iso()), (971, "AE"));
-        let bd = parse_phone("+880 1712-345678", None).unwrap();
+        let bd = parse_phone("+880 1812-345678", None).unwrap();
         assert_eq!((bd.calling_code(), bd.country_iso()), (880, "BD"));
         assert_eq!(e164("050 123 4567", Some("UA")), "+380501234567");
         assert_eq!(country("+420 601 123 456", None), "CZ");
-        assert_eq!(country("+599 9 461 2345", None), "CW");
-        assert_eq!(country("+692 455 1234", None), "MH");
-        assert_eq!(country("+998 90 123 45 67", None), "UZ");
+        assert_eq!(country("+599 9 518 1234", None), "CW");
+        assert_eq!(country("+692 235 1234", None), "MH");
+        assert_eq!(country("+998 91 234 56 78", None), "UZ");
+    }
+
+    /// (number, countryIso or "", the country the digits give, type).
+    const SHARED: &[(&str, &str, &str, NumberType)] = &[
+        // GB and the Crown Dependencies.
+        ("+44 7400 123456", "", "GB", NumberType::Mobile),
+        ("+44 7400 123456", "GG", "GB", NumberType::Mobile),
+        ("07400 123456", "JE", "GB", NumberType::Mobile),
+        ("+44 7781 123456", "", "GG", NumberType::Mobile),
+        ("07781 123456", "GB", "GG", NumberType::Mobile),
+        ("+44 1481 256789", "JE", "GG", NumberType::FixedLine),
+        ("+44 7797 712345", "", "JE", NumberType::Mobile),
+        ("07797 712345", "GG", "JE", NumberType::Mobile),
+        ("+44 7624 123456", "", "IM", NumberType::Mobile),
+        ("07624 123456", "GB", "IM", NumberType::Mobile),
+        // IM's own example mobile is in a range GB's plan has too: GB comes first.
+        ("+44 7924 123456", "IM", "GB", NumberType::Mobile),
+        ("+44 1624 756789", "GB", "IM", NumberType::FixedLine),
+        // NANP.
+        ("+1 201 555 0123", "CA", "US", NumberType::FixedLineOrMobile),
+        ("506 234 5678", "US", "CA", NumberType::FixedLineOrMobile),
+        ("1 787 234 5678", "US", "PR", NumberType::FixedLineOrMobile),
+        ("876 210 1234", "CA", "JM", NumberType::Mobile),
+        ("+1 268 464 1234", "US", "AG", NumberType::Mobile),
+        // Russia and Kazakhstan.
+        ("+7 912 345 67 89", "KZ", "RU", NumberType::Mobile),
+        ("8 771 000 99 98", "RU", "KZ", NumberType::Mobile),
+        // France's overseas departments and collectivities.
+        ("+262 692 12 34 56", "YT", "RE", NumberType::Mobile),
+        ("0639 01 23 45", "RE", "YT", NumberType::Mobile),
+        ("+262 269 60 12 34", "RE", "YT", NumberType::FixedLine),
+        ("0590 20 12 34", "MF", "GP", NumberType::FixedLine),
+        ("0590 27 12 34", "GP", "BL", NumberType::FixedLine),
+        ("+590 690 00 12 34", "BL", "GP", NumberType::Mobile),
+        ("0696 20 12 34", "MQ", "MQ", NumberType::Mobile),
+        ("+594 694 20 12 34", "", "GF", NumberType::Mobile),
+        ("0551 234", "PM", "PM", NumberType::Mobile),
+        // Others.
+        ("+358 18 123 4567", "FI", "AX", NumberType::FixedLine),
+        ("041 234 5678", "AX", "FI", NumberType::Mobile),
+        ("+47 79 12 34 56", "NO", "SJ", NumberType::FixedLine),
+        ("+61 8 9164 1234", "AU", "CX", NumberType::FixedLine),
+        ("+61 8 9162 1234", "CX", "CC", NumberType::FixedLine),
+        // Morocco's leading digits take every number of +212, Western Sahara's too.
+        ("+212 5288 12345", "EH", "MA", NumberType::FixedLine),
+        ("+599 318 1234", "CW", "BQ", NumberType::Mobile),
+        ("+39 06 698 12345", "IT", "VA", NumberType::FixedLine),
+    ];
+
+    #[test]
+    fn shared_codes_resolve_by_the_digits_never_by_the_given_country() {
+        for &(number, iso, want, kind) in SHARED {
+            let given = Some(iso).filter(|s| !s.is_empty());
+            let p = parse_phone(number, given).unwrap_or_else(|e| panic!("{number} {iso}: {e:?}"));
+            assert_eq!(
+                (p.country_iso(), p.number_type()),
+                (want, kind),
+                "{number} {iso}"
+            );
+            // The same digits, in E.164 and with any country of the code: same answer.
+            let again = parse_phone(p.e164(), given).unwrap();
+            assert_eq!(again, p, "{number} {iso}");
+            assert_eq!(parse_phone(p.e164(), None).unwrap(), p, "{number}");
+        }
     }
 
     #[test]
-    fn shared_codes_resolve_by_prefix_or_by_the_given_country() {
-        assert_eq!(country("+44 1481 123456", None), "GG");
-        assert_eq!(country("+44 1534 123456", None), "JE");
-        assert_eq!(country("+44 7624 123456", None), "IM");
-        assert_eq!(country("+44 7700 900123", None), "GB");
-        assert_eq!(country("+44 7700 900123", Some("gg")), "GG");
-        assert_eq!(country("07700 900123", Some("JE")), "JE");
-        assert_eq!(country("+44 1481 123456", Some("JE")), "GG");
-        // A country with another calling code does not change the number's country.
-        assert_eq!(country("+44 7700 900123", Some("FR")), "GB");
-        assert_eq!(country("+358 18 123 456", None), "AX");
-        assert_eq!(country("+358 40 123 4567", None), "FI");
-        assert_eq!(country("+262 639 12 34 56", None), "YT");
-        assert_eq!(country("+262 692 12 34 56", None), "RE");
-        assert_eq!(country("+599 7 123 456", None), "BQ");
-        assert_eq!(country("+47 79 12 34 56", None), "SJ");
-        assert_eq!(country("+212 5288 12345", None), "EH");
-        assert_eq!(country("+61 8 9164 1234", None), "CX");
-        assert_eq!(country("0690 12 34 56", Some("MF")), "MF");
-        assert_eq!(country("0690 12 34 56", Some("GP")), "GP");
+    fn a_number_no_country_of_its_code_claims_is_invalid_and_gets_the_main_country() {
+        // Ofcom's drama range: parses, but is no number of GB or its dependencies.
+        let drama = parse_phone("+44 7700 900123", Some("GG")).unwrap();
+        assert_eq!(drama.e164(), "+447700900123");
+        assert_eq!((drama.country_iso(), drama.is_valid()), ("GB", false));
+        assert_eq!(drama.number_type(), NumberType::Unknown);
+        // libphonenumber's invalid examples quoted in issue 13.
+        for (number, iso) in [("+9712234567", "AE"), ("+37671234", "AD")] {
+            let p = parse_phone(number, None).unwrap();
+            assert_eq!((p.country_iso(), p.is_valid()), (iso, false), "{number}");
+        }
+        assert!(!parse_phone("+262 639 12 34 56", None).unwrap().is_valid());
+    }
+
+    #[test]
+    fn non_geographic_codes_parse_as_international_networks() {
+        for (number, kind) in [
+            ("+800 1234 5678", NumberType::TollFree),
+            ("+808 1234 5678", NumberType::SharedCost),
+            ("+870 301 234 567", NumberType::Mobile),
+            ("+881 612 345 678", NumberType::Mobile),
+            ("+882 390 123 456 789", NumberType::Voip),
+            ("+883 510 012 345", NumberType::Voip),
+            ("+979 123 456 789", NumberType::PremiumRate),
+            ("00 800 1234 5678", NumberType::TollFree),
+        ] {
+            let p = parse_phone(number, Some("FR")).unwrap();
+            assert_eq!(p.country_iso(), "001", "{number}");
+            assert!(p.is_international_network(), "{number}");
+            assert_eq!(p.number_type(), kind, "{number}");
+        }
+        // A leading 0 after a non-geographic code is not a trunk prefix.
+        assert_eq!(e164("+800 0123 4567", None), "+80001234567");
     }
 
     #[test]
     fn other_trunk_prefixes_are_dropped() {
         assert_eq!(e164("06 30 123 4567", Some("HU")), "+36301234567");
         assert_eq!(e164("+36 06 30 123 4567", None), "+36301234567");
-        assert_eq!(e164("8 029 123 45 67", Some("BY")), "+375291234567");
+        assert_eq!(e164("8 029 491 19 11", Some("BY")), "+375294911911");
         assert_eq!(e164("8 612 34567", Some("LT")), "+37061234567");
-        assert_eq!(e164("044 55 1234 5678", Some("MX")), "+525512345678");
-        assert_eq!(e164("+52 1 55 1234 5678", None), "+525512345678");
+        assert_eq!(e164("044 222 123 4567", Some("MX")), "+522221234567");
+        assert_eq!(e164("+52 1 222 123 4567", None), "+522221234567");
         assert_eq!(e164("0788 123 456", Some("RW")), "+250788123456");
-        assert_eq!(e164("06 12 34 56", Some("GA")), "+24106123456");
+        assert_eq!(e164("06 03 12 34", Some("GA")), "+24106031234");
         assert_eq!(e164("011 12 34 56", Some("GA")), "+24111123456");
     }
 
@@ -785,10 +917,8 @@ mod tests {
             "+999 123 456 789",
             "+0 612 424 111",
             "+0033612424111",
-            "+800 1234 5678",
-            "+808 1234 5678",
-            "+882 1234 5678",
-            "+979 123 456 789",
+            "+801 1234 5678",
+            "+884 1234 5678",
             "+388 123 456 789",
             "00999 123 456 789",
         ] {
@@ -863,7 +993,7 @@ mod tests {
     fn masking_shows_only_calling_code_and_last_three_digits() {
         let cases = [
             ("+33612424111", None, "+33******111"),
-            ("+12125550123", None, "+1*******123"),
+            ("+12015550123", None, "+1*******123"),
             ("+380501234567", None, "+380******567"),
             ("+3312345", None, "+33**345"),
             ("06 1234 5678", Some("IT"), "+39*******678"),
@@ -905,28 +1035,24 @@ mod tests {
     #[test]
     fn shared_code_countries_parse_national_numbers() {
         assert_eq!(e164("07781 123456", Some("GG")), "+447781123456");
-        assert_eq!(e164("0639 12 34 56", Some("YT")), "+262639123456");
-        assert_eq!(e164("0690 12 34 56", Some("BL")), "+590690123456");
-        assert_eq!(e164("9 461 2345", Some("CW")), "+59994612345");
-        assert_eq!(e164("0457 123 456", Some("AX")), "+358457123456");
+        assert_eq!(e164("0639 01 23 45", Some("YT")), "+262639012345");
+        assert_eq!(e164("0690 00 12 34", Some("BL")), "+590690001234");
+        assert_eq!(e164("9 518 1234", Some("CW")), "+59995181234");
+        assert_eq!(e164("041 234 5678", Some("AX")), "+358412345678");
         assert_eq!(e164("0412 345 678", Some("CX")), "+61412345678");
     }
 
     #[test]
-    fn tables_are_sorted_and_consistent() {
-        assert!(CALLING_CODES.windows(2).all(|w| w[0].0 < w[1].0));
+    fn countries_are_sorted_and_every_region_of_the_plan_is_one() {
         assert!(COUNTRIES.windows(2).all(|w| w[0].0 < w[1].0));
-        assert!(NANP_AREAS.windows(2).all(|w| w[0].0 < w[1].0));
+        let codes: Vec<(u16, Vec<&str>)> = numbering::calling_codes().collect();
         // Calling codes are prefix-free, so reading 1, 2, then 3 digits is unambiguous.
-        for &(a, _) in CALLING_CODES {
-            for &(b, _) in CALLING_CODES {
+        for &(a, _) in &codes {
+            for &(b, _) in &codes {
                 let (a, b) = (a.to_string(), b.to_string());
                 assert!(a == b || !b.starts_with(&a), "{a} is a prefix of {b}");
             }
-        }
-        for &(code, iso) in CALLING_CODES {
-            assert_eq!(calling_code_for_country(iso), Some(code), "{iso}");
-            assert!((1..=999).contains(&code));
+            assert!((1..=999).contains(&a));
         }
         for &(iso, code) in COUNTRIES {
             assert!(
@@ -934,33 +1060,35 @@ mod tests {
                 "{iso}"
             );
             assert!(
-                CALLING_CODES
-                    .binary_search_by_key(&code, |&(c, _)| c)
-                    .is_ok(),
+                numbering::calling_code_index(code).is_some(),
                 "{iso} {code}"
             );
         }
-        for &(code, prefix, iso) in SHARED_CODE_PREFIXES {
-            assert_eq!(calling_code_for_country(iso), Some(code), "{iso}");
-            assert!(prefix.bytes().all(|b| b.is_ascii_digit()));
+        // Every region of the plan is a country a caller may name, with its code;
+        // the non-geographic codes belong to none.
+        for (code, regions) in codes {
+            for iso in regions {
+                if iso == NON_GEOGRAPHIC_REGION {
+                    assert!(!COUNTRIES.iter().any(|&(_, c)| c == code), "+{code}");
+                } else {
+                    assert_eq!(calling_code_for_country(iso), Some(code), "{iso}");
+                }
+            }
         }
-        // Non-geographic codes belong to no country.
-        for code in [800, 808, 870, 878, 881, 882, 883, 888, 979] {
-            assert!(CALLING_CODES
-                .binary_search_by_key(&code, |&(c, _)| c)
-                .is_err());
-        }
+        assert!(!is_known_country("001"));
     }
 
     #[test]
     fn parsing_an_e164_result_again_gives_the_same_number() {
         for (input, iso) in [
-            ("+44 (0)20 7946 0958", None),
+            ("+44 (0)7400 123456", None),
             ("8 (912) 345-67-89", Some("RU")),
-            ("1 212 555 0123", Some("US")),
+            ("1 201 555 0123", Some("US")),
             ("06 30 123 4567", Some("HU")),
-            ("044 55 1234 5678", Some("MX")),
+            ("044 222 123 4567", Some("MX")),
             ("06 1234 5678", Some("IT")),
+            ("+44 7700 900123", None),
+            ("+800 1234 5678", None),
         ] {
             let p = parse_phone(input, iso).unwrap();
             assert_eq!(parse_phone(p.e164(), None).unwrap(), p);
@@ -973,10 +1101,10 @@ mod tests {
         // Found by fuzz/phone_parse: one pass dropped the 0 and left Turkmenistan's
         // 8 (or Uzbekistan's 8, Belarus's 80), which re-parsing the E.164 dropped.
         for (input, iso, want) in [
-            ("(0)882444444", "TM", "+99382444444"),
+            ("(0)866123456", "TM", "+99366123456"),
             ("0 8 12 345678", "TM", "+99312345678"),
-            ("0 8 90 123 45 67", "UZ", "+998901234567"),
-            ("0 80 29 123 45 67", "BY", "+375291234567"),
+            ("0 8 91 234 56 78", "UZ", "+998912345678"),
+            ("0 80 29 491 19 11", "BY", "+375294911911"),
         ] {
             let p = parse_phone(input, Some(iso)).unwrap();
             assert_eq!(p.e164(), want, "{input:?} {iso}");
@@ -1090,15 +1218,19 @@ mod tests {
                     "{input:?} -> {e}"
                 );
                 assert!(p.digits().starts_with(&p.calling_code().to_string()));
-                assert!(
-                    is_known_country(p.country_iso()),
-                    "{input:?} -> {}",
-                    p.country_iso()
-                );
-                assert_eq!(
-                    calling_code_for_country(p.country_iso()),
-                    Some(p.calling_code())
-                );
+                if p.is_international_network() {
+                    assert!(numbering::calling_code_index(p.calling_code()).is_some());
+                } else {
+                    assert!(
+                        is_known_country(p.country_iso()),
+                        "{input:?} -> {}",
+                        p.country_iso()
+                    );
+                    assert_eq!(
+                        calling_code_for_country(p.country_iso()),
+                        Some(p.calling_code())
+                    );
+                }
                 assert_eq!(p.masked().len(), e.len());
                 let again = parse_phone(e, None).unwrap();
                 assert_eq!(again.e164(), e, "{input:?}");

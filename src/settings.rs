@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::id::is_uuid;
-use crate::phone::{is_known_country, parse_phone, PhoneNumber};
+use crate::phone::{is_known_country, parse_phone, NumberType, PhoneNumber};
 use crate::pin::{validate_custom_pin, validate_pin_length, PinType};
 use crate::template::{
     choose_template, validate_language, validate_language_template, validate_template,
@@ -69,8 +69,8 @@ impl PriceTable {
 }
 
 /// An application's OTP defaults; every field can be overridden per request
-/// except the price table, the brand and the WebOTP domain. Unknown fields are
-/// refused, so a misspelt setting never passes silently.
+/// except the price table, the brand, the WebOTP domain and the allowed number
+/// types. Unknown fields are refused, so a misspelt setting never passes silently.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct OtpSettings {
@@ -96,7 +96,20 @@ pub struct OtpSettings {
     pub brand: String,
     /// Domain for the WebOTP / SMS Retriever last line (`@domain #PIN`), if wanted.
     pub webotp_domain: Option<String>,
+    /// The number types an OTP SMS may go to, by [`NumberType::as_str`] name
+    /// (JSON `allowedNumberTypes`); default [`DEFAULT_ALLOWED_NUMBER_TYPES`]. See
+    /// [`crate::recipient::check_recipient`].
+    pub allowed_number_types: Vec<String>,
 }
+
+/// The number types an application sends to unless it says otherwise: the ones
+/// that receive SMS (`mobile`, `fixedLineOrMobile`, `voip`, `personalNumber`).
+pub const DEFAULT_ALLOWED_NUMBER_TYPES: [NumberType; 4] = [
+    NumberType::Mobile,
+    NumberType::FixedLineOrMobile,
+    NumberType::Voip,
+    NumberType::PersonalNumber,
+];
 
 impl Default for OtpSettings {
     fn default() -> Self {
@@ -112,6 +125,10 @@ impl Default for OtpSettings {
             prices: PriceTable::default(),
             brand: "Verify".into(),
             webotp_domain: None,
+            allowed_number_types: DEFAULT_ALLOWED_NUMBER_TYPES
+                .iter()
+                .map(|t| t.as_str().to_owned())
+                .collect(),
         }
     }
 }
@@ -137,8 +154,21 @@ impl OtpSettings {
         if let Some(domain) = &self.webotp_domain {
             validate_webotp_domain(domain)?;
         }
+        validate_allowed_number_types(&self.allowed_number_types)?;
         Ok(())
     }
+}
+
+/// Checks `allowedNumberTypes`: one or more names of [`NumberType`]
+/// ([`NumberType::as_str`], exact spelling), never `unknown` (an invalid number
+/// is never sent to). [`Error::AllowedNumberTypesInvalid`] otherwise.
+pub fn validate_allowed_number_types(types: &[String]) -> Result<()> {
+    let known =
+        |name: &String| NumberType::from_name(name).is_some_and(|t| t != NumberType::Unknown);
+    if types.is_empty() || !types.iter().all(known) {
+        return Err(Error::AllowedNumberTypesInvalid);
+    }
+    Ok(())
 }
 
 /// One field of a request as the client sent it: the core checks types itself so

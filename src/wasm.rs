@@ -30,14 +30,22 @@ export type SmsEncoding = "GSM-7" | "UCS-2";
 export type TemplateSource = "request" | "requestLanguage" | "phonePrefix" | "appDefault" | "builtIn";
 export interface CoreError { code: number; name: string; type: string; httpStatus: number; message: string }
 export interface SmsParts { encoding: SmsEncoding; units: number; parts: number }
-export interface ParsedPhone { e164: string; digits: string; callingCode: number; countryIso: string; masked: string }
+/** What a number is by its country's numbering plan (libphonenumber's types); "unknown": not valid. */
+export type PhoneNumberType =
+  | "mobile" | "fixedLine" | "fixedLineOrMobile" | "tollFree" | "premiumRate" | "sharedCost" | "voip"
+  | "personalNumber" | "pager" | "uan" | "voicemail" | "unknown";
+/** `countryIso` is the country the digits determine ("001": an international network, +800, +881, …). */
+export interface ParsedPhone {
+  e164: string; digits: string; callingCode: number; countryIso: string; masked: string; type: PhoneNumberType;
+  valid: boolean;
+}
 export interface TemplateVars { pin: string; ttlSeconds: number; brand: string; webotpDomain?: string | null }
 export interface LanguageTemplate { language: string; prefixes?: string[]; template: string }
 export interface PriceTable { default?: number; countries?: Record<string, number> }
 export interface OtpSettings {
   template?: string | null; languageTemplates?: LanguageTemplate[]; originator?: string; pinType?: PinType;
   pinLength?: number; ttl?: number; maxAttempts?: number; callbackUrl?: string | null; prices?: PriceTable;
-  brand?: string; webotpDomain?: string | null;
+  brand?: string; webotpDomain?: string | null; allowedNumberTypes?: Exclude<PhoneNumberType, "unknown">[];
 }
 export interface OtpRequest {
   phoneNumber: string; countryIso?: string; from?: string; template?: string; trackId?: string;
@@ -55,7 +63,7 @@ export interface OtpView {
   dateCreated: string; dateExpires: string;
 }
 export interface SmsMessage { to: string; from: string; text: string; language: string; encoding: SmsEncoding; units: number; parts: number }
-export interface PlannedOtp { record: OtpRecord; message: SmsMessage; phone: ParsedPhone }
+export interface PlannedOtp { record: OtpRecord; message: SmsMessage; phone: Omit<ParsedPhone, "type" | "valid"> }
 /** What `verifyOtp` returns as JSON: `error` is the catalogue code of the failure. */
 export interface VerifyResult { verified: boolean; error: number | null; record: OtpRecord; recordChanged: boolean; statusChanged: boolean }
 "#;
@@ -202,6 +210,9 @@ struct ParsedPhone<'a> {
     calling_code: u16,
     country_iso: &'a str,
     masked: String,
+    #[serde(rename = "type")]
+    number_type: &'static str,
+    valid: bool,
 }
 
 impl<'a> From<&'a phone::PhoneNumber> for ParsedPhone<'a> {
@@ -212,11 +223,15 @@ impl<'a> From<&'a phone::PhoneNumber> for ParsedPhone<'a> {
             calling_code: p.calling_code(),
             country_iso: p.country_iso(),
             masked: p.masked(),
+            number_type: p.number_type().as_str(),
+            valid: p.is_valid(),
         }
     }
 }
 
-/// Parses E.164 or a national number with its `countryIso`; the JSON of a `ParsedPhone`.
+/// Parses E.164 or a national number with its `countryIso`; the JSON of a `ParsedPhone`,
+/// with the number's type and validity by its numbering plan (a number that is not
+/// valid still parses).
 #[wasm_bindgen(js_name = parsePhone)]
 pub fn parse_phone(input: &str, country_iso: Option<String>) -> Result<String, JsValue> {
     let p = phone::parse_phone(input, country_iso.as_deref()).map_err(throw)?;

@@ -8,6 +8,7 @@ use otp_bench::{fixtures, pair, pending_record, pin_of};
 use otp_core::otp::plan_otp;
 use otp_core::phone::parse_phone;
 use otp_core::pin::{generate_pin, PinType};
+use otp_core::recipient::check_recipient;
 use otp_core::rng::{OsRandom, SeededRandom};
 use otp_core::sms::count_parts;
 use otp_core::template::{render, TemplateVars};
@@ -52,6 +53,14 @@ fn benches(c: &mut Criterion) {
     let (national, iso) = &f.phone_national;
     g.bench_function("national", |b| {
         b.iter(|| parse_phone(black_box(national), Some(iso)))
+    });
+    // Parse, classify by the numbering plan (+1: one automaton for 25 regions) and
+    // decide whether an OTP SMS may go there: what an API does per request.
+    g.bench_function("recipient", |b| {
+        b.iter(|| {
+            let p = parse_phone(black_box("+1 201-555-0123"), None).expect("parse_phone");
+            check_recipient(&p, &f.settings)
+        })
     });
     g.finish();
 

@@ -183,8 +183,11 @@ export function countSmsParts(text: string): SmsParts {
 }
 
 /**
- * Parses an E.164 number, or a national one with its ISO country (`"FR"`). Throws
- * `OtpError` 2001-2003, 2020 or 2101-2103.
+ * Parses an E.164 number, or a national one with its ISO country (`"FR"`), and says
+ * what it is by its numbering plan: `type` (`"mobile"`, `"fixedLine"`, `"premiumRate"`,
+ * …, `"unknown"`) and `valid`. A number that is not valid still parses; `countryIso`
+ * is the country its digits determine (the one given only reads a national number).
+ * Throws `OtpError` 2001-2003 or 2020 (letters, too short, too long, unknown code).
  */
 export function parsePhone(input: string, countryIso?: string): ParsedPhone {
   return JSON.parse(call((raw) => raw.parsePhone(input, countryIso))) as ParsedPhone;

@@ -231,19 +231,50 @@ describe("parsePhone", () => {
       callingCode: 33,
       countryIso: "FR",
       masked: "+33******111",
+      type: "mobile",
+      valid: true,
     };
     assert.deepEqual(parsePhone(" +33 6 12 42 41 11 "), expected);
     assert.deepEqual(parsePhone("06 12 42 41 11", "FR"), expected);
   });
 
-  test("rejects bad numbers with their codes", async () => {
+  test("says what the numbering plan has a number as", () => {
+    const kind = (input, countryIso) => {
+      const { type, valid, countryIso: country } = parsePhone(input, countryIso);
+      return { type, valid, country };
+    };
+    assert.deepEqual(kind("+12015550123"), { type: "fixedLineOrMobile", valid: true, country: "US" });
+    assert.deepEqual(kind("+442079460958"), { type: "fixedLine", valid: true, country: "GB" });
+    assert.deepEqual(kind("+449012345678"), { type: "premiumRate", valid: true, country: "GB" });
+    assert.deepEqual(kind("+881612345678"), { type: "mobile", valid: true, country: "001" });
+    // libphonenumber's invalid example for the UAE, and Ofcom's drama range: they parse, not valid.
+    assert.deepEqual(kind("+9712234567"), { type: "unknown", valid: false, country: "AE" });
+    assert.deepEqual(kind("+447700900123"), { type: "unknown", valid: false, country: "GB" });
+  });
+
+  test("takes the country from the digits, never from the given country", () => {
+    assert.equal(parsePhone("+447781123456", "GB").countryIso, "GG");
+    assert.equal(parsePhone("+447400123456", "GG").countryIso, "GB");
+    assert.equal(parsePhone("07781 123456", "GB").countryIso, "GG");
+    assert.equal(parsePhone("0639 01 23 45", "RE").countryIso, "YT");
+    assert.equal(parsePhone("+262692123456", "YT").countryIso, "RE");
+    assert.equal(parsePhone("416 555 0123", "US").countryIso, "CA");
+    assert.equal(parsePhone("8 771 000 99 98", "RU").countryIso, "KZ");
+  });
+
+  test("rejects bad numbers with their codes and reasons", async () => {
     await rejectsWithCode(assert, () => parsePhone(""), 2001);
     await rejectsWithCode(assert, () => parsePhone("0612424111"), 2002);
     await rejectsWithCode(assert, () => parsePhone("0612424111", "XX"), 2003);
-    await rejectsWithCode(assert, () => parsePhone("call me"), 2020);
-    await rejectsWithCode(assert, () => parsePhone("+331"), 2101);
-    await rejectsWithCode(assert, () => parsePhone("+3361242411112345"), 2102);
-    await rejectsWithCode(assert, () => parsePhone("+999123456789"), 2103);
+    for (const [input, reason] of [
+      ["call me", "phone_number_invalid"],
+      ["+331", "phone_number_too_short"],
+      ["+3361242411112345", "phone_number_too_long"],
+      ["+999123456789", "phone_country_code_unknown"],
+    ]) {
+      const error = await rejectsWithCode(assert, () => parsePhone(input), 2020);
+      assert.equal(error.reason, reason, input);
+    }
   });
 });
 
