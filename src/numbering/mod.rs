@@ -9,8 +9,10 @@
 //! lengths) into one minimal automaton over the digits 0-9 per calling code, whose
 //! state after the last digit says (region, type) exactly as libphonenumber's
 //! `getRegionCodeForNumber` and `getNumberType` do. The automaton ships as compact
-//! byte streams and is decoded once, on first use, into a table walked one digit at
-//! a time (about 120 KB of memory, decoded in well under a millisecond).
+//! byte streams (about 25 KiB gzipped) and is decoded once, on the first number
+//! classified, into a table walked one digit at a time: about 115 KB of memory, 0.3 ms
+//! natively and under 1 ms in wasm (Node) for the decoding, then about 0.1 µs to
+//! parse and classify a number.
 
 mod data;
 
