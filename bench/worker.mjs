@@ -52,7 +52,7 @@ function request(base, { method, path, headers = {}, body }) {
       (res) => {
         const chunks = [];
         res.on("data", (c) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
         res.on("error", reject);
       },
     );
@@ -128,12 +128,16 @@ try {
   const unlimited = await worker.api.createApp({ name: "Bench unlimited", gateway, limits: NO_LIMITS });
   const key = { "x-api-key": app.apiKey };
   const health = () => ({ method: "GET", path: "/health", expect: 200 });
-  let phone = 10_000_000;
+  // Valid French mobiles spread over the 1,000 ranges of +33 61 (the number without
+  // its last 4 digits): consecutive sends land in different ranges, as real traffic
+  // does, so no per-range rule sees a burst.
+  let sends = 0;
+  const nextPhone = () => `+3361${String((sends++ * 7919) % 10_000_000).padStart(7, "0")}`;
   const sendWith = (headers) => () => ({
     method: "POST",
     path: "/otp",
     headers,
-    body: { phoneNumber: `+336${phone++}` },
+    body: { phoneNumber: nextPhone() },
     expect: 201,
   });
   const send = sendWith(key);
@@ -180,6 +184,8 @@ try {
   results.status = summary(await load(base, status));
   log(`GET /otp/{id} ${results.status.rps.toFixed(0)} req/s`);
 
+  results.storageOps = await storageOps(base, key, provider, nextPhone);
+
   results.healthAfter = summary(await load(base, health));
   log(`GET /health ${results.healthAfter.rps.toFixed(0)} req/s (again)`);
 
@@ -192,6 +198,58 @@ try {
   agent.destroy();
   await worker.dispose();
   await provider.close();
+}
+
+/**
+ * The storage operations of each request kind, from the worker's `X-Storage-Ops`
+ * header (development only), each request sent alone so that its counts are its own:
+ * KV reads, KV writes and object calls on the request path, and what it leaves for
+ * after its reply.
+ */
+async function storageOps(base, key, provider, nextPhone) {
+  const parse = (res) =>
+    Object.fromEntries(
+      String(res.headers["x-storage-ops"] ?? "")
+        .split(";")
+        .filter(Boolean)
+        .map((kv) => kv.trim().split("="))
+        .map(([k, v]) => [k, Number(v)]),
+    );
+  const pinOf = (otpId) => {
+    for (const { body } of provider.requests.toReversed()) {
+      const { data } = JSON.parse(body);
+      if (data.otpId === otpId) return extractPin(data.text);
+    }
+    throw new Error(`no SMS for ${otpId}`);
+  };
+  const ops = {};
+  const one = async (name, spec) => {
+    const res = await request(base, spec);
+    if (res.status !== spec.expect) throw new Error(`${name}: ${res.status} ${res.body}`);
+    ops[name] = parse(res);
+    return JSON.parse(res.body);
+  };
+  const phone = nextPhone();
+  const otp = await one("send", { method: "POST", path: "/otp", headers: key, body: { phoneNumber: phone }, expect: 201 });
+  await one("status", { method: "GET", path: `/otp/${otp.otpId}`, headers: key, expect: 200 });
+  await one("check", { method: "POST", path: `/otp/${otp.otpId}`, headers: key, body: { pin: pinOf(otp.otpId) }, expect: 200 });
+  const dx = { "x-dexatel-key": key["x-api-key"] };
+  const digits = nextPhone().slice(1);
+  const v = await one("dexatelCreate", {
+    method: "POST",
+    path: "/v1/verifications",
+    headers: dx,
+    body: { data: { sender: "Verify", phone: digits } },
+    expect: 201,
+  });
+  await one("dexatelCheck", {
+    method: "GET",
+    path: `/v1/verifications?phone=${digits}&code=${pinOf(v.data.id)}`,
+    headers: dx,
+    expect: 200,
+  });
+  for (const [name, o] of Object.entries(ops)) log(`storage ops ${name}: ${JSON.stringify(o)}`);
+  return ops;
 }
 
 /** The floor worker's phases: its /health, then one storage operation per request. */

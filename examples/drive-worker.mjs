@@ -11,7 +11,8 @@
 //   OTP_APP_ID, OTP_APP_SECRET, OTP_API_KEY
 //                    the dev app's credentials, from .wrangler/dev-app.json
 //   OTP_ADMIN_TOKEN  ADMIN_TOKEN from .dev.vars (reads the dev outbox; development only)
-//   OTP_PHONE        a random French mobile number per run (+336…), so that the per-number
+//   OTP_PHONE        a random French mobile number per run (+3361…, a range the numbering
+//                    plan has in full), so that the per-number
 //                    cooldown and hourly caps of the dev app do not refuse a second run
 //   OTP_SENDER       Dexatel sender, default "Verify" (an app's default originator)
 
@@ -44,7 +45,7 @@ const appId = env.OTP_APP_ID ?? app.appId;
 const appSecret = env.OTP_APP_SECRET ?? app.appSecret;
 const apiKey = env.OTP_API_KEY ?? app.apiKey;
 const adminToken = env.OTP_ADMIN_TOKEN ?? devAdminToken();
-const randomMobile = () => `+336${String(randomInt(0, 100_000_000)).padStart(8, "0")}`;
+const randomMobile = () => `+3361${String(randomInt(0, 10_000_000)).padStart(7, "0")}`;
 const phone = env.OTP_PHONE ?? randomMobile();
 const sender = env.OTP_SENDER ?? "Verify";
 

@@ -219,6 +219,8 @@ pub(crate) fn plan_parts(
     shard_of: Option<&dyn Fn(&PhoneNumber) -> u8>,
 ) -> Result<(ResolvedOtp, DrawnOtp)> {
     let resolved = resolve(app, request)?;
+    // Nothing is planned for a number the plan does not have or the app does not send to.
+    crate::recipient::check_recipient(&resolved.phone, app)?;
     let otp_id = match shard_of {
         Some(shard_of) => new_uuid_v4_in_shard(rng, shard_of(&resolved.phone)),
         None => new_uuid_v4(rng),

@@ -86,6 +86,8 @@ export type {
   CoreError,
   SmsParts,
   ParsedPhone,
+  PhoneNumberType,
+  CallbackPolicy,
   TemplateVars,
   LanguageTemplate,
   PriceTable,

@@ -144,12 +144,16 @@ function captured(f) {
 }
 
 describe("errorCatalog", () => {
-  test("lists every error once, in code order, with SMS.CX's codes kept", () => {
+  test("lists every error once by reason; only SMS.CX's documented codes are shared", () => {
     const catalog = errorCatalog();
     const codes = catalog.map((e) => e.code);
-    assert.deepEqual(codes, [...codes].sort((a, b) => a - b));
-    assert.equal(new Set(codes).size, codes.length);
     assert.equal(new Set(catalog.map((e) => e.reason)).size, codes.length);
+    const ours = codes.filter((c) => c > 2100);
+    assert.equal(new Set(ours).size, ours.length, "our own codes are unique");
+    const byReason = new Map(catalog.map((e) => [e.reason, e.code]));
+    assert.equal(byReason.get("phone_number_too_short"), 2020);
+    assert.equal(byReason.get("from_alphanumeric_too_long"), 2005);
+    assert.equal(byReason.get("callback_url_not_https"), 2019);
     for (const e of catalog) {
       assert.deepEqual(Object.keys(e).sort(), ["code", "httpStatus", "message", "reason", "type"]);
       assert.ok(e.httpStatus >= 400 && e.httpStatus < 500);
@@ -292,6 +296,7 @@ describe("validateSettings", () => {
       prices: { default: 0, countries: {} },
       brand: "Verify",
       webotpDomain: null,
+      allowedNumberTypes: ["mobile", "fixedLineOrMobile", "voip", "personalNumber"],
     });
     assert.equal(validateSettings({ ttl: 120, brand: "Acme" }).ttl, 120);
   });
@@ -301,7 +306,7 @@ describe("validateSettings", () => {
     await rejectsWithCode(assert, () => validateSettings({ ttl: 10 }), 2008);
     await rejectsWithCode(assert, () => validateSettings({ ttl: 3600 }), 2009);
     await rejectsWithCode(assert, () => validateSettings({ maxAttempts: 11 }), 2012);
-    await rejectsWithCode(assert, () => validateSettings({ callbackUrl: "http://example.com/cb" }), 2111);
+    await rejectsWithCode(assert, () => validateSettings({ callbackUrl: "http://example.com/cb" }), 2019);
     await rejectsWithCode(assert, () => validateSettings({ brand: "" }), 2113);
   });
 });

@@ -71,19 +71,58 @@ describe("rate limits and send policy", () => {
     assert429(await otp.send({ phoneNumber: "+33612424120" }, t + 120), { limit: 1, retryAfter: 3600 - 240, reset: HOUR_START + 3600 });
   });
 
-  test("per client IP: sends and checks are capped", async () => {
+  test("per end-user IP: a server states it in X-End-User-Ip; sends and checks are capped", async () => {
     const app = await appWith({ ipSendsPerHour: 2, ipChecksPerHour: 3 });
-    const headers = { "x-api-key": app.apiKey, "cf-connecting-ip": "203.0.113.7" };
+    const headers = { "x-api-key": app.apiKey, "x-end-user-ip": "203.0.113.7" };
     const send = (n, now) => api.call("POST", "/otp", { body: { phoneNumber: `+3361242411${n}` }, headers, now });
     const first = await send(1, HOUR_START);
     assert.equal(first.status, 201);
     assert.equal((await send(2, HOUR_START)).status, 201);
     assert.equal((await send(3, HOUR_START)).status, 429);
-    const other = await api.call("POST", "/otp", { body: { phoneNumber: "+33612424114" }, headers: { ...headers, "cf-connecting-ip": "203.0.113.8" }, now: HOUR_START });
-    assert.equal(other.status, 201, "another IP has its own cap");
+    const other = await api.call("POST", "/otp", { body: { phoneNumber: "+33612424114" }, headers: { ...headers, "x-end-user-ip": "203.0.113.8" }, now: HOUR_START });
+    assert.equal(other.status, 201, "another end user has its own cap");
     const check = () => api.call("POST", `/otp/${first.body.otpId}`, { body: { pin: "000000" }, headers, now: HOUR_START });
     const checks = await Promise.all([check(), check(), check(), check(), check()]);
     assert.equal(checks.filter((r) => r.status === 429).length, 2, "exactly 3 checks pass the IP cap");
+    // IPv6: one /64 is one end user.
+    const v6 = (ip, n) =>
+      api.call("POST", "/otp", { body: { phoneNumber: `+3361242412${n}` }, headers: { ...headers, "x-end-user-ip": ip }, now: HOUR_START });
+    assert.equal((await v6("2001:db8:1:2::1", 1)).status, 201);
+    assert.equal((await v6("2001:db8:1:2:ffff::9", 2)).status, 201);
+    assert.equal((await v6("2001:db8:1:2::abcd", 3)).status, 429, "the same /64");
+    assert.equal((await v6("2001:db8:1:3::1", 4)).status, 201, "another /64");
+  });
+
+  test("the caller's own address is no cap key for a server: one backend serves every user", async () => {
+    const app = await appWith({ ipSendsPerHour: 1, ipChecksPerHour: 1 });
+    const headers = { "x-api-key": app.apiKey, "cf-connecting-ip": "198.51.100.1" };
+    const sends = await Promise.all(
+      [1, 2, 3, 4].map((n) => api.call("POST", "/otp", { body: { phoneNumber: `+3361242413${n}` }, headers, now: HOUR_START })),
+    );
+    assert.deepEqual(sends.map((r) => r.status), [201, 201, 201, 201]);
+    const checks = await Promise.all(
+      sends.map((r) => api.call("POST", `/otp/${r.body.otpId}`, { body: { pin: "000000" }, headers, now: HOUR_START })),
+    );
+    assert.ok(checks.every((r) => r.status !== 429), "no per-IP cap without X-End-User-Ip");
+  });
+
+  test("a malformed X-End-User-Ip is 400 1030 in both dialects, and nothing is sent", async () => {
+    const app = await appWith({});
+    for (const bad of ["1.2.3", "not an ip", "1.2.3.4, 5.6.7.8"]) {
+      const smscx = await api.call("POST", "/otp", {
+        body: { phoneNumber: "+33612424140" },
+        headers: { "x-api-key": app.apiKey, "x-end-user-ip": bad },
+      });
+      assert.equal(smscx.status, 400, bad);
+      assert.equal(smscx.body.error.code, 1030);
+      const dx = await api.call("POST", "/v1/verifications", {
+        body: { data: { sender: "Verify", phone: "33612424140" } },
+        headers: { "x-dexatel-key": app.apiKey, "x-end-user-ip": bad },
+      });
+      assert.equal(dx.status, 400, bad);
+      assert.equal(dx.body.errors[0].code, 1030);
+    }
+    assert.equal((await api.outbox("+33612424140")).length, 0);
   });
 
   test("allowed and denied destination countries (403 2116)", async () => {

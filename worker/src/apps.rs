@@ -2,6 +2,7 @@
 //! gateway choice and its credentials, stored in KV with the secret and API key
 //! as SHA-256 hashes only (both are 192+ random bits, so a plain hash is enough).
 
+use crate::recent::{now_ms, Recent};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use otp_core::guard::GuardSettings;
@@ -10,7 +11,6 @@ use otp_core::rng::{OsRandom, RandomSource};
 use otp_core::settings::OtpSettings;
 use otp_core::time::UnixSeconds;
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -118,56 +118,11 @@ fn api_key_index(hash: &str) -> String {
     format!("apikey:{hash}")
 }
 
-/// How long authentication reuses what it read from KV, in milliseconds of the
-/// real clock. Every request authenticates, and two KV reads per request cost more
-/// than the rest of a send; a change made through this isolate is seen at once
-/// (the entries are dropped), one made through another isolate within this long,
-/// on top of KV's own propagation delay of up to 60 s.
-const RECENT_MS: f64 = 10_000.0;
-
-/// Entries kept per table before it starts over.
-const RECENT_MAX: usize = 1024;
-
-/// Values recently read from KV, by key, with when they were read.
-struct Recent<T> {
-    entries: HashMap<String, (f64, T)>,
-}
-
-impl<T: Clone> Recent<T> {
-    fn new() -> Self {
-        Recent {
-            entries: HashMap::new(),
-        }
-    }
-
-    fn get(&self, key: &str, now_ms: f64) -> Option<T> {
-        self.entries
-            .get(key)
-            .filter(|(read_at, _)| (0.0..RECENT_MS).contains(&(now_ms - read_at)))
-            .map(|(_, value)| value.clone())
-    }
-
-    fn put(&mut self, key: &str, value: T, now_ms: f64) {
-        if self.entries.len() >= RECENT_MAX {
-            self.entries.clear();
-        }
-        self.entries.insert(key.to_owned(), (now_ms, value));
-    }
-
-    fn forget(&mut self, key: &str) {
-        self.entries.remove(key);
-    }
-}
-
 thread_local! {
     /// Applications by id.
     static RECENT_APPS: RefCell<Recent<AppRecord>> = RefCell::new(Recent::new());
     /// Application ids by API-key hash.
     static RECENT_KEYS: RefCell<Recent<String>> = RefCell::new(Recent::new());
-}
-
-fn now_ms() -> f64 {
-    worker::Date::now().as_millis() as f64
 }
 
 /// Applications in KV: `app:{appId}` → record, `apikey:{sha256}` → appId.
@@ -190,7 +145,7 @@ impl AppStore {
     }
 
     /// For authentication: like [`AppStore::get`], but may answer with a record
-    /// read in the last [`RECENT_MS`].
+    /// read in the last [`crate::recent::RECENT_MS`].
     pub(crate) async fn get_recent(&self, app_id: &str) -> ApiResult<Option<AppRecord>> {
         let now = now_ms();
         if let Some(app) = RECENT_APPS.with(|r| r.borrow().get(app_id, now)) {
@@ -204,7 +159,7 @@ impl AppStore {
     }
 
     /// The application whose API key is `api_key`, if any (for authentication:
-    /// may answer from what was read in the last [`RECENT_MS`]).
+    /// may answer from what was read in the last [`crate::recent::RECENT_MS`]).
     pub(crate) async fn by_api_key(&self, api_key: &str) -> ApiResult<Option<AppRecord>> {
         if !api_key.starts_with(API_KEY_PREFIX) || api_key.len() > 128 {
             return Ok(None);
@@ -214,6 +169,7 @@ impl AppStore {
         let app_id = match RECENT_KEYS.with(|r| r.borrow().get(&hash, now)) {
             Some(app_id) => app_id,
             None => {
+                crate::ops::count(|o| o.kv_reads += 1);
                 let Some(app_id) = self.kv.get(&api_key_index(&hash)).text().await? else {
                     return Ok(None);
                 };
@@ -230,6 +186,7 @@ impl AppStore {
     /// Stores `app` (create or update).
     pub(crate) async fn put(&self, app: &AppRecord) -> ApiResult<()> {
         let json = serde_json::to_string(app).map_err(|_| ApiError::internal())?;
+        crate::ops::count(|o| o.kv_writes += 1);
         let written = self.kv.put(&app_key(&app.app_id), json)?.execute().await;
         // After the write, so a read racing with it cannot keep the old record.
         RECENT_APPS.with(|r| r.borrow_mut().forget(&app.app_id));

@@ -192,7 +192,7 @@ async fn session(rc: &RequestContext) -> ApiResult<Response> {
     let (config, now) = (&rc.config, rc.now);
     let app = demo_app(&rc.bindings.kv, now).await?;
     reply(&Session {
-        access_token: auth::issue_token(config, &app, now),
+        access_token: auth::issue_browser_token(config, &app, now),
         token_type: "Bearer",
         expires_in: config.token_ttl,
         scope: "otp:read otp:write",

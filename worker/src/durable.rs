@@ -24,11 +24,23 @@ pub(crate) async fn call<Q: Serialize, R: DeserializeOwned>(
     request: &Q,
 ) -> ApiResult<R> {
     let body = serde_json::to_string(request).map_err(|_| ApiError::internal())?;
-    let reply = call_text(ns, name, what, body).await?;
+    let reply = call_text(ns, name, what, body, true).await?;
     serde_json::from_str(&reply).map_err(|e| {
         worker::console_error!("{what}: unreadable durable object reply: {e}");
         ApiError::storage_unavailable()
     })
+}
+
+/// [`call`] for work after a reply, whose reply is not needed: not counted as an
+/// operation of the request being served meanwhile (`crate::ops`).
+pub(crate) async fn call_after_reply<Q: Serialize>(
+    ns: &ObjectNamespace,
+    name: &str,
+    what: &str,
+    request: &Q,
+) -> ApiResult<()> {
+    let body = serde_json::to_string(request).map_err(|_| ApiError::internal())?;
+    call_text(ns, name, what, body, false).await.map(|_| ())
 }
 
 /// [`call`] with the JSON texts: the one copy of the exchange, whatever the types.
@@ -37,6 +49,7 @@ async fn call_text(
     name: &str,
     what: &str,
     body: String,
+    counted: bool,
 ) -> ApiResult<String> {
     let unavailable = |e: worker::Error| {
         worker::console_error!("{what}: durable object call failed: {e}");
@@ -56,6 +69,14 @@ async fn call_text(
     )
     .map_err(unavailable)?;
     let mut res = stub.fetch_with_request(req).await.map_err(unavailable)?;
+    if counted {
+        crate::ops::count(|o| o.object_calls += 1);
+        // What the object left for after its reply (the shard's KV copies).
+        if let Ok(Some(n)) = res.headers().get(crate::ops::AFTER_KV_WRITES) {
+            let n: u32 = n.parse().unwrap_or(0);
+            crate::ops::count(|o| o.after_kv_writes += n);
+        }
+    }
     if res.status_code() != 200 {
         worker::console_error!("{what}: durable object answered {}", res.status_code());
         return Err(ApiError::storage_unavailable());

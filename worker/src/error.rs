@@ -115,6 +115,8 @@ worker_errors! {
     limits_invalid = (400, 1018, "invalid_param", "limits hold an unknown field or a value of the wrong type."),
     /// The gateway configuration is not an object with a known `type`.
     gateway_invalid = (400, 1016, "invalid_param", "gateway must be an object with type outbox, webhook, twilio, vonage, smscx or dexatel."),
+    /// `X-End-User-Ip` is not an IPv4 or IPv6 address.
+    end_user_ip_invalid = (400, 1030, "invalid_request", "X-End-User-Ip must be the end user's IPv4 or IPv6 address."),
     /// No credentials: neither `X-API-KEY` nor `Authorization: Bearer`.
     unauthenticated = (401, 1601, "unauthorized", "Authentication required: send X-API-KEY or Authorization: Bearer <token>."),
     /// The API key or bearer token is not valid (unknown, tampered, revoked).

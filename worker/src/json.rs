@@ -25,6 +25,7 @@ pub(crate) async fn kv_get<T: DeserializeOwned>(
     kv: &KvStore,
     key: &str,
 ) -> core::result::Result<Option<T>, KvError> {
+    crate::ops::count(|o| o.kv_reads += 1);
     let text = kv.get(key).text().await?;
     Ok(parse(text.as_deref())?)
 }

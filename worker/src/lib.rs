@@ -31,6 +31,8 @@ mod headers;
 mod http;
 mod json;
 mod limiter;
+mod ops;
+mod recent;
 mod reply;
 mod service;
 mod signing;
@@ -46,6 +48,8 @@ use crate::headers::RequestMeta;
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let meta = RequestMeta::from_request(&req);
     let path = req.path();
+    let development = config::is_development(&env);
+    ops::take();
     let mut response = match route(req, env, ctx).await {
         Ok(res) => res,
         Err(err) => {
@@ -61,6 +65,12 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         }
     };
     meta.stamp(&mut response)?;
+    let ops = ops::take();
+    if development {
+        response
+            .headers_mut()
+            .set(ops::HEADER, &ops.header_value())?;
+    }
     Ok(response)
 }
 

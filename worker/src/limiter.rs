@@ -12,9 +12,9 @@
 use std::cell::Cell;
 
 use otp_core::limits::{LimitState, Limits, Refusal};
+use otp_core::secret::{hmac_sha256, to_hex};
 use otp_core::time::UnixSeconds;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{
@@ -33,21 +33,22 @@ const BUCKET_PREFIX: &str = "b:";
 /// How often the sweep runs while the object holds buckets (milliseconds).
 const SWEEP_EVERY_MS: i64 = 3_600_000;
 
-/// A bucket's storage key. Phone numbers and client IPs are personal data, so
-/// keys hold their SHA-256, never the value itself.
-fn bucket_key(kind: &str, value: Option<&str>) -> String {
-    match value {
+/// A bucket's storage key. Phone numbers and end-user addresses are personal
+/// data, so keys hold their HMAC under the server's `HASH_KEY` (a plain hash could
+/// be reversed by enumerating numbers), never the value itself.
+fn bucket_key(kind: &str, keyed: Option<(&[u8], &str)>) -> String {
+    match keyed {
         None => format!("{BUCKET_PREFIX}{kind}"),
-        Some(v) => format!(
-            "{BUCKET_PREFIX}{kind}:{}",
-            otp_core::secret::to_hex(&Sha256::digest(v.as_bytes()))
-        ),
+        Some((key, v)) => {
+            let mac = hmac_sha256(key, &[kind.as_bytes(), b".", v.as_bytes()]);
+            format!("{BUCKET_PREFIX}{kind}:{}", to_hex(&mac))
+        }
     }
 }
 
 /// The bucket of SMS to one phone number (E.164).
-pub(crate) fn phone_bucket(e164: &str) -> String {
-    bucket_key("phone", Some(e164))
+pub(crate) fn phone_bucket(key: &[u8], e164: &str) -> String {
+    bucket_key("phone", Some((key, e164)))
 }
 
 /// The bucket of the application's SMS.
@@ -55,14 +56,14 @@ pub(crate) fn app_bucket() -> String {
     bucket_key("app", None)
 }
 
-/// The bucket of the SMS one client IP asked for.
-pub(crate) fn ip_send_bucket(ip: &str) -> String {
-    bucket_key("ip-send", Some(ip))
+/// The bucket of the SMS one end-user address asked for.
+pub(crate) fn ip_send_bucket(key: &[u8], ip: &str) -> String {
+    bucket_key("ip-send", Some((key, ip)))
 }
 
-/// The bucket of the PIN checks from one client IP.
-pub(crate) fn ip_check_bucket(ip: &str) -> String {
-    bucket_key("ip-check", Some(ip))
+/// The bucket of the PIN checks from one end-user address.
+pub(crate) fn ip_check_bucket(key: &[u8], ip: &str) -> String {
+    bucket_key("ip-check", Some((key, ip)))
 }
 
 /// The bucket of the application's daily SMS spending.
@@ -301,16 +302,16 @@ impl<'a> RateLimits<'a> {
             .map_err(ApiError::rate_limited)
     }
 
-    /// Counts one PIN check against the client IP's cap (both API dialects).
+    /// Counts one PIN check against an end-user address's cap (both API dialects).
     pub(crate) async fn take_check(
         &self,
         app_id: &str,
         limits: Limits,
-        ip: &str,
+        bucket: String,
         now: UnixSeconds,
     ) -> ApiResult<()> {
         let take = Take {
-            bucket: ip_check_bucket(ip),
+            bucket,
             limits,
             units: 1,
         };
@@ -343,9 +344,11 @@ mod tests {
 
     const T: UnixSeconds = 20_834 * 86_400; // a UTC day boundary
 
+    const KEY: &[u8] = b"test-hash-key-0123456789abcdef";
+
     fn phone_take() -> Take {
         Take {
-            bucket: phone_bucket("+33612424111"),
+            bucket: phone_bucket(KEY, "+33612424111"),
             limits: SendPolicy::default().phone_limits(),
             units: 1,
         }
@@ -353,13 +356,21 @@ mod tests {
 
     #[test]
     fn bucket_keys_hold_no_personal_data() {
-        for key in [phone_bucket("+33612424111"), ip_send_bucket("203.0.113.7")] {
+        for key in [
+            phone_bucket(KEY, "+33612424111"),
+            ip_send_bucket(KEY, "203.0.113.7"),
+        ] {
             assert!(key.starts_with(BUCKET_PREFIX));
             assert!(!key.contains("612424111") && !key.contains("203.0.113"));
         }
         assert_ne!(
-            ip_send_bucket("203.0.113.7"),
-            ip_check_bucket("203.0.113.7")
+            ip_send_bucket(KEY, "203.0.113.7"),
+            ip_check_bucket(KEY, "203.0.113.7")
+        );
+        assert_ne!(
+            phone_bucket(KEY, "+33612424111"),
+            phone_bucket(b"another-hash-key-0123456789", "+33612424111"),
+            "keyed: without the server's key a number cannot be found by enumeration"
         );
     }
 

@@ -1,6 +1,6 @@
 //! Admission: the application's send policy for one SMS, decided before anything
 //! is stored or sent: the destination country, then the caps per phone, per
-//! application and per client IP and the daily budget, taken together from the
+//! application and per end-user address and the daily budget, taken together from the
 //! application's rate-limit object (all or none). What a send took is given back
 //! when its SMS is not sent, so a refused or failed send costs nothing.
 
@@ -22,6 +22,7 @@ pub(crate) struct Admission {
 pub(crate) async fn admit(
     rc: &RequestContext,
     app: &AppRecord,
+    end_user_ip: Option<&str>,
     planned: &PlannedOtp,
 ) -> ApiResult<Admission> {
     let policy = &app.limits;
@@ -33,13 +34,16 @@ pub(crate) async fn admit(
     };
     let mut takes = vec![
         one(
-            limiter::phone_bucket(planned.phone.e164()),
+            limiter::phone_bucket(&rc.config.hash_key, planned.phone.e164()),
             policy.phone_limits(),
         ),
         one(limiter::app_bucket(), policy.app_limits()),
     ];
-    if let Some(ip) = &rc.client_ip {
-        takes.push(one(limiter::ip_send_bucket(ip), policy.ip_send_limits()));
+    if let Some(ip) = end_user_ip {
+        takes.push(one(
+            limiter::ip_send_bucket(&rc.config.hash_key, ip),
+            policy.ip_send_limits(),
+        ));
     }
     let budget = policy.budget_limits();
     let charged = if budget.windows.is_empty() {
@@ -56,14 +60,19 @@ pub(crate) async fn admit(
     Ok(Admission { charged })
 }
 
-/// Counts one PIN check against the client IP's cap (both dialects); no call
-/// when no IP cap applies.
-pub(crate) async fn admit_check(rc: &RequestContext, app: &AppRecord) -> ApiResult<()> {
-    let Some(ip) = rc.client_ip.as_deref() else {
+/// Counts one PIN check against the end user's address cap (both dialects); no
+/// call when no per-IP cap applies (no end-user address known).
+pub(crate) async fn admit_check(
+    rc: &RequestContext,
+    app: &AppRecord,
+    end_user_ip: Option<&str>,
+) -> ApiResult<()> {
+    let Some(ip) = end_user_ip else {
         return Ok(());
     };
+    let bucket = limiter::ip_check_bucket(&rc.config.hash_key, ip);
     limiter(rc)
-        .take_check(&app.app_id, app.limits.ip_check_limits(), ip, rc.now)
+        .take_check(&app.app_id, app.limits.ip_check_limits(), bucket, rc.now)
         .await
 }
 

@@ -17,9 +17,9 @@ pub(crate) mod shard;
 use otp_core::number::{number_hash, shard_of_hash};
 use otp_core::otp::{plan_sharded_otp, Command, OtpRecord, PlannedOtp};
 use otp_core::phone::PhoneNumber;
-use otp_core::recipient::{check_recipient, recipient_type};
+use otp_core::recipient::recipient_type;
 use otp_core::rng::OsRandom;
-use otp_core::settings::OtpRequest;
+use otp_core::settings::{resolve, OtpRequest};
 
 use self::shard::{ShardOp, ShardReply, ShardRequest};
 use crate::apps::AppRecord;
@@ -49,11 +49,21 @@ pub(crate) struct SentToNumber {
 pub(crate) struct Service<'a> {
     rc: &'a RequestContext,
     app: &'a AppRecord,
+    /// The end user's address key, when known (`crate::context::EndUser`).
+    end_user_ip: Option<&'a str>,
 }
 
 impl<'a> Service<'a> {
-    pub(crate) fn new(rc: &'a RequestContext, app: &'a AppRecord) -> Self {
-        Service { rc, app }
+    pub(crate) fn new(
+        rc: &'a RequestContext,
+        app: &'a AppRecord,
+        end_user_ip: Option<&'a str>,
+    ) -> Self {
+        Service {
+            rc,
+            app,
+            end_user_ip,
+        }
     }
 
     /// The keyed hash that names `phone` in this application's storage.
@@ -61,27 +71,30 @@ impl<'a> Service<'a> {
         number_hash(&self.rc.config.hash_key, &self.app.app_id, phone)
     }
 
-    /// Plans a new OTP whose id names its number's shard, for a number the
-    /// numbering plan and the application's `allowedNumberTypes` let an SMS go to.
+    /// Plans a new OTP whose id names its number's shard. The core refuses a number
+    /// its plan does not have or of a type the application does not send to; the
+    /// refusal of a type names it (the core's message cannot).
     fn plan(&self, request: &OtpRequest) -> ApiResult<PlannedOtp> {
         let key = &self.rc.config.hash_key;
         let app_id = &self.app.app_id;
         let shard_of = |phone: &PhoneNumber| shard_of_hash(&number_hash(key, app_id, phone));
-        let planned = plan_sharded_otp(
+        plan_sharded_otp(
             &self.app.otp,
             request,
             self.rc.now,
             &mut OsRandom,
             &self.rc.config.pin_keys,
             &shard_of,
-        )?;
-        check_recipient(&planned.phone, &self.app.otp).map_err(|e| match e {
+        )
+        .map_err(|e| match e {
             otp_core::Error::PhoneNumberTypeNotAllowed => {
-                ApiError::from(e).with_message(type_refused(recipient_type(&planned.phone)))
+                let kind = resolve(&self.app.otp, request)
+                    .map(|r| recipient_type(&r.phone))
+                    .unwrap_or("");
+                ApiError::from(e).with_message(type_refused(kind))
             }
             e => ApiError::from(e),
-        })?;
-        Ok(planned)
+        })
     }
 
     /// Runs `op` in shard `shard`; the guard's refusals become 429 errors.
@@ -144,7 +157,7 @@ impl<'a> Service<'a> {
     /// removed again when the SMS could not be sent.
     pub(crate) async fn send(&self, request: &OtpRequest) -> ApiResult<PlannedOtp> {
         let planned = self.plan(request)?;
-        let admission = admission::admit(self.rc, self.app, &planned).await?;
+        let admission = admission::admit(self.rc, self.app, self.end_user_ip, &planned).await?;
         let record = &planned.record;
         let stored = self
             .call_for_id(
@@ -189,10 +202,10 @@ impl<'a> Service<'a> {
     }
 
     /// Runs a command on a record by id (SMS.CX's verify and cancel); PIN checks
-    /// count against the client IP's cap first. An unknown id is 2021.
+    /// count against the end user's address cap first. An unknown id is 2021.
     pub(crate) async fn apply(&self, otp_id: &str, command: Command) -> ApiResult<Applied> {
         if let Command::Verify { .. } = &command {
-            admission::admit_check(self.rc, self.app).await?;
+            admission::admit_check(self.rc, self.app, self.end_user_ip).await?;
         }
         let op = ShardOp::Apply {
             otp_id: otp_id.to_owned(),
@@ -221,7 +234,7 @@ impl<'a> Service<'a> {
         phone: &PhoneNumber,
         code: String,
     ) -> ApiResult<Option<(OtpRecord, String)>> {
-        admission::admit_check(self.rc, self.app).await?;
+        admission::admit_check(self.rc, self.app, self.end_user_ip).await?;
         let number = self.number(phone);
         let shard = shard_of_hash(&number);
         match self
@@ -279,7 +292,7 @@ impl<'a> Service<'a> {
             id: record.otp_id.clone(),
             at,
         };
-        let sent = match admission::admit(self.rc, self.app, &planned).await {
+        let sent = match admission::admit(self.rc, self.app, self.end_user_ip, &planned).await {
             Ok(admission) => self.dispatch(&record.otp_id, &planned, &admission).await,
             Err(e) => Err(e),
         };
@@ -309,11 +322,12 @@ impl<'a> Service<'a> {
         };
         // The code is out: the confirmation does not hold up the reply (if it is
         // lost, the send in flight is forgotten after its reservation).
+        crate::ops::count(|o| o.after_object_calls += 1);
         let shards = self.rc.env.durable_object(shard::BINDING);
         let name = format!("{}:{shard:x}", self.app.app_id);
         self.rc.ctx.wait_until(async move {
             let confirmed = match shards {
-                Ok(ns) => crate::durable::call::<_, ShardReply>(&ns, &name, "otp shard", &confirm)
+                Ok(ns) => crate::durable::call_after_reply(&ns, &name, "otp shard", &confirm)
                     .await
                     .is_ok(),
                 Err(_) => false,

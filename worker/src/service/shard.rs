@@ -249,10 +249,14 @@ impl DurableObject for OtpShard {
         self.remember_app(&request.app_id).await?;
         let mut changed = Vec::new();
         let reply = self.handle(&request, &mut changed).await?;
+        let copies = changed.len();
         for otp_id in changed {
             self.copy_to_kv(&request.app_id, otp_id, request.retention);
         }
-        crate::reply::json(&reply, 200)
+        let mut res = crate::reply::json(&reply, 200)?;
+        res.headers_mut()
+            .set(crate::ops::AFTER_KV_WRITES, &copies.to_string())?;
+        Ok(res)
     }
 
     async fn alarm(&self) -> Result<Response> {

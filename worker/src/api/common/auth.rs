@@ -83,6 +83,14 @@ struct Claims {
     scp: String,
     /// The application's secret version when the token was issued.
     ver: u32,
+    /// Issued to a browser (the demo's session), not to a server: the caller's
+    /// own address is then the end user's.
+    #[serde(default, skip_serializing_if = "is_false")]
+    brw: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 const TOKEN_PREFIX: &str = "v1.";
@@ -110,6 +118,8 @@ fn decode_token(key: &[u8], token: &str) -> Option<Claims> {
 pub(crate) struct Principal {
     pub(crate) app: AppRecord,
     pub(crate) scopes: Scopes,
+    /// The end user's address for the per-IP caps (see [`crate::context::EndUser`]).
+    pub(crate) end_user_ip: Option<String>,
 }
 
 fn header(req: &Request, name: &str) -> Option<String> {
@@ -128,6 +138,7 @@ pub(crate) async fn authenticate(req: &Request, rc: &RequestContext) -> ApiResul
         return Ok(Principal {
             app,
             scopes: Scopes::ALL,
+            end_user_ip: rc.end_user.ip(false)?,
         });
     }
     let auth = header(req, "Authorization").ok_or_else(ApiError::unauthenticated)?;
@@ -147,7 +158,11 @@ pub(crate) async fn authenticate(req: &Request, rc: &RequestContext) -> ApiResul
         .filter(|app| app.secret_version == claims.ver)
         .ok_or_else(ApiError::invalid_credentials)?;
     let scopes = Scopes::parse(Some(&claims.scp)).map_err(|_| ApiError::invalid_credentials())?;
-    Ok(Principal { app, scopes })
+    Ok(Principal {
+        app,
+        scopes,
+        end_user_ip: rc.end_user.ip(claims.brw)?,
+    })
 }
 
 /// `Authorization: Basic base64(appId:appSecret)` → (appId, appSecret).
@@ -201,6 +216,7 @@ pub(crate) async fn token(mut req: Request, rc: &RequestContext) -> ApiResult<Re
         exp: now + i64::from(config.token_ttl),
         scp: scopes.as_string(),
         ver: app.secret_version,
+        brw: false,
     };
     let reply = TokenReply {
         access_token: encode_token(&config.token_key, &claims),
@@ -214,13 +230,15 @@ pub(crate) async fn token(mut req: Request, rc: &RequestContext) -> ApiResult<Re
 }
 
 /// A bearer token for `app` with every scope, as `POST /oauth/token` issues it, for
-/// a caller that vouched for the app itself (the development demo session).
-pub(crate) fn issue_token(config: &Config, app: &AppRecord, now: UnixSeconds) -> String {
+/// a browser that a caller vouched for (the development demo session): the per-IP
+/// caps apply to the address its requests come from.
+pub(crate) fn issue_browser_token(config: &Config, app: &AppRecord, now: UnixSeconds) -> String {
     let claims = Claims {
         app: app.app_id.clone(),
         exp: now + i64::from(config.token_ttl),
         scp: Scopes::ALL.as_string(),
         ver: app.secret_version,
+        brw: true,
     };
     encode_token(&config.token_key, &claims)
 }
@@ -237,6 +255,7 @@ mod tests {
             exp: 1_700_000_000,
             scp: "otp:read".into(),
             ver: 2,
+            brw: false,
         }
     }
 

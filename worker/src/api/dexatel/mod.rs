@@ -22,6 +22,8 @@ mod senders;
 mod templates;
 mod verifications;
 
+use std::cell::RefCell;
+
 use serde::de::DeserializeOwned;
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
@@ -37,6 +39,7 @@ use crate::apps::{AppRecord, AppStore};
 use crate::context::RequestContext;
 use crate::error::{ApiError, ApiResult};
 use crate::http;
+use crate::recent::{now_ms, Recent};
 
 /// The authentication header of the dialect.
 pub(crate) const KEY_HEADER: &str = "X-Dexatel-Key";
@@ -193,6 +196,11 @@ impl Channel {
     }
 }
 
+thread_local! {
+    /// Template and sender lists recently read, by KV key (`None`: no list yet).
+    static RECENT_ITEMS: RefCell<Recent<Option<String>>> = RefCell::new(Recent::new());
+}
+
 /// A list kept per application in one KV value, `{prefix}:{appId}`. Writes
 /// read, change and rewrite the whole list (last write wins), which is fine for
 /// configuration that changes rarely.
@@ -210,10 +218,27 @@ impl<'a> AppItems<'a> {
         format!("{}:{app_id}", self.prefix)
     }
 
+    /// The list, from what this isolate read in the last few seconds when it can
+    /// (`crate::recent`): a send reads the templates and senders, and they change
+    /// rarely; a change made through this isolate is seen at once.
     async fn load<T: DeserializeOwned>(&self, app_id: &str) -> DxResult<Vec<T>> {
-        Ok(crate::json::kv_get(self.kv, &self.key(app_id))
-            .await?
-            .unwrap_or_default())
+        let text = self.text(&self.key(app_id)).await?;
+        Ok(match text {
+            Some(text) => serde_json::from_str(&text).map_err(|_| ApiError::internal())?,
+            None => Vec::new(),
+        })
+    }
+
+    /// The stored JSON text of a list (not generic: one copy of its state machine).
+    async fn text(&self, key: &str) -> DxResult<Option<String>> {
+        let now = now_ms();
+        if let Some(text) = RECENT_ITEMS.with(|r| r.borrow().get(key, now)) {
+            return Ok(text);
+        }
+        crate::ops::count(|o| o.kv_reads += 1);
+        let text = self.kv.get(key).text().await?;
+        RECENT_ITEMS.with(|r| r.borrow_mut().put(key, text.clone(), now));
+        Ok(text)
     }
 
     async fn save<T: Serialize>(&self, app_id: &str, items: &[T]) -> DxResult<()> {
@@ -223,8 +248,12 @@ impl<'a> AppItems<'a> {
 
     /// The write of [`AppItems::save`], not generic: one copy of its state machine.
     async fn put(&self, app_id: &str, json: String) -> DxResult<()> {
-        self.kv.put(&self.key(app_id), json)?.execute().await?;
-        Ok(())
+        let key = self.key(app_id);
+        crate::ops::count(|o| o.kv_writes += 1);
+        let written = self.kv.put(&key, json)?.execute().await;
+        // After the write, so a read racing with it cannot keep the old list.
+        RECENT_ITEMS.with(|r| r.borrow_mut().forget(&key));
+        Ok(written?)
     }
 }
 

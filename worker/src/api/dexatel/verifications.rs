@@ -214,7 +214,9 @@ pub(crate) async fn create(
         custom_pin: Some(pin.clone()),
         ..OtpRequest::default()
     };
-    let sent = Service::new(rc, app).send_to_number(&request, &pin).await?;
+    let end_user_ip = rc.end_user.ip(false)?;
+    let service = Service::new(rc, app, end_user_ip.as_deref());
+    let sent = service.send_to_number(&request, &pin).await?;
     reply(
         &Data(view(
             &sent.record,
@@ -243,7 +245,8 @@ pub(crate) async fn query(
         http::query_param(req, "page_token").as_deref(),
     )?;
     let links_query = format!("phone={}", phone.digits());
-    let service = Service::new(rc, app);
+    let end_user_ip = rc.end_user.ip(false)?;
+    let service = Service::new(rc, app, end_user_ip.as_deref());
     // With a code, the match (at most one) on one page; without, the listing.
     let (items, page) = match http::query_param(req, "code") {
         Some(code) => {

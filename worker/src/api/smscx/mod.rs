@@ -27,7 +27,7 @@ pub(crate) async fn routes(
         _ => return Err(ApiError::method_not_allowed()),
     }
     let who = auth::authenticate(&req, rc).await?;
-    let service = Service::new(rc, &who.app);
+    let service = Service::new(rc, &who.app, who.end_user_ip.as_deref());
     match (segments, method) {
         (["otp"], _) => create(rc, &who, &service, http::json_body(&mut req).await?).await,
         (["otp", id], Method::Get) => status(rc, &who, &service, id).await,
