@@ -315,10 +315,6 @@ pub struct OtpRequest {
     /// A PIN chosen by the caller (Dexatel's custom `code`); not part of SMS.CX's wire format.
     #[serde(skip)]
     pub custom_pin: Option<String>,
-    /// The store shard the new id must name (`crate::id::new_uuid_v4_in_shard`);
-    /// not part of any wire format.
-    #[serde(skip)]
-    pub shard: Option<u8>,
 }
 
 /// Everything decided about one OTP before it is sent: settings merged and checked.
