@@ -15,14 +15,13 @@ use otp_core::limits::{LimitState, Limits, Refusal};
 use otp_core::secret::{hmac_sha256, to_hex};
 use otp_core::time::UnixSeconds;
 use serde::{Deserialize, Serialize};
-use worker::wasm_bindgen::JsValue;
-use worker::wasm_bindgen_futures::JsFuture;
 use worker::{
     durable_object, DurableObject, Env, ListOptions, ObjectNamespace, Request, Response, Result,
     State,
 };
 
 use crate::error::{ApiError, ApiResult};
+use crate::json::{storage_get, storage_put};
 
 /// Binding name of the namespace in wrangler.toml.
 pub(crate) const BINDING: &str = "RATE_LIMITER";
@@ -135,18 +134,13 @@ pub struct RateLimiter {
 impl RateLimiter {
     async fn load(&self, key: &str) -> Result<StoredBucket> {
         // Stored as JSON text: the sweep reads them back from a `list()` map.
-        let stored = JsFuture::from(self.state.storage().as_raw().get(key)?).await?;
-        Ok(match stored.as_string() {
-            Some(json) => serde_json::from_str(&json)?,
-            None => StoredBucket::default(),
-        })
+        Ok(storage_get(&self.state.storage(), key)
+            .await?
+            .unwrap_or_default())
     }
 
     async fn store(&self, key: &str, bucket: &StoredBucket) -> Result<()> {
-        self.state
-            .storage()
-            .put_raw(key, JsValue::from_str(&serde_json::to_string(bucket)?))
-            .await
+        storage_put(&self.state.storage(), key, bucket).await
     }
 
     /// All or nothing: each bucket is checked on a copy, and written only when

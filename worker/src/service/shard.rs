@@ -35,7 +35,7 @@
 //! it (one write per second per key). The object stays the truth: a status read
 //! that finds no copy asks the object.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashSet;
 use std::rc::Rc;
 use std::time::Duration;
@@ -227,6 +227,8 @@ pub struct OtpShard {
     alarm_at: Cell<Option<Option<i64>>>,
     /// The application of this shard (stored on first use, for the alarm).
     app_id: RefCell<Option<String>>,
+    /// The PIN keys (see [`OtpShard::keys`]).
+    keys: OnceCell<otp_core::secret::SecretKeys>,
     /// Records whose KV copy is being written, and those changed meanwhile.
     copying: Rc<RefCell<HashSet<String>>>,
     dirty: Rc<RefCell<HashSet<String>>>,
@@ -239,6 +241,7 @@ impl DurableObject for OtpShard {
             env,
             alarm_at: Cell::new(None),
             app_id: RefCell::new(None),
+            keys: OnceCell::new(),
             copying: Rc::default(),
             dirty: Rc::default(),
         }
@@ -341,7 +344,7 @@ impl OtpShard {
                     return Ok(ShardReply::NotFound);
                 };
                 let before = stored.record.status;
-                let v = stored.record.apply(command, &self.keys()?, now);
+                let v = stored.record.apply(command, self.keys()?, now);
                 if let (Some(hash), Command::Verify { .. }) = (stored.number.clone(), command) {
                     if let Some(outcome) = guess(v.result) {
                         self.count_check(request, &hash, &mut stored, outcome)
@@ -464,7 +467,7 @@ impl OtpShard {
             &Command::Verify {
                 pin: Some(code.to_owned()),
             },
-            &self.keys()?,
+            self.keys()?,
             now,
         );
         // Not a guess when nothing pending was compared.
@@ -585,10 +588,15 @@ impl OtpShard {
         Ok(())
     }
 
-    fn keys(&self) -> Result<otp_core::secret::SecretKeys> {
-        Config::from_env(&self.env)
+    /// The PIN keys, read from the environment once per object instance.
+    fn keys(&self) -> Result<&otp_core::secret::SecretKeys> {
+        if let Some(keys) = self.keys.get() {
+            return Ok(keys);
+        }
+        let keys = Config::from_env(&self.env)
             .map(|c| c.pin_keys)
-            .map_err(|_| worker::Error::RustError("PIN_KEYS missing".into()))
+            .map_err(|_| worker::Error::RustError("PIN_KEYS missing".into()))?;
+        Ok(self.keys.get_or_init(|| keys))
     }
 
     async fn load(&self, otp_id: &str) -> Result<Option<Stored>> {
