@@ -61,6 +61,15 @@ const idParam = { name: "id", in: "path", required: true, schema: { type: "strin
 
 const uuid = { type: "string", format: "uuid", pattern: "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$" };
 const otpIdParam = { name: "otpId", in: "path", required: true, schema: { type: "string" }, description: "The OTP's UUID" };
+/** The end user's address, stated by a server caller for the per-IP caps (malformed: 400, 1030). */
+const endUserIpParam = {
+  name: "X-End-User-Ip",
+  in: "header",
+  required: false,
+  schema: { type: "string", examples: ["203.0.113.7", "2001:db8:1:2::1"] },
+  description:
+    "The end user's IPv4 or IPv6 address (IPv6 is capped by its /64). Without it a server credential gets no per-IP cap: its own address is shared by all its users.",
+};
 const appIdParam = { name: "appId", in: "path", required: true, schema: { type: "string" }, description: "The application's UUID" };
 const apiAuth = [{ apiKey: [] }, { bearer: [] }];
 const adminAuth = [{ admin: [] }];
@@ -434,6 +443,7 @@ export const openapi = {
         tags: ["otp"],
         summary: "Send a PIN by SMS",
         security: apiAuth,
+        parameters: [endUserIpParam],
         requestBody: { required: true, content: json(ref("CreateOtp")) },
         responses: {
           201: reply("Sent", ref("Otp")),
@@ -457,6 +467,7 @@ export const openapi = {
         tags: ["otp"],
         summary: "Verify a PIN",
         security: apiAuth,
+        parameters: [endUserIpParam],
         requestBody: { required: true, content: json(ref("VerifyOtp")) },
         responses: { 200: reply("Verified", ref("Verified")), ...commonErrors, 404: error("Not found (2021)"), 429: rateLimited() },
       },
@@ -472,6 +483,7 @@ export const openapi = {
         tags: ["dexatel"],
         summary: "Send a code",
         security: dxAuth,
+        parameters: [endUserIpParam],
         requestBody: { required: true, content: json(ref("DexatelCreateVerification")) },
         responses: {
           201: reply("Sent", dxData(ref("DexatelVerification"))),
@@ -491,6 +503,7 @@ export const openapi = {
           { name: "phone", in: "query", required: false, schema: { type: "string" } },
           { name: "code", in: "query", required: false, schema: { type: "string" } },
           ...pageParams,
+          endUserIpParam,
         ],
         responses: { 200: reply("Matches", dxList(ref("DexatelVerification"))), ...dxCommon, 429: rateLimited(ref("DexatelError")) },
       },
