@@ -133,20 +133,15 @@ impl PhoneNumber {
         self.country_iso == NON_GEOGRAPHIC_REGION
     }
 
-    /// The number for logs: `+`, the calling code, then `*` for every national
-    /// digit but the last three (`+33******111`).
+    /// The number for logs and stored records: its range, every digit but the
+    /// last four, then `****` (`+3361242****`). Stores that keep a number's range
+    /// (the worker's insights) keep the same digits, so whatever is stored of a
+    /// number, taken together, leaves its last four digits unknown.
     pub fn masked(&self) -> String {
-        let national = self.national_number();
-        let hidden = national.len().saturating_sub(3);
+        let shown = self.e164.len().saturating_sub(4);
         let mut out = String::with_capacity(self.e164.len());
-        out.push('+');
-        out.push_str(
-            self.e164
-                .get(1..1 + usize::from(self.code_len))
-                .unwrap_or_default(),
-        );
-        out.extend(core::iter::repeat_n('*', hidden));
-        out.push_str(national.get(hidden..).unwrap_or_default());
+        out.push_str(self.e164.get(..shown).unwrap_or_default());
+        out.extend(core::iter::repeat_n('*', self.e164.len() - shown));
         out
     }
 }
@@ -601,7 +596,7 @@ mod tests {
         assert_eq!(p.number_type(), NumberType::Mobile);
         assert!(p.is_valid());
         assert!(!p.is_international_network());
-        assert_eq!(p.masked(), "+33******111");
+        assert_eq!(p.masked(), "+3361242****");
         assert_eq!(p.to_string(), "+33612424111");
     }
 
@@ -990,25 +985,22 @@ mod tests {
     }
 
     #[test]
-    fn masking_shows_only_calling_code_and_last_three_digits() {
+    fn masking_hides_the_last_four_digits() {
         let cases = [
-            ("+33612424111", None, "+33******111"),
-            ("+12015550123", None, "+1*******123"),
-            ("+380501234567", None, "+380******567"),
-            ("+3312345", None, "+33**345"),
-            ("06 1234 5678", Some("IT"), "+39*******678"),
+            ("+33612424111", None, "+3361242****"),
+            ("+12015550123", None, "+1201555****"),
+            ("+380501234567", None, "+38050123****"),
+            ("+3312345", None, "+331****"),
+            ("06 1234 5678", Some("IT"), "+39061234****"),
         ];
         for (input, iso, masked) in cases {
             let p = parse_phone(input, iso).unwrap();
             assert_eq!(p.masked(), masked);
-            let national = p.national_number();
-            let hidden = &national[..national.len() - 3];
+            let e164 = p.e164();
             let shown = p.masked();
-            assert!(!shown.contains(hidden), "{shown} reveals {hidden}");
-            assert_eq!(
-                shown.chars().filter(|c| c.is_ascii_digit()).count(),
-                decimal_len(p.calling_code()) + 3
-            );
+            assert_eq!(shown.len(), e164.len());
+            assert_eq!(shown[..e164.len() - 4], e164[..e164.len() - 4]);
+            assert!(shown.ends_with("****"), "{shown} shows a last digit");
         }
     }
 

@@ -66,7 +66,7 @@ after(() => receiver.close());
 const VIEW = {
   otpId: "123e4567-e89b-42d3-a456-426614174000",
   trackId: null,
-  phoneNumber: "+33******111",
+  phoneNumber: "+3361242****",
   countryIso: "FR",
   status: "VERIFIED",
   cost: 0,
@@ -343,6 +343,6 @@ test("OtpService's onStatusChange delivers signed callbacks to the OTP's callbac
   assert.equal(event, "otp_update");
   assert.equal(data[0].otpId, otpId);
   assert.equal(data[0].status, "VERIFIED");
-  assert.equal(data[0].phoneNumber, "+33******111");
+  assert.equal(data[0].phoneNumber, "+3361242****");
   assert.ok(!last.body.includes(sms.pin()), "no PIN in callbacks");
 });

@@ -234,7 +234,7 @@ describe("parsePhone", () => {
       digits: "33612424111",
       callingCode: 33,
       countryIso: "FR",
-      masked: "+33******111",
+      masked: "+3361242****",
       type: "mobile",
       valid: true,
     };
@@ -318,7 +318,7 @@ describe("the state machine: planOtp, verifyOtp, cancelOtp, viewOtp, storageTtl"
     assert.equal(record.status, "PENDING");
     assert.equal(record.expiresAt, T0 + 120);
     assert.equal(record.trackId, "123e4567-e89b-42d3-a456-426614174000");
-    assert.equal(record.phoneMasked, "+33******111");
+    assert.equal(record.phoneMasked, "+3361242****");
     assert.match(record.pinDigest, /^[0-9a-f]{64}$/);
     assert.ok(!JSON.stringify(record).includes(pin), "the record holds the PIN");
     assert.ok(!JSON.stringify(record).includes("612424111"), "the record holds the full phone");
@@ -385,7 +385,7 @@ describe("the state machine: planOtp, verifyOtp, cancelOtp, viewOtp, storageTtl"
     const { record, pin } = plan({ ttl: 60 });
     const view = viewOtp(record, T0 + 59);
     assert.equal(view.status, "PENDING");
-    assert.equal(view.phoneNumber, "+33******111");
+    assert.equal(view.phoneNumber, "+3361242****");
     assert.equal(view.dateCreated, "2023-11-14 22:13:20");
     assert.equal(view.dateExpires, "2023-11-14 22:14:20");
     assert.equal(viewOtp(record, T0 + 60).status, "EXPIRED");

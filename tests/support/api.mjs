@@ -28,12 +28,16 @@ export const NO_LIMITS = {
 /** A fixed, recent instant for X-Dev-Now (Unix seconds). */
 export const T0 = 1_800_000_000;
 
-/** Starts the built worker with development bindings (plus `bindings`). */
-export async function startApi({ bindings = {}, miniflare = {} } = {}) {
+/**
+ * Starts the built worker with development bindings (plus `bindings`); `insights:
+ * false` leaves out the insights database (see `startWorker`).
+ */
+export async function startApi({ bindings = {}, miniflare = {}, insights } = {}) {
   const worker = await startWorker({
     bindings: { ...DEV_BINDINGS, ...bindings },
     kvNamespaces: ["OTP_KV", "OUTBOX_KV"],
     miniflare,
+    ...(insights === undefined ? {} : { insights }),
   });
   return Object.assign(worker, { api: apiClient(worker, bindings.ADMIN_TOKEN ?? DEV_BINDINGS.ADMIN_TOKEN) });
 }
@@ -81,6 +85,18 @@ export function apiClient(worker, adminToken) {
         verify: (id, pin, now = T0) => call("POST", `/otp/${id}`, { body: { pin }, headers, now }),
         cancel: (id, now = T0) => call("DELETE", `/otp/${id}`, { headers, now }),
       };
+    },
+    /**
+     * Development: sends the insights outboxes of app `appId`'s shards to D1, then
+     * runs the scheduled job (expiry, retention) as if at `now` (Unix seconds).
+     */
+    async sweep({ appId, now } = {}) {
+      const query = new URLSearchParams();
+      if (appId) query.set("appId", appId);
+      if (now !== undefined) query.set("now", String(now));
+      const res = await admin("POST", `/admin/dev/sweep?${query}`);
+      if (res.status !== 200) throw new Error(`sweep: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body;
     },
     /** The newest outbox messages for `phoneNumber`. */
     async outbox(phoneNumber) {

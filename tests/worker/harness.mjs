@@ -7,7 +7,7 @@
 //   const res2 = await fetch(new URL("/health", worker.url)); // real HTTP
 //   await worker.dispose();
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
@@ -32,15 +32,46 @@ export const WORKER_VERSION = tomlString("worker/Cargo.toml", "version");
 /** The static assets (`[assets] directory` in wrangler.toml), collected by scripts/build-worker.sh. */
 export const ASSETS_DIR = path.join(ROOT, tomlString("wrangler.toml", "directory"));
 
+/** The insights database's binding (`[[d1_databases]]` in wrangler.toml). */
+export const INSIGHTS_DB = "INSIGHTS_DB";
+/** Its schema migrations, applied in name order as `wrangler d1 migrations apply` does. */
+export const MIGRATIONS_DIR = path.join(ROOT, "migrations");
+
+/** The statements of a migration file: comments dropped, split at `;` ending a line. */
+export function migrationStatements(sql) {
+  return sql
+    .split("\n")
+    .map((line) => line.replace(/--.*$/, "").trimEnd())
+    .join("\n")
+    .split(/;\s*(?:\n|$)/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** Applies every migration to a D1 database (Miniflare's `getD1Database`). */
+export async function applyMigrations(db) {
+  for (const file of readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith(".sql")).sort()) {
+    const statements = migrationStatements(readFileSync(path.join(MIGRATIONS_DIR, file), "utf8"));
+    await db.batch(statements.map((s) => db.prepare(s)));
+  }
+}
+
 /**
  * Starts the built worker in Miniflare.
  *
  * @param {object} [options]
  * @param {Record<string, string>} [options.bindings] vars and secrets (merged over `ENVIRONMENT: "test"`)
  * @param {string[]} [options.kvNamespaces] KV bindings, default `["OTP_KV"]`
+ * @param {boolean} [options.insights] bind the insights database (migrated), as wrangler.toml
+ *   does; default on unless the environment says `OTP_INSIGHTS=off` (to measure what they cost)
  * @param {object} [options.miniflare] extra Miniflare options (e.g. `outboundService`)
  */
-export async function startWorker({ bindings = {}, kvNamespaces = ["OTP_KV"], miniflare = {} } = {}) {
+export async function startWorker({
+  bindings = {},
+  kvNamespaces = ["OTP_KV"],
+  insights = process.env.OTP_INSIGHTS !== "off",
+  miniflare = {},
+} = {}) {
   for (const built of [WORKER_SCRIPT, ASSETS_DIR]) {
     if (!existsSync(built)) throw new Error(`${built} is missing: run scripts/build-worker.sh first`);
   }
@@ -53,6 +84,8 @@ export async function startWorker({ bindings = {}, kvNamespaces = ["OTP_KV"], mi
     // Same bindings as wrangler.toml: a fixed set of shards per application holds its
     // records and per-number guards; one object per application counts its rate limits.
     durableObjects: { OTP_SHARD: "OtpShard", RATE_LIMITER: "RateLimiter" },
+    // Same as [[d1_databases]] in wrangler.toml: the insights (migrated below).
+    d1Databases: insights ? [INSIGHTS_DB] : [],
     bindings: { ENVIRONMENT: "test", ...bindings },
     // Same as [assets] in wrangler.toml: the worker runs first and reads the files
     // through its ASSETS binding; exact paths only.
@@ -70,6 +103,7 @@ export async function startWorker({ bindings = {}, kvNamespaces = ["OTP_KV"], mi
   let url;
   try {
     url = await mf.ready;
+    if (insights) await applyMigrations(await mf.getD1Database(INSIGHTS_DB));
   } catch (err) {
     await mf.dispose().catch(() => {});
     throw err;
@@ -82,6 +116,8 @@ export async function startWorker({ bindings = {}, kvNamespaces = ["OTP_KV"], mi
     fetch: (input, init) => mf.dispatchFetch(new URL(input, url), init),
     /** The `OTP_KV` namespace (or another binding), to seed or inspect data. */
     kv: (binding = "OTP_KV") => mf.getKVNamespace(binding),
+    /** The insights database (D1), to inspect it. */
+    d1: () => mf.getD1Database(INSIGHTS_DB),
     /** Stops workerd. */
     dispose: () => mf.dispose(),
   };

@@ -230,6 +230,23 @@ describe("load: 2000 OTPs sent and verified, 50 in flight", () => {
     assert.equal(networkErrors, 0, "0 network errors or timeouts");
     assert.deepEqual(failures, [], "every request answered as expected");
     assert.equal(lost, 0, "0 lost: every OTP reached VERIFIED");
+
+    // Insights: once the shards' outboxes are in D1, the database holds exactly these
+    // OTPs, each VERIFIED with its one SMS, and one send and one check event each.
+    await worker.api.sweep({ appId: app.appId });
+    const db = await worker.d1();
+    const rows = await db.prepare("SELECT otp_id, status, sms FROM otps WHERE app_id = ?1").bind(app.appId).all();
+    const events = await db
+      .prepare("SELECT kind, result, count(*) AS n FROM events WHERE app_id = ?1 GROUP BY kind, result ORDER BY kind")
+      .bind(app.appId)
+      .all();
+    console.log(`  insights: ${rows.results.length} OTPs in D1, events ${JSON.stringify(events.results)}`);
+    assert.deepEqual(new Set(rows.results.map((r) => r.otp_id)), new Set(otps.map((o) => o.id)), "exactly the OTPs sent");
+    assert.deepEqual(rows.results.filter((r) => r.status !== "VERIFIED" || r.sms !== 1), [], "each VERIFIED, one SMS");
+    assert.deepEqual(events.results, [
+      { kind: "check", result: "verified", n: OTPS },
+      { kind: "send", result: null, n: OTPS },
+    ]);
   });
 
   test(`${MANY} OTPs to distinct numbers in one process: no server error`, { timeout: TEST_TIMEOUT_MS }, async () => {

@@ -115,6 +115,22 @@ worker_errors! {
     limits_invalid = (400, 1018, "invalid_param", "limits hold an unknown field or a value of the wrong type."),
     /// The gateway configuration is not an object with a known `type`.
     gateway_invalid = (400, 1016, "invalid_param", "gateway must be an object with type outbox, webhook, twilio, vonage, smscx or dexatel."),
+    /// Insights: `from` or `to` is not a UTC date `YYYY-MM-DD`, `from` is after `to`, or they span more than 366 days.
+    insights_dates_invalid = (400, 1019, "invalid_param", "from and to must be UTC dates YYYY-MM-DD, from not after to, at most 366 days apart."),
+    /// Insights: `groupBy` is not one of the groupings.
+    insights_group_by_invalid = (400, 1020, "invalid_param", "groupBy must be day, country, range or gateway (or app, across applications)."),
+    /// Insights: `pageToken` is not a token of a previous page.
+    insights_page_token_invalid = (400, 1021, "invalid_param", "pageToken must be the nextPageToken of a previous page."),
+    /// Insights: `status` is not an OTP status.
+    insights_status_invalid = (400, 1022, "invalid_param", "status must be PENDING, VERIFIED, FAILED, EXPIRED, CANCELLED, REFUSED or UNSENT."),
+    /// Insights: `kind` is not an event kind.
+    insights_kind_invalid = (400, 1023, "invalid_param", "kind must be send, unsent, check or refused."),
+    /// Insights are off: no D1 database is bound as `INSIGHTS_DB`.
+    insights_off = (503, 1024, "service_unavailable", "Insights are not configured: bind a D1 database as INSIGHTS_DB."),
+    /// Insights: `pageSize` is not a whole number from 1 to 500.
+    insights_page_size_invalid = (400, 1025, "invalid_param", "pageSize must be a whole number from 1 to 500."),
+    /// Insights: `includeTest` is not `true` or `false`.
+    insights_include_test_invalid = (400, 1026, "invalid_param", "includeTest must be true or false."),
     /// `X-End-User-Ip` is not an IPv4 or IPv6 address.
     end_user_ip_invalid = (400, 1030, "invalid_request", "X-End-User-Ip must be the end user's IPv4 or IPv6 address."),
     /// No credentials: neither `X-API-KEY` nor `Authorization: Bearer`.

@@ -29,6 +29,7 @@ mod error;
 mod gateway;
 mod headers;
 mod http;
+mod insights;
 mod json;
 mod limiter;
 mod ops;
@@ -37,11 +38,29 @@ mod reply;
 mod service;
 mod signing;
 
-use worker::{event, Context, Env, Method, Request, Response, Result};
+use worker::{
+    event, Context, Env, Method, Request, Response, Result, ScheduleContext, ScheduledEvent,
+};
 
 use crate::context::RequestContext;
 use crate::error::{ApiError, ApiResult};
 use crate::headers::RequestMeta;
+
+/// The scheduled job (`[triggers] crons`): the insights' expiry and retention
+/// ([`insights::sweep`]) at the trigger's time.
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let now = (event.schedule() / 1000.0) as otp_core::time::UnixSeconds;
+    match insights::sweep(&env, now).await {
+        Ok(swept) => worker::console_log!(
+            "insights sweep: {} expired, {} OTPs and {} events past retention deleted",
+            swept.expired,
+            swept.deleted_otps,
+            swept.deleted_events
+        ),
+        Err(e) => worker::console_error!("insights sweep failed: {e}"),
+    }
+}
 
 /// Worker entry point: routes the request and stamps the tracing headers on the reply.
 #[event(fetch)]
@@ -92,6 +111,9 @@ fn area(segments: &[&str]) -> Option<Area> {
         | ["admin", "apps", _]
         | ["admin", "apps", _, "rotate-secret" | "rotate-api-key" | "rotate-webhook-secret"]
         | ["admin", "outbox"] => Some(Area::Admin),
+        ["admin", "apps", _, "stats" | "verifications" | "verifications.csv" | "events"]
+        | ["admin", "stats"]
+        | ["admin", "dev", "sweep"] => Some(Area::Admin),
         ["v1", "verifications" | "templates" | "senders"] | ["v1", "templates" | "senders", _] => {
             Some(Area::Dexatel)
         }

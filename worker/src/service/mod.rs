@@ -26,6 +26,7 @@ use crate::apps::AppRecord;
 use crate::context::RequestContext;
 use crate::error::{ApiError, ApiResult};
 use crate::gateway::{send_sms, OutgoingSms};
+use crate::insights::{self, Dialect};
 
 /// What a command on a record did.
 #[derive(Debug)]
@@ -157,13 +158,16 @@ impl<'a> Service<'a> {
     /// removed again when the SMS could not be sent.
     pub(crate) async fn send(&self, request: &OtpRequest) -> ApiResult<PlannedOtp> {
         let planned = self.plan(request)?;
-        let admission = admission::admit(self.rc, self.app, self.end_user_ip, &planned).await?;
+        let admission = admission::admit(self.rc, self.app, self.end_user_ip, &planned)
+            .await
+            .map_err(|e| self.refused(e, Dialect::Smscx, &planned))?;
         let record = &planned.record;
         let stored = self
             .call_for_id(
                 &record.otp_id,
                 ShardOp::Create {
                     record: record.clone(),
+                    facts: insights::facts(self.rc, self.app, Dialect::Smscx, &planned.phone),
                 },
             )
             .await;
@@ -205,7 +209,18 @@ impl<'a> Service<'a> {
     /// count against the end user's address cap first. An unknown id is 2021.
     pub(crate) async fn apply(&self, otp_id: &str, command: Command) -> ApiResult<Applied> {
         if let Command::Verify { .. } = &command {
-            admission::admit_check(self.rc, self.app, self.end_user_ip).await?;
+            admission::admit_check(self.rc, self.app, self.end_user_ip)
+                .await
+                .inspect_err(|e| {
+                    let what = insights::Refused {
+                        dialect: Dialect::Smscx,
+                        op: insights::Op::Check,
+                        phone: None,
+                        otp: None,
+                        otp_id: Some(otp_id),
+                    };
+                    insights::refused(self.rc, self.app, what, e);
+                })?;
         }
         let op = ShardOp::Apply {
             otp_id: otp_id.to_owned(),
@@ -234,12 +249,26 @@ impl<'a> Service<'a> {
         phone: &PhoneNumber,
         code: String,
     ) -> ApiResult<Option<(OtpRecord, String)>> {
-        admission::admit_check(self.rc, self.app, self.end_user_ip).await?;
+        let check_refused = |e: ApiError| {
+            let what = insights::Refused {
+                dialect: Dialect::Dexatel,
+                op: insights::Op::Check,
+                phone: Some(phone),
+                otp: None,
+                otp_id: None,
+            };
+            insights::refused(self.rc, self.app, what, &e);
+            e
+        };
+        admission::admit_check(self.rc, self.app, self.end_user_ip)
+            .await
+            .map_err(check_refused)?;
         let number = self.number(phone);
         let shard = shard_of_hash(&number);
         match self
             .call(shard, ShardOp::CheckNumber { number, code })
-            .await?
+            .await
+            .map_err(check_refused)?
         {
             ShardReply::Checked { matched, changed } => {
                 for record in &changed {
@@ -282,8 +311,10 @@ impl<'a> Service<'a> {
             number: number.clone(),
             record: planned.record.clone(),
             pin: pin.to_owned(),
+            facts: insights::facts(self.rc, self.app, Dialect::Dexatel, &planned.phone),
         };
-        let (at, record) = match self.call(shard, begin).await? {
+        let refused = |e| self.refused(e, Dialect::Dexatel, &planned);
+        let (at, record) = match self.call(shard, begin).await.map_err(refused)? {
             ShardReply::Sending { at, record, .. } => (at, record),
             _ => return Err(ApiError::internal()),
         };
@@ -294,7 +325,7 @@ impl<'a> Service<'a> {
         };
         let sent = match admission::admit(self.rc, self.app, self.end_user_ip, &planned).await {
             Ok(admission) => self.dispatch(&record.otp_id, &planned, &admission).await,
-            Err(e) => Err(e),
+            Err(e) => Err(refused(e)),
         };
         let message_id = match sent {
             Ok(id) => id.unwrap_or_else(|| otp_core::id::new_uuid_v4(&mut OsRandom)),
@@ -337,6 +368,20 @@ impl<'a> Service<'a> {
             }
         });
         Ok(SentToNumber { record, message_id })
+    }
+
+    /// Records in the insights that `e` refused the send of `planned`, if it is a
+    /// refusal (`insights::is_refusal`); returns `e`.
+    fn refused(&self, e: ApiError, dialect: Dialect, planned: &PlannedOtp) -> ApiError {
+        let what = insights::Refused {
+            dialect,
+            op: insights::Op::Send,
+            phone: Some(&planned.phone),
+            otp: Some(&planned.record),
+            otp_id: None,
+        };
+        insights::refused(self.rc, self.app, what, &e);
+        e
     }
 
     /// Fires the status callback of a record whose status changed, after the reply.

@@ -52,6 +52,8 @@ use worker::{
 use super::records;
 use crate::apps::AppStore;
 use crate::config::{Config, OTP_KV};
+use crate::insights::outbox::{self, Outbox};
+use crate::insights::{Item, OtpFacts};
 use crate::json::{storage_get, storage_put};
 
 /// Binding name of the namespace in wrangler.toml.
@@ -80,8 +82,12 @@ pub(crate) struct ShardRequest {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) enum ShardOp {
-    /// Keep a new record.
-    Create { record: OtpRecord },
+    /// Keep a new record (`facts`: what the insights need of it, when they are on).
+    Create {
+        record: OtpRecord,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        facts: Option<OtpFacts>,
+    },
     /// Run a command on a record (by id: the SMS.CX dialect).
     Apply { otp_id: String, command: Command },
     /// The record as it is now.
@@ -97,6 +103,8 @@ pub(crate) enum ShardOp {
         number: String,
         record: OtpRecord,
         pin: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        facts: Option<OtpFacts>,
     },
     /// The send of `id` recorded at `at` went out as message `message_id`.
     Confirm {
@@ -113,6 +121,10 @@ pub(crate) enum ShardOp {
     },
     /// The number's verifications, newest first, with their records.
     ListNumber { number: String },
+    /// Record these insights items (refusals decided outside the shard).
+    Insights { items: Vec<Item> },
+    /// Send the insights outbox to D1 now (development: tests and the dev sweep).
+    FlushInsights,
 }
 
 /// A record and what links it to its number.
@@ -232,11 +244,14 @@ pub struct OtpShard {
     /// Records whose KV copy is being written, and those changed meanwhile.
     copying: Rc<RefCell<HashSet<String>>>,
     dirty: Rc<RefCell<HashSet<String>>>,
+    /// The insights items waiting for D1 ([`crate::insights::outbox`]).
+    insights: Outbox,
 }
 
 impl DurableObject for OtpShard {
     fn new(state: State, env: Env) -> Self {
         OtpShard {
+            insights: Outbox::new(&state, &env),
             state,
             env,
             alarm_at: Cell::new(None),
@@ -252,6 +267,7 @@ impl DurableObject for OtpShard {
         self.remember_app(&request.app_id).await?;
         let mut changed = Vec::new();
         let reply = self.handle(&request, &mut changed).await?;
+        self.record_insights(&request, &reply, &changed).await?;
         let copies = changed.len();
         for otp_id in changed {
             self.copy_to_kv(&request.app_id, otp_id, request.retention);
@@ -265,6 +281,9 @@ impl DurableObject for OtpShard {
     async fn alarm(&self) -> Result<Response> {
         let storage = self.state.storage();
         let now = (worker::Date::now().as_millis() / 1000) as UnixSeconds;
+        if let Err(e) = self.insights.flush(&storage, &self.env).await {
+            worker::console_warn!("insights: flush failed, retried in a minute: {e}");
+        }
         let end = due_key(now + 1, '0', "");
         let page = storage
             .list_with_options(ListOptions::new().start("d:").end(&end).limit(DUE_PAGE))
@@ -307,6 +326,9 @@ impl DurableObject for OtpShard {
         } else if let Some(next) = self.first_due().await? {
             self.schedule(next).await?;
         }
+        if self.insights.pending(&storage).await? {
+            self.schedule(now + outbox::RETRY_SECONDS).await?;
+        }
         self.expired_callbacks(expired, now).await;
         Response::ok("done")
     }
@@ -321,7 +343,7 @@ impl OtpShard {
     ) -> Result<ShardReply> {
         let now = request.now;
         match &request.op {
-            ShardOp::Create { record } => {
+            ShardOp::Create { record, .. } => {
                 let stored = Stored {
                     record: record.clone(),
                     number: None,
@@ -369,6 +391,7 @@ impl OtpShard {
                 number,
                 record,
                 pin,
+                ..
             } => self.begin_send(request, number, record, pin, changed).await,
             ShardOp::Confirm {
                 number,
@@ -414,7 +437,41 @@ impl OtpShard {
                 }
                 Ok(ShardReply::Listed { items })
             }
+            // Recorded by `record_insights`, after this.
+            ShardOp::Insights { .. } | ShardOp::FlushInsights => Ok(ShardReply::Done),
         }
+    }
+
+    /// Stores what the operation recorded for the insights with its change (before
+    /// the reply) and flushes it to D1 after the reply; see [`crate::insights`].
+    async fn record_insights(
+        &self,
+        request: &ShardRequest,
+        reply: &ShardReply,
+        changed: &[String],
+    ) -> Result<()> {
+        if !self.insights.is_on() {
+            return Ok(());
+        }
+        let storage = self.state.storage();
+        if let ShardOp::FlushInsights = request.op {
+            return self.insights.flush(&storage, &self.env).await;
+        }
+        let mut records: Vec<(String, Option<OtpRecord>)> = Vec::with_capacity(changed.len());
+        for id in changed {
+            if !records.iter().any(|(seen, _)| seen == id) {
+                records.push((id.clone(), self.load(id).await?.map(|s| s.record)));
+            }
+        }
+        let items = outbox::derive(request, reply, &records);
+        if items.is_empty() {
+            return Ok(());
+        }
+        self.insights.write(&storage, &items).await?;
+        let now = (worker::Date::now().as_millis() / 1000) as UnixSeconds;
+        self.schedule(now + outbox::RETRY_SECONDS).await?;
+        self.insights.flush_soon(storage, self.env.clone());
+        Ok(())
     }
 
     /// Counts one check of a linked record toward its number's guard; the

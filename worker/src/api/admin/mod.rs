@@ -1,5 +1,9 @@
 //! The admin API, guarded by the `ADMIN_TOKEN` secret: applications (create,
-//! read, update, delete, rotate credentials) and, in development, the SMS outbox.
+//! read, update, delete, rotate credentials), the insights ([`insights`]: stats,
+//! verifications, events) and, in development, the SMS outbox and the insights
+//! sweep at a given time.
+
+mod insights;
 
 use otp_core::guard::GuardSettings;
 use otp_core::limits::SendPolicy;
@@ -47,6 +51,14 @@ pub(crate) async fn routes(
             rotate(rc, &apps, id, Rotate::WebhookSecret).await
         }
         (["outbox"], Method::Get) => outbox(&req, rc).await,
+        (["apps", id, "stats"], Method::Get) => insights::stats(&req, rc, Some(id)).await,
+        (["stats"], Method::Get) => insights::stats(&req, rc, None).await,
+        (["apps", id, "verifications"], Method::Get) => insights::verifications(&req, rc, id).await,
+        (["apps", id, "verifications.csv"], Method::Get) => {
+            insights::verifications_csv(&req, rc, id).await
+        }
+        (["apps", id, "events"], Method::Get) => insights::events(&req, rc, id).await,
+        (["dev", "sweep"], Method::Post) => insights::dev_sweep(&req, rc).await,
         _ => Err(ApiError::method_not_allowed()),
     }
 }

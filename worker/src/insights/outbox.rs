@@ -1,0 +1,442 @@
+//! The shard's side of the insights: what an operation records ([`derive`]), the
+//! outbox that keeps it durably with the change ([`Outbox::write`]), and its
+//! flush to D1 after the reply and from the alarm ([`Outbox::flush`]).
+//!
+//! # Storage (in the shard's own storage)
+//!
+//! - `x:{sequence, 12 digits}`: the items of one operation, as JSON text;
+//! - `x#`: the next sequence number, as JSON text (never reused: it names the
+//!   events in D1).
+//!
+//! The flush reads the application's id from the shard's `app` key.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use otp_core::otp::{Command, OtpRecord, OtpStatus};
+use worker::js_sys::{Object, Reflect};
+use worker::wasm_bindgen::JsValue;
+use worker::{Env, ListOptions, Result, State, Storage};
+
+use super::sql;
+use super::{database, Item, OtpRow};
+use crate::json::storage_get;
+use crate::service::shard::{ShardOp, ShardReply, ShardRequest};
+
+const PREFIX: &str = "x:";
+const SEQUENCE: &str = "x#";
+/// Operations' entries sent to D1 in one batch.
+const BATCH_ENTRIES: usize = 32;
+/// How long the flush after a reply waits, so that the writes of a busy shard go
+/// to D1 together (about one batch a second per shard at most).
+const FLUSH_DELAY: Duration = Duration::from_millis(1_000);
+/// The alarm comes back this many seconds after a write (or a failed flush): what
+/// an interrupted flush left is sent then.
+pub(crate) const RETRY_SECONDS: i64 = 60;
+
+/// What `request` recorded, from its reply and the records it changed (each with
+/// its state after the operation, `None` when it was removed).
+pub(crate) fn derive(
+    request: &ShardRequest,
+    reply: &ShardReply,
+    records: &[(String, Option<OtpRecord>)],
+) -> Vec<Item> {
+    let now = request.now;
+    let mut items = Vec::new();
+    // The SMS this operation is about to send, and what the shard cannot know of it.
+    let (sent, facts) = match (&request.op, reply) {
+        (ShardOp::Create { record, facts }, ShardReply::Done) => (Some(record), facts.as_ref()),
+        (ShardOp::BeginSend { facts, .. }, ShardReply::Sending { record, .. }) => {
+            (Some(record), facts.as_ref())
+        }
+        _ => (None, None),
+    };
+    for (id, record) in records {
+        items.push(match record {
+            Some(r) => {
+                let facts = sent.filter(|s| &s.otp_id == id).and(facts.cloned());
+                Item::Otp(OtpRow::of(r, now, facts))
+            }
+            None => Item::Gone {
+                otp_id: id.clone(),
+                at: now,
+            },
+        });
+    }
+    if let Some(r) = sent {
+        items.push(Item::Send {
+            otp_id: r.otp_id.clone(),
+            at: now,
+            parts: r.parts,
+            cost: r.cost,
+            gateway: facts.map(|f| f.gateway.clone()),
+        });
+    }
+    let changed = |otp_id: &str| records.iter().any(|(id, _)| id == otp_id);
+    match (&request.op, reply) {
+        (ShardOp::Discard { otp_id }, _) | (ShardOp::Release { id: otp_id, .. }, _)
+            if changed(otp_id) =>
+        {
+            items.push(Item::Unsent {
+                otp_id: otp_id.clone(),
+                at: now,
+            });
+        }
+        (
+            ShardOp::Apply {
+                otp_id,
+                command: Command::Verify { .. },
+            },
+            ShardReply::Applied { result, .. },
+        ) => items.push(Item::Check {
+            otp_id: Some(otp_id.clone()),
+            at: now,
+            result: match result {
+                Ok(()) => "verified".to_owned(),
+                Err(e) => e.name().to_owned(),
+            },
+            number: None,
+        }),
+        (ShardOp::CheckNumber { number, .. }, ShardReply::Checked { matched, .. }) => {
+            items.push(match records.first() {
+                Some((id, record)) => Item::Check {
+                    otp_id: Some(id.clone()),
+                    at: now,
+                    result: if matched.is_some() {
+                        "verified"
+                    } else if record.as_ref().map(|r| r.status) == Some(OtpStatus::Failed) {
+                        otp_core::Error::OtpFailedLastAttempt.name()
+                    } else {
+                        otp_core::Error::InvalidPin.name()
+                    }
+                    .to_owned(),
+                    number: Some(number.clone()),
+                },
+                None => Item::Check {
+                    otp_id: None,
+                    at: now,
+                    result: otp_core::Error::OtpNotFound.name().to_owned(),
+                    number: Some(number.clone()),
+                },
+            });
+        }
+        (ShardOp::Insights { items: given }, _) => items.extend(given.iter().cloned()),
+        _ => {}
+    }
+    items
+}
+
+/// A shard's outbox of insights items.
+pub(crate) struct Outbox {
+    /// Whether insights are on (the D1 binding exists).
+    on: bool,
+    /// Names this shard's events: the start of the object's id.
+    tag: Rc<str>,
+    /// The next sequence number, once read.
+    next: Cell<Option<u64>>,
+    /// A flush after a reply is waiting or running; `again`: items came meanwhile.
+    flushing: Rc<Cell<bool>>,
+    again: Rc<Cell<bool>>,
+}
+
+impl Outbox {
+    pub(crate) fn new(state: &State, env: &Env) -> Outbox {
+        let id = state.id().to_string();
+        Outbox {
+            on: database(env).is_some(),
+            tag: id.get(..16).unwrap_or(&id).into(),
+            next: Cell::new(None),
+            flushing: Rc::default(),
+            again: Rc::default(),
+        }
+    }
+
+    /// Whether insights are on.
+    pub(crate) fn is_on(&self) -> bool {
+        self.on
+    }
+
+    /// Stores the items of one operation (before the operation's reply, so they
+    /// are as durable as its change).
+    pub(crate) async fn write(&self, storage: &Storage, items: &[Item]) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let seq = match self.next.get() {
+            Some(n) => n,
+            None => storage_get::<u64>(storage, SEQUENCE).await?.unwrap_or(0),
+        };
+        let entries = Object::new();
+        Reflect::set(
+            &entries,
+            &JsValue::from_str(&entry_key(seq)),
+            &JsValue::from_str(&serde_json::to_string(items)?),
+        )?;
+        Reflect::set(
+            &entries,
+            &JsValue::from_str(SEQUENCE),
+            &JsValue::from_str(&(seq + 1).to_string()),
+        )?;
+        storage.put_multiple_raw(entries).await?;
+        self.next.set(Some(seq + 1));
+        Ok(())
+    }
+
+    /// Flushes the outbox a moment after the reply (one flush at a time; what
+    /// comes meanwhile goes with it or with the next one). A failure is left to
+    /// the alarm.
+    pub(crate) fn flush_soon(&self, storage: Storage, env: Env) {
+        if self.flushing.replace(true) {
+            self.again.set(true);
+            return;
+        }
+        let (flushing, again, tag) = (
+            Rc::clone(&self.flushing),
+            Rc::clone(&self.again),
+            Rc::clone(&self.tag),
+        );
+        // The object lives on after its reply while this runs.
+        worker::wasm_bindgen_futures::spawn_local(async move {
+            loop {
+                worker::Delay::from(FLUSH_DELAY).await;
+                again.set(false);
+                if let Err(e) = flush(&storage, &env, &tag).await {
+                    worker::console_warn!("insights: flush failed, the alarm retries: {e}");
+                    break;
+                }
+                if !again.get() {
+                    break;
+                }
+            }
+            flushing.set(false);
+        });
+    }
+
+    /// Sends everything in the outbox to D1 now; `Ok` once it is empty.
+    pub(crate) async fn flush(&self, storage: &Storage, env: &Env) -> Result<()> {
+        if !self.on {
+            return Ok(());
+        }
+        flush(storage, env, &self.tag).await
+    }
+
+    /// Whether the outbox holds anything.
+    pub(crate) async fn pending(&self, storage: &Storage) -> Result<bool> {
+        if !self.on {
+            return Ok(false);
+        }
+        let page = storage
+            .list_with_options(ListOptions::new().prefix(PREFIX).limit(1))
+            .await?;
+        Ok(page.size() > 0)
+    }
+}
+
+fn entry_key(seq: u64) -> String {
+    format!("{PREFIX}{seq:012}")
+}
+
+/// Sends the outbox to D1, a batch of entries at a time, deleting what D1 took.
+async fn flush(storage: &Storage, env: &Env, tag: &str) -> Result<()> {
+    let Some(db) = database(env) else {
+        return Ok(());
+    };
+    let Some(app_id) = storage_get::<String>(storage, "app").await? else {
+        return Ok(());
+    };
+    loop {
+        let page = storage
+            .list_with_options(ListOptions::new().prefix(PREFIX).limit(BATCH_ENTRIES))
+            .await?;
+        let mut keys = Vec::new();
+        let mut statements = Vec::new();
+        let mut failed = None;
+        page.for_each(&mut |value, key| {
+            let (Some(key), Some(text)) = (key.as_string(), value.as_string()) else {
+                return;
+            };
+            let seq = key.strip_prefix(PREFIX).unwrap_or_default().to_owned();
+            match serde_json::from_str::<Vec<Item>>(&text) {
+                Ok(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        let id = format!("{tag}-{seq}-{i}");
+                        if let Err(e) = sql::statements(&db, &app_id, &id, item, &mut statements) {
+                            failed = Some(e);
+                        }
+                    }
+                }
+                // Never sent: nothing else can read it either.
+                Err(e) => worker::console_error!("insights: unreadable outbox entry {key}: {e}"),
+            }
+            keys.push(key);
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if keys.is_empty() {
+            return Ok(());
+        }
+        if !statements.is_empty() {
+            db.batch(statements).await?;
+        }
+        let full = keys.len() == BATCH_ENTRIES;
+        storage.delete_multiple(keys).await?;
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::insights::{Dialect, OtpFacts};
+    use otp_core::guard::GuardSettings;
+
+    fn record(id: &str, status: OtpStatus) -> OtpRecord {
+        OtpRecord {
+            otp_id: id.into(),
+            track_id: None,
+            phone_masked: "+3361242****".into(),
+            country_iso: "FR".into(),
+            status,
+            cost: 0.05,
+            parts: 1,
+            max_attempts: 3,
+            attempts: 0,
+            ttl: 300,
+            otp_callback_url: None,
+            created_at: 100,
+            expires_at: 400,
+            updated_at: 100,
+            pin_digest: "00".repeat(32),
+        }
+    }
+
+    fn request(op: ShardOp) -> ShardRequest {
+        ShardRequest {
+            app_id: "app".into(),
+            now: 150,
+            retention: 60,
+            guard: GuardSettings::default(),
+            op,
+        }
+    }
+
+    fn facts() -> OtpFacts {
+        OtpFacts {
+            dialect: Dialect::Smscx,
+            range: "+3361242".into(),
+            number: "ab".into(),
+            gateway: "outbox".into(),
+            test: false,
+        }
+    }
+
+    #[test]
+    fn a_create_records_the_otp_with_its_facts_and_one_send() {
+        let r = record("a", OtpStatus::Pending);
+        let items = derive(
+            &request(ShardOp::Create {
+                record: r.clone(),
+                facts: Some(facts()),
+            }),
+            &ShardReply::Done,
+            &[("a".into(), Some(r))],
+        );
+        assert_eq!(items.len(), 2);
+        let Item::Otp(row) = &items[0] else {
+            panic!("{items:?}")
+        };
+        assert_eq!(
+            (row.status.as_str(), row.facts.as_ref()),
+            ("PENDING", Some(&facts()))
+        );
+        assert!(matches!(
+            &items[1],
+            Item::Send {
+                parts: 1,
+                at: 150,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_discarded_record_is_gone_and_its_send_taken_back() {
+        let items = derive(
+            &request(ShardOp::Discard { otp_id: "a".into() }),
+            &ShardReply::Done,
+            &[("a".into(), None)],
+        );
+        assert_eq!(
+            items,
+            vec![
+                Item::Gone {
+                    otp_id: "a".into(),
+                    at: 150
+                },
+                Item::Unsent {
+                    otp_id: "a".into(),
+                    at: 150
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn checks_by_id_record_the_core_reason() {
+        let mut r = record("a", OtpStatus::Pending);
+        r.attempts = 1;
+        let items = derive(
+            &request(ShardOp::Apply {
+                otp_id: "a".into(),
+                command: Command::Verify {
+                    pin: Some("1".into()),
+                },
+            }),
+            &ShardReply::Applied {
+                record: r.clone(),
+                result: Err(otp_core::Error::InvalidPin),
+                status_changed: false,
+            },
+            &[("a".into(), Some(r))],
+        );
+        assert!(matches!(&items[1], Item::Check { result, .. } if result == "invalid_pin"));
+    }
+
+    #[test]
+    fn a_check_of_a_number_with_nothing_pending_is_recorded_without_an_otp() {
+        let items = derive(
+            &request(ShardOp::CheckNumber {
+                number: "ab".into(),
+                code: "1234".into(),
+            }),
+            &ShardReply::Checked {
+                matched: None,
+                changed: Vec::new(),
+            },
+            &[],
+        );
+        assert_eq!(
+            items,
+            vec![Item::Check {
+                otp_id: None,
+                at: 150,
+                result: "otp_not_found".into(),
+                number: Some("ab".into())
+            }]
+        );
+    }
+
+    #[test]
+    fn reads_record_nothing() {
+        let items = derive(
+            &request(ShardOp::Read { otp_id: "a".into() }),
+            &ShardReply::NotFound,
+            &[],
+        );
+        assert!(items.is_empty());
+    }
+}
