@@ -5,9 +5,10 @@
 #   worker  the built worker in workerd on 127.0.0.1: send, check and status against
 #           GET /health of the same worker in the same run (bench/worker.mjs)
 #   sizes   the deployable worker (wrangler deploy --dry-run) and the npm wasm (bench/sizes.mjs)
+#   fraud   the fraud guard's simulated week (bench/src/bin/fraud_sim.rs), to fraud.md
 # Builds what it needs first (release): the bench binary, pkg/ and worker/build/.
 #
-#   scripts/bench.sh [--only native,wasm,worker,sizes] [--quick]
+#   scripts/bench.sh [--only native,wasm,worker,sizes,fraud] [--quick]
 #
 # Durations (defaults in brackets; --quick shortens them all):
 #   BENCH_TIME_MS [2000]     measurement per core operation, native and wasm
@@ -25,7 +26,7 @@ export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-only="native,wasm,worker,sizes"
+only="native,wasm,worker,sizes,fraud"
 while (($#)); do
   case "$1" in
     --only) only="${2:?--only needs a list}"; shift 2 ;;
@@ -34,7 +35,7 @@ while (($#)); do
       export BENCH_TIME_MS="${BENCH_TIME_MS:-600}" BENCH_WARMUP_MS="${BENCH_WARMUP_MS:-200}"
       export BENCH_HTTP_MS="${BENCH_HTTP_MS:-1500}"
       shift ;;
-    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
@@ -99,6 +100,7 @@ if want sizes; then
   log "sizes: wrangler deploy --dry-run and pkg/wasm"
   node bench/sizes.mjs "$OUT/sizes.json"
 fi
+if want fraud; then log "fraud: the guard's simulated week"; cargo run -q --release -p otp-bench --bin fraud_sim | tee "$OUT/fraud.md" >&2; fi
 
 machine >"$OUT/machine-end.json"
 log "done in $((SECONDS - start))s; results in ${OUT#"$ROOT"/}/"

@@ -175,6 +175,41 @@ errors! {
     PhoneNumberTypeNotAllowed = (2118, "phone_number_type_not_allowed", "invalid_param", 400, "the application does not send to this type of phone number"),
     /// `allowedNumberTypes` is empty or names an unknown type.
     AllowedNumberTypesInvalid = (2119, "allowed_number_types_invalid", "invalid_param", 400, "allowedNumberTypes must list one or more known number types"),
+    // --- Fraud guard, spend caps, lockdown and test numbers (2120+) ---
+    /// A `fraudGuard` setting is out of its range (`fraud::FraudSettings::first_invalid` names it).
+    FraudSettingInvalid = (2120, "fraud_setting_invalid", "invalid_param", 400, "a fraudGuard setting is out of its range"),
+    /// A safe prefix is not 1-15 digits of an E.164 number, or there are too many.
+    SafePrefixInvalid = (2121, "safe_prefix_invalid", "invalid_param", 400, "safePrefixes must hold 1-15 digit E.164 prefixes (at most 200)"),
+    /// A safe number is not a 64-digit hex hash with a masked number, or there are too many.
+    SafeNumberInvalid = (2122, "safe_number_invalid", "invalid_param", 400, "safeNumbers must hold keyed hashes with masked numbers (at most 1000)"),
+    /// A manual block does not end in the future, within a year.
+    ManualBlockInvalid = (2123, "manual_block_invalid", "invalid_param", 400, "a manual block must end in the future, within 366 days"),
+    /// The fraud guard refused a send: the destination range converts too little.
+    FraudRangeLowConversion = (2124, "range_low_conversion", "fraud_guard", 429, "sends to this number range are blocked: too few codes are verified"),
+    /// The fraud guard refused a send: too many numbers of one range in a short time.
+    FraudRangeBurst = (2125, "range_burst", "fraud_guard", 429, "sends to this number range are blocked: too many numbers in a short time"),
+    /// The fraud guard refused a send: an unproven range during an unexplained surge of its country.
+    FraudCountryAnomaly = (2126, "country_anomaly", "fraud_guard", 429, "sends to new number ranges of this country are limited during an unusual surge"),
+    /// An operator blocked the destination range or country.
+    FraudManualBlock = (2127, "manual_block", "fraud_guard", 429, "sends to this destination are blocked by the operator"),
+    /// The rendered SMS has more parts than the application's `maxParts`.
+    SmsTooManyParts = (2128, "sms_too_many_parts", "invalid_param", 400, "the rendered SMS has more parts than maxParts allows"),
+    /// `maxParts` or `countryPartsPerDay` is out of range or names an unknown country.
+    PartsSettingInvalid = (2129, "parts_setting_invalid", "invalid_param", 400, "maxParts or countryPartsPerDay is out of range or names an unknown country"),
+    /// `dailyBudget` is set but the price table does not price every allowed country.
+    BudgetNeedsPrices = (2130, "budget_needs_prices", "invalid_param", 400, "dailyBudget needs a price above 0 for every country the application sends to"),
+    /// The daily parts cap of the destination country is reached.
+    CountryPartsCapReached = (2131, "country_parts_cap_reached", "rate_limited", 429, "the daily SMS parts cap of this country is reached"),
+    /// `lockdown` holds an invalid or too many sender ids.
+    LockdownSettingInvalid = (2132, "lockdown_setting_invalid", "invalid_param", 400, "lockdown.allowedSenders must hold 1-50 valid sender ids"),
+    /// Lockdown: the request's `from` is not one the application allows.
+    SenderNotAllowed = (2133, "sender_not_allowed", "forbidden", 403, "the application does not allow this from"),
+    /// Lockdown: the application forbids per-request templates.
+    TemplateOverrideForbidden = (2134, "template_override_forbidden", "forbidden", 403, "the application does not allow a template in the request"),
+    /// A test number is not a phone number in E.164 form, is listed twice, or there are too many.
+    TestNumberInvalid = (2135, "test_number_invalid", "invalid_param", 400, "testNumbers must hold distinct E.164 numbers (at most 50)"),
+    /// A test number's code does not match the PIN rules (the application's pinType, 4-10 symbols).
+    TestCodeInvalid = (2136, "test_code_invalid", "invalid_param", 400, "a test number's code does not match pinType and the PIN length rules"),
 }
 
 impl fmt::Display for Error {

@@ -19,8 +19,10 @@
 //! for the worker and the npm package), [`settings::check_callback_url`] where they
 //! may be sent.
 
+pub mod app_policy;
 mod decimal;
 pub mod error;
+pub mod fraud;
 pub mod guard;
 pub mod id;
 #[cfg(any(feature = "wasm", feature = "fuzzing", test))]

@@ -10,8 +10,10 @@
 //! twice the cap over a sliding period of the same length, which the shorter
 //! windows (e.g. per minute under per hour) bound.
 
+use crate::settings::PriceTable;
 use crate::time::UnixSeconds;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// One cap: at most `max` units per `window_seconds`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,6 +175,11 @@ impl LimitState {
 
 /// An application's protection against SMS pumping and brute force. Every cap is
 /// per application; 0 turns a cap off.
+///
+/// Caps on spending count **SMS parts** (a 15-part SMS counts 15): `appPerMinute`,
+/// `dailyBudget` (through the parts' price) and `countryPartsPerDay`; caps per phone
+/// number and per client IP count messages. [`SendPolicy::units`] gives each
+/// bucket's units for one SMS.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct SendPolicy {
@@ -182,7 +189,7 @@ pub struct SendPolicy {
     pub phone_per_hour: u64,
     /// SMS to one phone number per day.
     pub phone_per_day: u64,
-    /// SMS of the whole application per minute.
+    /// SMS parts of the whole application per minute.
     pub app_per_minute: u64,
     /// SMS requested from one client IP per hour.
     pub ip_sends_per_hour: u64,
@@ -192,8 +199,68 @@ pub struct SendPolicy {
     pub allowed_countries: Vec<String>,
     /// Destination countries refused (ISO codes).
     pub denied_countries: Vec<String>,
-    /// Most the application may spend on SMS per UTC day, in its price units; 0 = no budget.
+    /// Most the application may spend on SMS per UTC day, in its price units; 0 = no
+    /// budget. Only accepted when the prices cover every country the application
+    /// sends to ([`SendPolicy::validate_with_prices`]).
     pub daily_budget: f64,
+    /// Most SMS parts one message may have, 0-255 (default 3; 0 = no limit): a
+    /// longer rendering is refused before anything is stored or sent
+    /// ([`SendPolicy::check_parts`]).
+    pub max_parts: u32,
+    /// SMS parts per UTC day to each destination country (default 10,000 per
+    /// country); works without prices.
+    pub country_parts_per_day: CountryCaps,
+}
+
+/// A cap per destination country: `countries` by ISO code, `default` for the rest;
+/// 0 turns a cap off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct CountryCaps {
+    /// The cap of a country without an entry of its own.
+    pub default: u64,
+    /// Caps by ISO 3166-1 alpha-2 code (uppercase).
+    pub countries: BTreeMap<String, u64>,
+}
+
+/// Default of [`CountryCaps::default`] in [`SendPolicy::country_parts_per_day`].
+pub const DEFAULT_COUNTRY_PARTS_PER_DAY: u64 = 10_000;
+/// Default of [`SendPolicy::max_parts`].
+pub const DEFAULT_MAX_PARTS: u32 = 3;
+
+impl Default for CountryCaps {
+    fn default() -> Self {
+        CountryCaps {
+            default: DEFAULT_COUNTRY_PARTS_PER_DAY,
+            countries: BTreeMap::new(),
+        }
+    }
+}
+
+impl CountryCaps {
+    /// The cap of `country_iso`.
+    pub fn get(&self, country_iso: &str) -> u64 {
+        self.countries
+            .get(country_iso)
+            .copied()
+            .unwrap_or(self.default)
+    }
+}
+
+/// What one SMS takes from each bucket of the send policy ([`SendPolicy::units`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendUnits {
+    /// The phone number's bucket: 1 message.
+    pub phone: u64,
+    /// The client IP's bucket: 1 message.
+    pub ip: u64,
+    /// The application's per-minute bucket: the parts.
+    pub app: u64,
+    /// The destination country's daily parts bucket: the parts.
+    pub country_parts: u64,
+    /// The daily budget: the cost in budget units (0 without a budget).
+    pub budget: u64,
 }
 
 impl Default for SendPolicy {
@@ -208,6 +275,8 @@ impl Default for SendPolicy {
             allowed_countries: Vec::new(),
             denied_countries: Vec::new(),
             daily_budget: 0.0,
+            max_parts: DEFAULT_MAX_PARTS,
+            country_parts_per_day: CountryCaps::default(),
         }
     }
 }
@@ -245,10 +314,85 @@ impl SendPolicy {
             && known(&self.denied_countries)
             && self.daily_budget.is_finite()
             && self.daily_budget >= 0.0;
-        if ok {
+        if !ok {
+            return Err(crate::Error::RateLimitSettingInvalid);
+        }
+        let caps = &self.country_parts_per_day;
+        let parts_ok = self.max_parts <= 255
+            && caps.default <= 100_000_000
+            && caps.countries.iter().all(|(c, &n)| {
+                n <= 100_000_000
+                    && crate::phone::is_known_country(c)
+                    && !c.bytes().any(|b| b.is_ascii_lowercase())
+            });
+        if parts_ok {
             Ok(())
         } else {
-            Err(crate::Error::RateLimitSettingInvalid)
+            Err(crate::Error::PartsSettingInvalid)
+        }
+    }
+
+    /// [`SendPolicy::validate`], and a daily budget only with prices that cover
+    /// every country the application sends to: a price above 0 for each allowed
+    /// country, or, when all are allowed, a default price above 0 and no country
+    /// priced 0 that is not denied ([`crate::Error::BudgetNeedsPrices`]). A country
+    /// priced 0 would send for free as far as the budget knows.
+    pub fn validate_with_prices(&self, prices: &PriceTable) -> crate::Result<()> {
+        self.validate()?;
+        if self.daily_budget <= 0.0 {
+            return Ok(());
+        }
+        let priced = |c: &str| prices.price_per_part(c) > 0.0;
+        let covered = if self.allowed_countries.is_empty() {
+            prices.default > 0.0
+                && prices
+                    .countries
+                    .iter()
+                    .all(|(c, &p)| p > 0.0 || self.denied_countries.contains(c))
+        } else {
+            self.allowed_countries
+                .iter()
+                .filter(|c| !self.denied_countries.contains(c))
+                .all(|c| priced(c))
+        };
+        if covered {
+            Ok(())
+        } else {
+            Err(crate::Error::BudgetNeedsPrices)
+        }
+    }
+
+    /// Refuses a message of more than `maxParts` parts ([`crate::Error::SmsTooManyParts`]).
+    pub fn check_parts(&self, parts: u32) -> crate::Result<()> {
+        if self.max_parts > 0 && parts > self.max_parts {
+            Err(crate::Error::SmsTooManyParts)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// What one SMS of `parts` parts costing `cost` takes from each bucket.
+    pub fn units(&self, parts: u32, cost: f64) -> SendUnits {
+        SendUnits {
+            phone: 1,
+            ip: 1,
+            app: u64::from(parts),
+            country_parts: u64::from(parts),
+            budget: if self.daily_budget > 0.0 {
+                budget_units(cost)
+            } else {
+                0
+            },
+        }
+    }
+
+    /// The caps of one destination country's daily parts bucket.
+    pub fn country_parts_limits(&self, country_iso: &str) -> Limits {
+        Limits {
+            cooldown_seconds: 0,
+            windows: cap(86_400, self.country_parts_per_day.get(country_iso))
+                .into_iter()
+                .collect(),
         }
     }
 
@@ -277,7 +421,7 @@ impl SendPolicy {
         }
     }
 
-    /// The caps of the application's bucket.
+    /// The caps of the application's bucket, in SMS parts.
     pub fn app_limits(&self) -> Limits {
         Limits {
             cooldown_seconds: 0,
@@ -472,6 +616,125 @@ mod tests {
             .windows[0]
                 .max,
             2_500_000
+        );
+    }
+
+    #[test]
+    fn settings_saved_before_parts_caps_still_parse_with_the_new_defaults() {
+        let old = r#"{"phoneCooldownSeconds":30,"phonePerHour":5,"phonePerDay":10,
+            "appPerMinute":600,"ipSendsPerHour":30,"ipChecksPerHour":120,
+            "allowedCountries":[],"deniedCountries":[],"dailyBudget":0}"#;
+        let p: SendPolicy = serde_json::from_str(old).unwrap();
+        assert_eq!(p, SendPolicy::default());
+        assert_eq!(p.max_parts, 3);
+        assert_eq!(p.country_parts_per_day.get("FR"), 10_000);
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["maxParts"], 3);
+        assert_eq!(json["countryPartsPerDay"]["default"], 10_000);
+    }
+
+    #[test]
+    fn a_message_longer_than_max_parts_is_refused() {
+        let p = SendPolicy::default();
+        assert_eq!(p.check_parts(3), Ok(()));
+        assert_eq!(p.check_parts(4), Err(crate::Error::SmsTooManyParts));
+        let off = SendPolicy {
+            max_parts: 0,
+            ..Default::default()
+        };
+        assert_eq!(off.check_parts(15), Ok(()));
+    }
+
+    #[test]
+    fn spend_caps_count_parts_and_per_number_caps_count_messages() {
+        let p = SendPolicy {
+            daily_budget: 10.0,
+            ..Default::default()
+        };
+        let u = p.units(15, 0.75);
+        assert_eq!((u.phone, u.ip, u.app, u.country_parts), (1, 1, 15, 15));
+        assert_eq!(u.budget, 750_000);
+        assert_eq!(SendPolicy::default().units(2, 0.1).budget, 0, "no budget");
+        // A 15-part SMS takes 15 of the 600 parts per minute.
+        let mut s = LimitState::default();
+        let app = p.app_limits();
+        assert_eq!(s.take(&app, u.app, T).unwrap().remaining, 585);
+    }
+
+    #[test]
+    fn the_country_parts_cap_applies_per_country_with_a_default() {
+        let p: SendPolicy =
+            serde_json::from_str(r#"{"countryPartsPerDay":{"default":100,"countries":{"NG":20}}}"#)
+                .unwrap();
+        p.validate().unwrap();
+        let ng = p.country_parts_limits("NG");
+        let mut s = LimitState::default();
+        assert!(s.take(&ng, 15, T).is_ok());
+        let r = s.take(&ng, 6, T + 1).unwrap_err();
+        assert_eq!(r.limit, 20);
+        assert_eq!(p.country_parts_limits("FR").windows[0].max, 100);
+        let off: SendPolicy =
+            serde_json::from_str(r#"{"countryPartsPerDay":{"default":0}}"#).unwrap();
+        assert!(off.country_parts_limits("FR").windows.is_empty());
+        for bad in [
+            r#"{"maxParts":256}"#,
+            r#"{"countryPartsPerDay":{"countries":{"ZZ":1}}}"#,
+            r#"{"countryPartsPerDay":{"countries":{"fr":1}}}"#,
+            r#"{"countryPartsPerDay":{"default":100000001}}"#,
+        ] {
+            let p: SendPolicy = serde_json::from_str(bad).unwrap();
+            assert_eq!(
+                p.validate(),
+                Err(crate::Error::PartsSettingInvalid),
+                "{bad}"
+            );
+        }
+        assert!(serde_json::from_str::<SendPolicy>(r#"{"countryPartsPerDay":{"cap":1}}"#).is_err());
+    }
+
+    #[test]
+    fn a_daily_budget_needs_prices_for_every_country_sent_to() {
+        let priced = |default: f64, countries: &[(&str, f64)]| PriceTable {
+            default,
+            countries: countries.iter().map(|&(c, p)| (c.to_owned(), p)).collect(),
+        };
+        let budget = |allowed: &[&str], denied: &[&str]| SendPolicy {
+            daily_budget: 5.0,
+            allowed_countries: allowed.iter().map(|c| (*c).to_owned()).collect(),
+            denied_countries: denied.iter().map(|c| (*c).to_owned()).collect(),
+            ..Default::default()
+        };
+        let no_prices = PriceTable::default();
+        assert_eq!(
+            budget(&[], &[]).validate_with_prices(&no_prices),
+            Err(crate::Error::BudgetNeedsPrices)
+        );
+        assert_eq!(
+            budget(&[], &[]).validate_with_prices(&priced(0.05, &[])),
+            Ok(())
+        );
+        assert_eq!(
+            budget(&[], &[]).validate_with_prices(&priced(0.05, &[("NG", 0.0)])),
+            Err(crate::Error::BudgetNeedsPrices),
+            "a free country the app may send to"
+        );
+        assert_eq!(
+            budget(&[], &["NG"]).validate_with_prices(&priced(0.05, &[("NG", 0.0)])),
+            Ok(())
+        );
+        let fr_de = priced(0.0, &[("FR", 0.07), ("DE", 0.08)]);
+        assert_eq!(
+            budget(&["FR", "DE"], &[]).validate_with_prices(&fr_de),
+            Ok(())
+        );
+        assert_eq!(
+            budget(&["FR", "GB"], &[]).validate_with_prices(&fr_de),
+            Err(crate::Error::BudgetNeedsPrices)
+        );
+        // Without a budget, and for the parts cap, prices do not matter.
+        assert_eq!(
+            SendPolicy::default().validate_with_prices(&no_prices),
+            Ok(())
         );
     }
 
