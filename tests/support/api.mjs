@@ -6,7 +6,8 @@ import { startWorker } from "../worker/harness.mjs";
 /** Secrets and vars of a development worker under test. */
 export const DEV_BINDINGS = {
   ENVIRONMENT: "development",
-  ADMIN_TOKEN: "test-admin-token",
+  // At least 32 bytes: outside development a shorter one keeps the worker from serving.
+  ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
   PIN_KEYS: "test-pin-key-0123456789abcdef",
   TOKEN_KEY: "test-token-key-0123456789abcdef",
   HASH_KEY: "test-hash-key-0123456789abcdef",
@@ -23,7 +24,30 @@ export const NO_LIMITS = {
   appPerMinute: 0,
   ipSendsPerHour: 0,
   ipChecksPerHour: 0,
+  countryPartsPerDay: { default: 0 },
 };
+
+/**
+ * The fraud guard off, for test apps that send many PINs into a few number ranges
+ * without verifying them (the guard's own tests, the load tests and the bench keep
+ * it on and send to numbers spread over ranges: see `spreadMobile`).
+ */
+export const NO_GUARD = { enabled: false };
+
+/** The two-digit starts of French mobiles (+33 6…, +33 7…) by libphonenumber's plan. */
+const FR_MOBILE_STARTS = ["60", "61", "62", "64", "65", "66", "67", "68", "73", "74", "75", "76", "77", "78", "79"];
+
+/**
+ * The i-th of 15,000 valid French mobiles, each in a number range of its own (the
+ * number without its last 4 digits): realistic traffic for the fraud guard, which
+ * watches ranges. `seed` varies the last digits between runs of one test.
+ */
+export function spreadMobile(i, seed = 0) {
+  const start = FR_MOBILE_STARTS[i % FR_MOBILE_STARTS.length];
+  const range = String(Math.floor(i / FR_MOBILE_STARTS.length) % 1000).padStart(3, "0");
+  const line = String((i * 7919 + seed) % 10_000).padStart(4, "0");
+  return `+33${start}${range}${line}`;
+}
 
 /** A fixed, recent instant for X-Dev-Now (Unix seconds). */
 export const T0 = 1_800_000_000;
@@ -72,6 +96,7 @@ export function apiClient(worker, adminToken) {
         ...body,
         otp: { template: TEST_TEMPLATE, ...body.otp },
         limits: { ...NO_LIMITS, ...body.limits },
+        fraudGuard: { ...NO_GUARD, ...body.fraudGuard },
       });
       if (res.status !== 201) throw new Error(`createApp: ${res.status} ${JSON.stringify(res.body)}`);
       return res.body;

@@ -16,7 +16,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { after, before, describe, test } from "node:test";
 import { performance } from "node:perf_hooks";
-import { DEV_BINDINGS, extractPin, startApi } from "../support/api.mjs";
+import { DEV_BINDINGS, extractPin, spreadMobile, startApi } from "../support/api.mjs";
 
 const OTPS = Number(process.env.LOAD_OTPS ?? 2000);
 const IN_FLIGHT = Number(process.env.LOAD_IN_FLIGHT ?? 50);
@@ -25,12 +25,12 @@ const REQUEST_TIMEOUT_MS = 30_000;
 /** Deadline of the whole test. */
 const TEST_TIMEOUT_MS = 10 * 60_000;
 
-/** The i-th destination: distinct French mobile numbers +3361xxxxxxx. */
-const phoneOf = (i) => `+3361${String(1_000_000 + i).padStart(7, "0")}`;
+/** The i-th destination: distinct French mobiles, each in a number range of its own. */
+const phoneOf = (i) => spreadMobile(i);
 /** How many OTPs the many-numbers test sends (LOAD_MANY overrides). */
 const MANY = Number(process.env.LOAD_MANY ?? 10_000);
-/** The i-th destination of that test: distinct French mobiles +3362xxxxxxx. */
-const manyPhoneOf = (i) => `+3362${String(i).padStart(7, "0")}`;
+/** The i-th destination of that test: after the first test's numbers, in ranges of their own. */
+const manyPhoneOf = (i) => spreadMobile(OTPS + i);
 
 /** The q-quantile (0..1) of sorted `values` (nearest rank). */
 function quantile(sorted, q) {
@@ -80,7 +80,8 @@ describe("load: 2000 OTPs sent and verified, 50 in flight", () => {
         },
       },
     });
-    app = await worker.api.createApp({ name: "Load" });
+    // The fraud guard on, as deployed: the traffic is spread over number ranges.
+    app = await worker.api.createApp({ name: "Load", fraudGuard: { enabled: true } });
   });
   after(async () => {
     await worker?.dispose();

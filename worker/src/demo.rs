@@ -212,6 +212,8 @@ async fn demo_app(kv: &KvStore, now: UnixSeconds) -> ApiResult<AppRecord> {
         }
     }
     let app = AppRecord {
+        fraud_guard: Default::default(),
+        policy: Default::default(),
         app_id: otp_core::id::new_uuid_v4(&mut OsRandom),
         name: DEMO_APP_NAME.to_owned(),
         // Drawn and forgotten: the demo app is used through session tokens only.
@@ -220,6 +222,8 @@ async fn demo_app(kv: &KvStore, now: UnixSeconds) -> ApiResult<AppRecord> {
         secret_version: 1,
         webhook_secret: new_webhook_secret(),
         gateway: GatewayConfig::Outbox,
+        routes: Vec::new(),
+        receipt_token_version: 0,
         otp: OtpSettings {
             brand: DEMO_APP_NAME.to_owned(),
             ..OtpSettings::default()

@@ -99,10 +99,13 @@ worker_errors! {
     misconfigured = (500, 1006, "internal_error", "The service is not configured: a required secret or binding is missing."),
     /// No application with this id.
     app_not_found = (404, 1010, "not_found", "Application not found."),
-    /// An application's name is empty or too long.
-    app_name_invalid = (400, 1011, "invalid_param", "name must be 1-64 characters."),
+    /// An application's name is empty, too long, or holds a control or invisible character.
+    app_name_invalid = (400, 1011, "invalid_param", "name must be 1-64 characters, with no control, invisible or direction-changing character."),
     /// The admin API needs `Authorization: Bearer <ADMIN_TOKEN>`.
     admin_unauthorized = (401, 1012, "unauthorized", "Admin token missing or invalid."),
+    /// Too many wrong admin tokens came from this client address: every admin
+    /// request from it is refused until the window ends (429 with `Retry-After`).
+    admin_throttled = (429, 1050, "rate_limited", "Too many wrong admin tokens from this address: retry after the time in Retry-After."),
     /// This endpoint exists only when ENVIRONMENT is development.
     dev_only = (404, 1013, "not_found", "This endpoint is only available in development."),
     /// A query parameter is missing or invalid.
@@ -114,7 +117,7 @@ worker_errors! {
     /// An application's send policy (`limits`) holds an unknown field or a value of the wrong type.
     limits_invalid = (400, 1018, "invalid_param", "limits hold an unknown field or a value of the wrong type."),
     /// The gateway configuration is not an object with a known `type`.
-    gateway_invalid = (400, 1016, "invalid_param", "gateway must be an object with type outbox, webhook, twilio, vonage, smscx or dexatel."),
+    gateway_invalid = (400, 1016, "invalid_param", "gateway must be an object with type outbox, webhook, twilio, vonage, smscx, dexatel, plivo, sinch or infobip."),
     /// Insights: `from` or `to` is not a UTC date `YYYY-MM-DD`, `from` is after `to`, or they span more than 366 days.
     insights_dates_invalid = (400, 1019, "invalid_param", "from and to must be UTC dates YYYY-MM-DD, from not after to, at most 366 days apart."),
     /// Insights: `groupBy` is not one of the groupings.
@@ -131,6 +134,19 @@ worker_errors! {
     insights_page_size_invalid = (400, 1025, "invalid_param", "pageSize must be a whole number from 1 to 500."),
     /// Insights: `includeTest` is not `true` or `false`.
     insights_include_test_invalid = (400, 1026, "invalid_param", "includeTest must be true or false."),
+    /// An application's routes are not a list of routes, or a route is invalid
+    /// (the message says which rule).
+    routes_invalid = (400, 1040, "invalid_param", "routes must be a list of at most 50 routes, each with countries or prefixes (none: the default route, last) and 1-5 gateways."),
+    /// A delivery receipt without a valid provider signature or receipt token.
+    receipt_unauthorized = (401, 1041, "unauthorized", "The delivery receipt is not authenticated: bad or missing signature or token."),
+    /// A delivery receipt for a message this application did not send (or no longer keeps).
+    receipt_unknown = (404, 1042, "not_found", "No message of this application matches the delivery receipt."),
+    /// A delivery receipt that could not be read.
+    receipt_invalid = (400, 1043, "invalid_request", "The delivery receipt could not be read."),
+    /// An application's fraud-guard settings hold an unknown field or a value of the wrong type.
+    fraud_settings_invalid = (400, 1031, "invalid_param", "fraudGuard holds an unknown field or a value of the wrong type."),
+    /// An application's policy (lockdown, test numbers) holds an unknown field or a value of the wrong type.
+    policy_invalid = (400, 1032, "invalid_param", "policy holds an unknown field or a value of the wrong type."),
     /// `X-End-User-Ip` is not an IPv4 or IPv6 address.
     end_user_ip_invalid = (400, 1030, "invalid_request", "X-End-User-Ip must be the end user's IPv4 or IPv6 address."),
     /// No credentials: neither `X-API-KEY` nor `Authorization: Bearer`.
@@ -196,6 +212,22 @@ impl ApiError {
     /// The same error with a more precise fixed message.
     pub(crate) fn with_message(self, message: &'static str) -> Self {
         ApiError { message, ..self }
+    }
+
+    /// The same error, with `Retry-After: seconds` (at least 1).
+    pub(crate) fn retry_after(self, seconds: u64) -> Self {
+        ApiError {
+            retry: Some(Retry::After(seconds)),
+            ..self
+        }
+    }
+
+    /// The same error, retryable as `retry` says (429 only).
+    pub(crate) fn with_retry(self, retry: Retry) -> Self {
+        ApiError {
+            retry: Some(retry),
+            ..self
+        }
     }
 
     /// The core's precise cause, if the core refused.

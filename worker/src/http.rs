@@ -19,7 +19,7 @@ pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
 /// without a length (chunked) is never held whole either (reading it all first
 /// would take twice its size in memory, and a large one would exceed the
 /// isolate's memory limit, failing every request in it).
-async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
+pub(crate) async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
     let declared = req
         .headers()
         .get("Content-Length")

@@ -26,6 +26,7 @@ mod context;
 mod demo;
 mod durable;
 mod error;
+mod fraud;
 mod gateway;
 mod headers;
 mod http;
@@ -102,6 +103,8 @@ enum Area {
     Admin,
     /// Dexatel dialect: `/v1/verifications`, `/v1/templates[/{id}]`, `/v1/senders[/{id}]`.
     Dexatel,
+    /// Delivery receipts of SMS providers: `/dlr/{provider}/{appId}`.
+    Dlr,
 }
 
 fn area(segments: &[&str]) -> Option<Area> {
@@ -110,13 +113,16 @@ fn area(segments: &[&str]) -> Option<Area> {
         ["admin", "apps"]
         | ["admin", "apps", _]
         | ["admin", "apps", _, "rotate-secret" | "rotate-api-key" | "rotate-webhook-secret"]
+        | ["admin", "apps", _, "rotate-receipt-token"]
         | ["admin", "outbox"] => Some(Area::Admin),
-        ["admin", "apps", _, "stats" | "verifications" | "verifications.csv" | "events"]
+        ["admin", "apps", _, "stats" | "verifications" | "verifications.csv" | "events" | "fraud"]
+        | ["admin", "apps", _, "fraud", "blocks"]
         | ["admin", "stats"]
         | ["admin", "dev", "sweep"] => Some(Area::Admin),
         ["v1", "verifications" | "templates" | "senders"] | ["v1", "templates" | "senders", _] => {
             Some(Area::Dexatel)
         }
+        ["dlr", _, _] => Some(Area::Dlr),
         _ => None,
     }
 }
@@ -128,7 +134,7 @@ async fn route(req: Request, env: Env, ctx: Context) -> ApiResult<Response> {
     let method = req.method();
     // Routes that need no configuration.
     match (segments.as_slice(), &method) {
-        (["health"], Method::Get) => return api::common::health(),
+        (["health"], Method::Get) => return api::common::health(&env),
         (["health"], _) => return Err(ApiError::method_not_allowed()),
         (["openapi.json"], Method::Get) => return api::common::openapi(&env).await,
         (["openapi.json"], _) => return Err(ApiError::method_not_allowed()),
@@ -142,5 +148,6 @@ async fn route(req: Request, env: Env, ctx: Context) -> ApiResult<Response> {
         Area::Smscx => api::smscx::routes(req, &rc, &segments).await,
         Area::Admin => api::admin::routes(req, &rc, &segments[1..]).await,
         Area::Dexatel => api::dexatel::routes(req, &rc, &segments[1..]).await,
+        Area::Dlr => api::dlr::routes(req, &rc, &segments[1..]).await,
     }
 }

@@ -8,6 +8,12 @@
 //!
 //! The rules are the core's ([`otp_core::limits`]); this module stores their state
 //! and turns a refusal into a 429 with `Retry-After` and `X-Rate-Limit-*`.
+//!
+//! The admin API's failed sign-ins are counted the same way, in one object of
+//! their own (`limits:admin`; application ids are UUIDs), a bucket per client
+//! address ([`admin_bucket`]): a read-only [`RateLimits::check`] before the token is
+//! compared, a take after each wrong one. Deleting an application empties its
+//! object ([`RateLimits::purge`]).
 
 use std::cell::Cell;
 
@@ -20,8 +26,11 @@ use worker::{
     State,
 };
 
-use crate::error::{ApiError, ApiResult};
+use crate::config::Config;
+use crate::error::{ApiError, ApiResult, Retry};
+use crate::fraud::{self, Admitted, GuardCheck, GuardRef, Scope};
 use crate::json::{storage_get, storage_put};
+use otp_core::fraud::{OutcomeReport, Ticket};
 
 /// Binding name of the namespace in wrangler.toml.
 pub(crate) const BINDING: &str = "RATE_LIMITER";
@@ -65,9 +74,45 @@ pub(crate) fn ip_check_bucket(key: &[u8], ip: &str) -> String {
     bucket_key("ip-check", Some((key, ip)))
 }
 
+/// The bucket of the SMS parts sent to one destination country in a UTC day.
+pub(crate) fn country_parts_bucket(country_iso: &str) -> String {
+    format!("{BUCKET_PREFIX}country-parts:{country_iso}")
+}
+
 /// The bucket of the application's daily SMS spending.
 pub(crate) fn budget_bucket() -> String {
     bucket_key("budget", None)
+}
+
+/// The name of the admin API's object (`limits:admin`).
+pub(crate) const ADMIN_LIMITER: &str = "admin";
+
+/// Wrong admin tokens one client address may send in a window of
+/// [`ADMIN_WINDOW_SECONDS`] (aligned to the clock); after that, every admin
+/// request from it is refused until the window ends.
+pub(crate) const ADMIN_FAILURES_PER_WINDOW: u64 = 10;
+
+/// The window of [`ADMIN_FAILURES_PER_WINDOW`]: 15 minutes.
+pub(crate) const ADMIN_WINDOW_SECONDS: u32 = 900;
+
+/// The bucket of the wrong admin tokens sent from one client address.
+pub(crate) fn admin_bucket(key: &[u8], ip: &str) -> String {
+    bucket_key("admin", Some((key, ip)))
+}
+
+/// One wrong admin token from the address of `bucket` ([`admin_bucket`]).
+pub(crate) fn admin_failure(bucket: String) -> Take {
+    Take {
+        bucket,
+        limits: Limits {
+            cooldown_seconds: 0,
+            windows: vec![otp_core::limits::Window {
+                window_seconds: ADMIN_WINDOW_SECONDS,
+                max: ADMIN_FAILURES_PER_WINDOW,
+            }],
+        },
+        units: 1,
+    }
 }
 
 /// `units` from one bucket under its caps.
@@ -93,6 +138,49 @@ enum LimiterRequest {
         units: u64,
         taken_at: UnixSeconds,
     },
+    /// Whether `take` would be allowed now; changes nothing.
+    Check { take: Take, now: UnixSeconds },
+    /// Delete every bucket and the sweep (the application was deleted).
+    Purge,
+    /// [`LimiterRequest::Take`] and the fraud guard's decision, together: all or
+    /// nothing (`crate::fraud`).
+    Admit {
+        takes: Vec<Take>,
+        guard: GuardCheck,
+        now: UnixSeconds,
+    },
+    /// Take back what the guard counted for a send that was not sent.
+    Undo {
+        counted: GuardRef,
+        ticket: Ticket,
+        now: UnixSeconds,
+    },
+    /// Outcomes of OTPs the guard counted (from the record shards).
+    Outcomes {
+        reports: Vec<OutcomeReport>,
+        now: UnixSeconds,
+    },
+    /// The guard's blocks, refusals and countries.
+    GuardSnapshot { now: UnixSeconds },
+    /// An operator's block (`until`) or unblock (none) of a range or country.
+    GuardBlock {
+        scope: Scope,
+        key: String,
+        until: Option<UnixSeconds>,
+        now: UnixSeconds,
+    },
+}
+
+/// The answer to [`LimiterRequest::Admit`].
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) enum AdmitReply {
+    /// Taken and admitted.
+    Admitted(Admitted),
+    /// A cap refused it (nothing taken).
+    Limited(Refusal),
+    /// The guard refused it (nothing taken).
+    Guarded(otp_core::fraud::Refusal),
 }
 
 /// One bucket as stored: its counters, and until when they matter.
@@ -127,6 +215,7 @@ impl StoredBucket {
 #[durable_object]
 pub struct RateLimiter {
     state: State,
+    env: Env,
     /// A sweep is scheduled (known in this instance's lifetime).
     sweep_scheduled: Cell<bool>,
 }
@@ -167,6 +256,65 @@ impl RateLimiter {
         Ok(Ok(()))
     }
 
+    /// The fraud guard's requests (`crate::fraud`); `None` for the others.
+    async fn guard_request(&self, request: &LimiterRequest) -> Result<Option<Response>> {
+        let storage = self.state.storage();
+        let hash_key = || {
+            Config::from_env(&self.env)
+                .map(|c| c.hash_key)
+                .map_err(|_| worker::Error::RustError("HASH_KEY missing".into()))
+        };
+        let reply = match request {
+            LimiterRequest::Admit { takes, guard, now } => {
+                let mut updated = Vec::with_capacity(takes.len());
+                for take in takes {
+                    let mut bucket = self.load(&take.bucket).await?;
+                    if let Err(refusal) = bucket.take(take, *now) {
+                        return crate::reply::json(&AdmitReply::Limited(refusal), 200).map(Some);
+                    }
+                    updated.push(bucket);
+                }
+                let admitted = match fraud::admit(&storage, &hash_key()?, guard, *now).await? {
+                    Ok(admitted) => admitted,
+                    Err(refusal) => {
+                        return crate::reply::json(&AdmitReply::Guarded(refusal), 200).map(Some)
+                    }
+                };
+                for (take, bucket) in takes.iter().zip(&updated) {
+                    if take.units > 0 {
+                        self.store(&take.bucket, bucket).await?;
+                    }
+                }
+                self.schedule_sweep().await?;
+                return crate::reply::json(&AdmitReply::Admitted(admitted), 200).map(Some);
+            }
+            LimiterRequest::Undo {
+                counted,
+                ticket,
+                now,
+            } => Ok::<_, otp_core::Error>(
+                fraud::undo(&storage, &hash_key()?, counted, ticket, *now).await?,
+            ),
+            LimiterRequest::Outcomes { reports, now } => {
+                fraud::record_outcomes(&storage, &hash_key()?, reports, *now).await?;
+                self.schedule_sweep().await?;
+                Ok(())
+            }
+            LimiterRequest::GuardSnapshot { now } => {
+                let snapshot = fraud::snapshot(&storage, *now).await?;
+                return crate::reply::json(&snapshot, 200).map(Some);
+            }
+            LimiterRequest::GuardBlock {
+                scope,
+                key,
+                until,
+                now,
+            } => fraud::set_block(&storage, &hash_key()?, *scope, key, *until, *now).await?,
+            _ => return Ok(None),
+        };
+        crate::reply::json(&reply, 200).map(Some)
+    }
+
     async fn schedule_sweep(&self) -> Result<()> {
         if self.sweep_scheduled.get() {
             return Ok(());
@@ -182,15 +330,19 @@ impl RateLimiter {
 }
 
 impl DurableObject for RateLimiter {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         RateLimiter {
             state,
+            env,
             sweep_scheduled: Cell::new(false),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let request: LimiterRequest = crate::durable::read_request(&mut req).await?;
+        if let Some(res) = self.guard_request(&request).await? {
+            return Ok(res);
+        }
         // Reads, decisions and writes are storage operations only: the object's
         // input and output gates keep concurrent requests from interleaving.
         let reply = match request {
@@ -205,6 +357,21 @@ impl DurableObject for RateLimiter {
                 self.store(&key, &bucket).await?;
                 Ok(())
             }
+            // On the loaded copy only: nothing is stored.
+            LimiterRequest::Check { take, now } => self.load(&take.bucket).await?.take(&take, now),
+            // Answered by `guard_request`.
+            LimiterRequest::Admit { .. }
+            | LimiterRequest::Undo { .. }
+            | LimiterRequest::Outcomes { .. }
+            | LimiterRequest::GuardSnapshot { .. }
+            | LimiterRequest::GuardBlock { .. } => Ok(()),
+            LimiterRequest::Purge => {
+                let storage = self.state.storage();
+                storage.delete_alarm().await?;
+                storage.delete_all().await?;
+                self.sweep_scheduled.set(false);
+                Ok(())
+            }
         };
         crate::reply::json(&reply, 200)
     }
@@ -214,6 +381,7 @@ impl DurableObject for RateLimiter {
     async fn alarm(&self) -> Result<Response> {
         let storage = self.state.storage();
         let now = (worker::Date::now().as_millis() / 1000) as UnixSeconds;
+        fraud::sweep(&storage, now).await?;
         let mut after: Option<String> = None;
         let mut kept = 0usize;
         loop {
@@ -264,11 +432,11 @@ impl<'a> RateLimits<'a> {
         RateLimits { ns }
     }
 
-    async fn call(
+    async fn call<R: serde::de::DeserializeOwned>(
         &self,
         app_id: &str,
         request: &LimiterRequest,
-    ) -> ApiResult<std::result::Result<(), Refusal>> {
+    ) -> ApiResult<R> {
         crate::durable::call(
             self.ns,
             &format!("limits:{app_id}"),
@@ -291,9 +459,100 @@ impl<'a> RateLimits<'a> {
         if takes.is_empty() {
             return Ok(());
         }
-        self.call(app_id, &LimiterRequest::Take { takes, now })
+        self.call::<std::result::Result<(), Refusal>>(app_id, &LimiterRequest::Take { takes, now })
             .await?
             .map_err(ApiError::rate_limited)
+    }
+
+    /// Takes every one of `takes` and has the fraud guard decide the send, all or
+    /// nothing: a cap's refusal is 1007, the guard's its own code (429 with
+    /// `Retry-After`).
+    pub(crate) async fn admit(
+        &self,
+        app_id: &str,
+        mut takes: Vec<Take>,
+        guard: GuardCheck,
+        now: UnixSeconds,
+    ) -> ApiResult<Admitted> {
+        takes.retain(|t| !(t.limits.windows.is_empty() && t.limits.cooldown_seconds == 0));
+        match self
+            .call(app_id, &LimiterRequest::Admit { takes, guard, now })
+            .await?
+        {
+            AdmitReply::Admitted(admitted) => Ok(admitted),
+            AdmitReply::Limited(refusal) => Err(ApiError::rate_limited(refusal)),
+            AdmitReply::Guarded(refusal) => Err(ApiError::from(refusal.error())
+                .with_retry(Retry::After(u64::from(refusal.retry_after(now))))),
+        }
+    }
+
+    /// Takes back what the guard counted for a send that was not sent (best
+    /// effort: logged on failure; a count left behind only makes the range look
+    /// busier until the OTP's outcome, "neither", ages out).
+    pub(crate) async fn undo(
+        &self,
+        app_id: &str,
+        counted: GuardRef,
+        ticket: Ticket,
+        now: UnixSeconds,
+    ) {
+        let request = LimiterRequest::Undo {
+            counted,
+            ticket,
+            now,
+        };
+        if self
+            .call::<serde_json::Value>(app_id, &request)
+            .await
+            .is_err()
+        {
+            worker::console_warn!("fraud guard: could not take back an unsent send");
+        }
+    }
+
+    /// Counts outcome reports of OTPs the guard counted.
+    pub(crate) async fn report_outcomes(
+        &self,
+        app_id: &str,
+        reports: Vec<OutcomeReport>,
+        now: UnixSeconds,
+    ) -> ApiResult<()> {
+        self.call::<std::result::Result<(), Refusal>>(
+            app_id,
+            &LimiterRequest::Outcomes { reports, now },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// The guard's blocks, refusals and countries.
+    pub(crate) async fn guard_snapshot(
+        &self,
+        app_id: &str,
+        now: UnixSeconds,
+    ) -> ApiResult<otp_core::fraud::FraudSnapshot> {
+        self.call(app_id, &LimiterRequest::GuardSnapshot { now })
+            .await
+    }
+
+    /// An operator's block (`until`) or unblock of a range or country.
+    pub(crate) async fn guard_block(
+        &self,
+        app_id: &str,
+        scope: Scope,
+        key: String,
+        until: Option<UnixSeconds>,
+        now: UnixSeconds,
+    ) -> ApiResult<()> {
+        let request = LimiterRequest::GuardBlock {
+            scope,
+            key,
+            until,
+            now,
+        };
+        self.call::<std::result::Result<(), otp_core::Error>>(app_id, &request)
+            .await?
+            .map_err(ApiError::from)
     }
 
     /// Counts one PIN check against an end-user address's cap (both API dialects).
@@ -312,6 +571,28 @@ impl<'a> RateLimits<'a> {
         self.take(app_id, vec![take], now).await
     }
 
+    /// Whether `take` from `app_id`'s buckets would be allowed now (read-only): the
+    /// refusal it would get, if any. Buckets whose caps are all off always allow.
+    pub(crate) async fn check(
+        &self,
+        app_id: &str,
+        take: Take,
+        now: UnixSeconds,
+    ) -> ApiResult<std::result::Result<(), Refusal>> {
+        if take.limits.windows.is_empty() && take.limits.cooldown_seconds == 0 {
+            return Ok(Ok(()));
+        }
+        self.call(app_id, &LimiterRequest::Check { take, now })
+            .await
+    }
+
+    /// Deletes every bucket of `app_id` (its object is empty afterwards).
+    pub(crate) async fn purge(&self, app_id: &str) -> ApiResult<()> {
+        self.call::<std::result::Result<(), Refusal>>(app_id, &LimiterRequest::Purge)
+            .await?
+            .map_err(|_| ApiError::internal())
+    }
+
     /// Returns units taken from `bucket` at `taken_at` (best effort: logged on failure).
     pub(crate) async fn give_back(
         &self,
@@ -325,7 +606,11 @@ impl<'a> RateLimits<'a> {
             units,
             taken_at,
         };
-        if self.call(app_id, &request).await.is_err() {
+        if self
+            .call::<serde_json::Value>(app_id, &request)
+            .await
+            .is_err()
+        {
             worker::console_warn!("rate limiter: could not give back {units} units");
         }
     }
@@ -387,6 +672,30 @@ mod tests {
         // Within the 30 s cooldown.
         assert!(bucket.take(&phone_take(), T + 5).is_err());
         assert_eq!(serde_json::to_string(&bucket).unwrap(), before);
+    }
+
+    #[test]
+    fn an_admin_address_is_refused_once_its_failures_are_spent_until_the_window_ends() {
+        let take = admin_failure(admin_bucket(KEY, "203.0.113.7"));
+        let mut bucket = StoredBucket::default();
+        for _ in 0..ADMIN_FAILURES_PER_WINDOW {
+            assert!(bucket.take(&take, T + 5).is_ok());
+        }
+        // The check is a take on a copy that is never stored.
+        let stored = serde_json::to_string(&bucket).unwrap();
+        let mut copy: StoredBucket = serde_json::from_str(&stored).unwrap();
+        let refusal = copy.take(&take, T + 100).unwrap_err();
+        assert_eq!(refusal.retry_after, ADMIN_WINDOW_SECONDS - 100);
+        let mut later: StoredBucket = serde_json::from_str(&stored).unwrap();
+        assert!(later
+            .take(&take, T + i64::from(ADMIN_WINDOW_SECONDS))
+            .is_ok());
+        assert_ne!(
+            take.bucket,
+            ip_check_bucket(KEY, "203.0.113.7"),
+            "its own bucket"
+        );
+        assert!(!take.bucket.contains("203.0.113"));
     }
 
     #[test]

@@ -6,4 +6,5 @@
 pub(crate) mod admin;
 pub(crate) mod common;
 pub(crate) mod dexatel;
+pub(crate) mod dlr;
 pub(crate) mod smscx;

@@ -2,22 +2,25 @@
 //! the status callbacks. The deadline covers the whole exchange (connection,
 //! headers and body); when it passes, the request is aborted. Redirects are not
 //! followed: a provider or a customer endpoint that answers 3xx gets no second
-//! request to wherever it points.
+//! request to wherever it points. A reply body is read chunk by chunk and no
+//! further than [`MAX_REPLY_BYTES`]: a provider (or whoever answers at its URL)
+//! cannot stream more than that at the worker within the deadline.
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use worker::web_sys::RequestRedirect;
 use worker::{AbortController, Delay, Fetch, Headers, Method, Request};
 
 /// `User-Agent` of every outgoing request.
 pub(crate) const USER_AGENT: &str = concat!("otp-sms-verify/", env!("CARGO_PKG_VERSION"));
 
-/// Longest reply body kept, in bytes; a longer one is cut (it is only parsed for
-/// an id or an error code).
-const MAX_REPLY_BYTES: usize = 64 * 1024;
+/// Longest reply body read, in bytes: reading stops there and the rest is never
+/// fetched (the body is only parsed for an id or an error code).
+pub(crate) const MAX_REPLY_BYTES: usize = 64 * 1024;
 
 /// A POST to send: URL, headers and body, built by pure code and testable natively.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +49,7 @@ impl PostRequest {
 pub(crate) struct HttpReply {
     /// HTTP status.
     pub(crate) status: u16,
-    /// The body as text (lossy UTF-8), at most 64 KiB.
+    /// The body as text (lossy UTF-8): its first 64 KiB at most.
     pub(crate) body: String,
 }
 
@@ -55,7 +58,8 @@ pub(crate) struct HttpReply {
 pub(crate) enum FetchError {
     /// The deadline passed first; the request was aborted.
     Timeout,
-    /// Connection refused or reset, DNS failure, or the body broke off.
+    /// The request failed without a reply: connection refused, reset or lost,
+    /// DNS failure (workerd reports all of these with one error).
     Unreachable,
     /// The request could not be built (bad URL or header value); retrying is pointless.
     Invalid,
@@ -75,23 +79,48 @@ pub(crate) async fn post(
             .await
             .map_err(|_| FetchError::Unreachable)?;
         let status = response.status_code();
-        let mut bytes = response
-            .bytes()
-            .await
-            .map_err(|_| FetchError::Unreachable)?;
-        bytes.truncate(MAX_REPLY_BYTES);
+        let bytes = read_limited(&mut response, MAX_REPLY_BYTES).await;
         Ok(HttpReply {
             status,
             body: String::from_utf8_lossy(&bytes).into_owned(),
         })
     };
-    match first_of(exchange, Delay::from(timeout)).await {
-        Some(result) => result,
-        None => {
-            controller.abort();
-            Err(FetchError::Timeout)
+    let outcome = first_of(exchange, Delay::from(timeout)).await;
+    // Ends a request still waiting (timeout) or the unread rest of a long body.
+    controller.abort();
+    outcome.unwrap_or(Err(FetchError::Timeout))
+}
+
+/// The first `limit` bytes of the reply's body, read chunk by chunk; reading
+/// stops at the limit (the caller aborts the rest). A body that breaks off gives
+/// what came before: the status is already in, and the body is only parsed.
+async fn read_limited(response: &mut worker::Response, limit: usize) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut stream = match response.body() {
+        worker::ResponseBody::Stream(_) => match response.stream() {
+            Ok(stream) => stream,
+            Err(_) => return bytes,
+        },
+        worker::ResponseBody::Body(body) => {
+            let mut body = body.clone();
+            body.truncate(limit);
+            return body;
+        }
+        worker::ResponseBody::Empty => return bytes,
+    };
+    while let Some(Ok(chunk)) = stream.next().await {
+        append_limited(&mut bytes, &chunk, limit);
+        if bytes.len() >= limit {
+            break;
         }
     }
+    bytes
+}
+
+/// Appends what of `chunk` fits under `limit` bytes in all.
+fn append_limited(bytes: &mut Vec<u8>, chunk: &[u8], limit: usize) {
+    let room = limit.saturating_sub(bytes.len());
+    bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
 }
 
 /// The `worker::Request` for `request`.
@@ -171,6 +200,17 @@ mod tests {
             std::future::pending(),
         ));
         assert_eq!(got, Poll::Pending);
+    }
+
+    #[test]
+    fn reading_stops_at_the_limit() {
+        let mut bytes = Vec::new();
+        append_limited(&mut bytes, &[1; 40], 64);
+        append_limited(&mut bytes, &[2; 40], 64);
+        assert_eq!(bytes.len(), 64);
+        assert_eq!(bytes[39..41], [1, 2]);
+        append_limited(&mut bytes, &[3; 10], 64);
+        assert_eq!(bytes.len(), 64);
     }
 
     #[test]

@@ -1,25 +1,57 @@
-//! SMS gateways: how the SMS the core rendered leaves the worker.
+//! SMS gateways: how the SMS the core rendered leaves the worker, and what the
+//! providers later report of it.
 //!
-//! Each application picks one [`GatewayConfig`]. [`send_sms`] hands the message
-//! to it and answers with a [`Receipt`] or a [`GatewayError`]; the caller keeps
-//! the OTP record **only with** a receipt, so a failed send leaves no PENDING
-//! record and charges no cost. Sends are never retried here: a second attempt
-//! could deliver the same PIN twice, and the client can simply ask again.
+//! An application sends through routes ([`routes`]): per destination country or
+//! prefix, an ordered list of gateways, each with its sender; without a matching
+//! route, through its own `gateway`. [`send_sms`] tries the route's gateways in
+//! order, all within one deadline (`GATEWAY_TIMEOUT_MS`, default 10 s, at most
+//! [`MAX_TIMEOUT_MS`], below the Dexatel send reservation
+//! `otp_core::number::SEND_RESERVATION_SECONDS`), and answers:
 //!
-//! - `outbox` (the local default, development only) keeps the message in the
-//!   `OUTBOX_KV` namespace, where `GET /admin/outbox` reads it ([`read_outbox`]).
-//! - `webhook` POSTs a signed JSON event to the application's own URL.
-//! - `twilio`, `vonage`, `smscx` and `dexatel` call the providers' send APIs.
+//! - a [`Receipt`] with [`DeliveryStatus::Pending`] when a gateway took the
+//!   message (with the provider's message id when its reply has one);
+//! - a [`Receipt`] with [`DeliveryStatus::Unknown`] when a gateway **may** have
+//!   taken it: no reply before the deadline, a 500, 502 or 504 (or another 5xx
+//!   but 503), or a success status with a reply that cannot be read. The message
+//!   is never sent again (a PIN is never sent twice): the caller keeps the OTP,
+//!   charges it, and a later delivery receipt settles it;
+//! - a [`GatewayError`] only when no gateway took the message: the last one
+//!   refused it (4xx, or an error status in a 2xx as Vonage does), or every one
+//!   did not accept it, which is when the next one is tried: 429 and 503
+//!   ([`GatewayError::Busy`]), a connection that failed without a reply (refused,
+//!   reset; Cloudflare's 521, 523, 525, 526 and 530: [`GatewayError::Unreachable`]),
+//!   missing credentials ([`GatewayError::NotConfigured`]). workerd reports a
+//!   refused connection and one broken after the request went out with one error,
+//!   which counts as not accepted: a provider that takes a message and then drops
+//!   the connection without answering may see the same PIN again from the next
+//!   gateway (never another PIN).
 //!
-//! Every HTTP adapter is a [`Provider`]: pure code that builds the request and
-//! reads the reply, tested natively; [`fetch::post`] is the only I/O, with the
-//! deadline `GATEWAY_TIMEOUT_MS` (default 10 s). Credentials are secrets
-//! (`TWILIO_AUTH_TOKEN`, …); the `*_API_BASE` vars point an adapter at another
-//! host (tests use a fake provider on 127.0.0.1).
+//! Gateways: `outbox` (development only) keeps the message in the `OUTBOX_KV`
+//! namespace, where `GET /admin/outbox` reads it ([`read_outbox`]); `webhook`
+//! POSTs a signed JSON event to the application's own URL; `twilio`, `vonage`,
+//! `smscx`, `dexatel`, `plivo`, `sinch` and `infobip` call the providers' send
+//! APIs. Every HTTP adapter is a [`Provider`]: pure code that builds the request
+//! and reads the reply, tested natively; [`fetch::post`] is the only I/O.
+//! Credentials are secrets (`TWILIO_AUTH_TOKEN`, …); a gateway with
+//! `"credentials": "EU"` reads `TWILIO_AUTH_TOKEN_EU` instead, so one provider
+//! can serve with several accounts. The `*_API_BASE` vars point an adapter at
+//! another host (tests use a fake provider on 127.0.0.1).
+//!
+//! Delivery receipts ([`receipts`], [`delivery`]): with `PUBLIC_BASE_URL` set,
+//! each send asks the provider for receipts at
+//! `{PUBLIC_BASE_URL}/dlr/{provider}/{appId}?otp={otpId}`, with `&cred={NAME}`
+//! for named credentials and `&token=…` (the application's receipt token) for
+//! providers that do not sign their callbacks.
 
+pub(crate) mod delivery;
 mod dexatel;
 pub(crate) mod fetch;
+mod infobip;
 mod outbox;
+mod plivo;
+pub(crate) mod receipts;
+pub(crate) mod routes;
+mod sinch;
 mod smscx;
 mod twilio;
 mod vonage;
@@ -29,11 +61,14 @@ use std::fmt;
 use std::time::Duration;
 
 use otp_core::otp::SmsMessage;
+use otp_core::settings::{check_callback_url, PrivateHosts};
 use serde::{Deserialize, Serialize};
 use worker::Env;
 
+pub(crate) use self::delivery::DeliveryStatus;
 use self::fetch::{FetchError, HttpReply, PostRequest};
 pub(crate) use self::outbox::OutboxMessage;
+use self::routes::Route;
 
 impl From<GatewayError> for crate::error::ApiError {
     fn from(e: GatewayError) -> Self {
@@ -41,17 +76,33 @@ impl From<GatewayError> for crate::error::ApiError {
     }
 }
 
-/// Var holding the deadline of one provider request, in milliseconds.
+/// Var holding the deadline of one send, all its gateways included, in milliseconds.
 pub(crate) const GATEWAY_TIMEOUT_VAR: &str = "GATEWAY_TIMEOUT_MS";
+/// Var: the public origin of the worker (`https://otp.example.com`). When set,
+/// sends ask providers for delivery receipts at `{PUBLIC_BASE_URL}/dlr/…`.
+pub(crate) const PUBLIC_BASE_URL_VAR: &str = "PUBLIC_BASE_URL";
 /// Default of [`GATEWAY_TIMEOUT_VAR`].
 const DEFAULT_TIMEOUT_MS: u64 = 10_000;
-/// Longest deadline [`GATEWAY_TIMEOUT_VAR`] may set.
-const MAX_TIMEOUT_MS: u64 = 60_000;
+/// What a send leaves of the Dexatel send reservation for the calls around it
+/// (admission before, confirmation after).
+const RESERVATION_MARGIN_MS: u64 = 10_000;
+/// Longest deadline [`GATEWAY_TIMEOUT_VAR`] may set: the whole send, failover
+/// included, ends well before a Dexatel send reservation
+/// ([`otp_core::number::SEND_RESERVATION_SECONDS`]) is forgotten, so a send in
+/// flight is never taken for a lost one.
+pub(crate) const MAX_TIMEOUT_MS: u64 =
+    otp_core::number::SEND_RESERVATION_SECONDS as u64 * 1000 - RESERVATION_MARGIN_MS;
+const _: () = assert!(
+    MAX_TIMEOUT_MS >= 30_000
+        && MAX_TIMEOUT_MS < otp_core::number::SEND_RESERVATION_SECONDS as u64 * 1000
+);
 
-/// An application's SMS gateway, stored with the application. JSON:
-/// `{"type": "outbox"}`, `{"type": "webhook", "url": "https://…"}`,
+/// An SMS gateway, stored with the application (its `gateway`, and each gateway of
+/// its routes). JSON: `{"type": "outbox"}`, `{"type": "webhook", "url": "https://…"}`,
 /// `{"type": "twilio", "messagingServiceSid": "MG…"}` (the SID is optional),
-/// `{"type": "vonage"}`, `{"type": "smscx"}`, `{"type": "dexatel"}`.
+/// `{"type": "vonage"}`, `{"type": "smscx"}`, `{"type": "dexatel"}`,
+/// `{"type": "plivo"}`, `{"type": "sinch"}`, `{"type": "infobip"}`; every provider
+/// takes `"credentials": "NAME"` to read its secrets with the suffix `_NAME`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(
     tag = "type",
@@ -72,38 +123,102 @@ pub(crate) enum GatewayConfig {
         /// Send through this Messaging Service instead of the `from` sender.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         messaging_service_sid: Option<String>,
+        /// Named credentials (secret suffix).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        credentials: Option<String>,
     },
     /// Vonage (Nexmo) SMS API.
-    Vonage,
+    Vonage {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        credentials: Option<String>,
+    },
     /// SMS.CX `/sms`.
-    Smscx,
+    Smscx {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        credentials: Option<String>,
+    },
     /// Dexatel `/v1/messages`.
-    Dexatel,
+    Dexatel {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        credentials: Option<String>,
+    },
+    /// Plivo `Message/`.
+    Plivo {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        credentials: Option<String>,
+    },
+    /// Sinch SMS REST API `batches`.
+    Sinch {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        credentials: Option<String>,
+    },
+    /// Infobip SMS API `/sms/3/messages`.
+    Infobip {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        credentials: Option<String>,
+    },
+}
+
+/// The gateway types that take delivery receipts at `/dlr/{type}/{appId}`.
+pub(crate) const RECEIPT_PROVIDERS: &[&str] = &[
+    "twilio", "vonage", "dexatel", "plivo", "sinch", "infobip", "webhook",
+];
+
+/// Whether receipts of gateway type `kind` name only the message, so that its OTP
+/// is found through an index kept when it was sent (Dexatel's delivery webhooks
+/// go to one URL per account and carry no reference of ours).
+pub(crate) fn indexed(kind: &str) -> bool {
+    kind == "dexatel"
 }
 
 impl GatewayConfig {
-    /// The `type` name (`outbox`, `twilio`, …), for logs.
+    /// The `type` name (`outbox`, `twilio`, …), for logs and receipts.
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             GatewayConfig::Outbox => "outbox",
             GatewayConfig::Webhook { .. } => "webhook",
             GatewayConfig::Twilio { .. } => "twilio",
-            GatewayConfig::Vonage => "vonage",
-            GatewayConfig::Smscx => "smscx",
-            GatewayConfig::Dexatel => "dexatel",
+            GatewayConfig::Vonage { .. } => "vonage",
+            GatewayConfig::Smscx { .. } => "smscx",
+            GatewayConfig::Dexatel { .. } => "dexatel",
+            GatewayConfig::Plivo { .. } => "plivo",
+            GatewayConfig::Sinch { .. } => "sinch",
+            GatewayConfig::Infobip { .. } => "infobip",
+        }
+    }
+
+    /// The named credentials, if any.
+    pub(crate) fn credentials(&self) -> Option<&str> {
+        match self {
+            GatewayConfig::Outbox | GatewayConfig::Webhook { .. } => None,
+            GatewayConfig::Twilio { credentials, .. }
+            | GatewayConfig::Vonage { credentials }
+            | GatewayConfig::Smscx { credentials }
+            | GatewayConfig::Dexatel { credentials }
+            | GatewayConfig::Plivo { credentials }
+            | GatewayConfig::Sinch { credentials }
+            | GatewayConfig::Infobip { credentials } => credentials.as_deref(),
         }
     }
 
     /// Checks the configuration itself (not the provider credentials, which may
     /// be set later): the webhook URL is https (http only for localhost), a
-    /// Twilio Messaging Service SID looks like one, and the outbox is allowed
-    /// only when `ENVIRONMENT` is `development` ([`GatewayError::OutboxDisabled`]).
+    /// Twilio Messaging Service SID looks like one, a credentials name is 1-32
+    /// upper-case letters, digits or `_`, and the outbox is allowed only when
+    /// `ENVIRONMENT` is `development` ([`GatewayError::OutboxDisabled`]).
     pub(crate) fn validate(&self, env: &Env) -> Result<(), GatewayError> {
         self.check(crate::config::is_development(env))
     }
 
     /// [`GatewayConfig::validate`] with the environment decided by the caller.
-    fn check(&self, development: bool) -> Result<(), GatewayError> {
+    pub(crate) fn check(&self, development: bool) -> Result<(), GatewayError> {
+        if let Some(name) = self.credentials() {
+            if !is_credentials_name(name) {
+                return Err(GatewayError::InvalidConfig(
+                    "credentials must be 1-32 upper-case letters, digits or _ (the suffix of the provider's secrets)",
+                ));
+            }
+        }
         match self {
             GatewayConfig::Outbox if !development => Err(GatewayError::OutboxDisabled),
             GatewayConfig::Webhook { url } => otp_core::settings::validate_callback_url(url)
@@ -114,12 +229,21 @@ impl GatewayConfig {
                 }),
             GatewayConfig::Twilio {
                 messaging_service_sid: Some(sid),
+                ..
             } if !twilio::is_sid(sid, "MG") => Err(GatewayError::InvalidConfig(
                 "messagingServiceSid must be MG followed by 32 hex digits",
             )),
             _ => Ok(()),
         }
     }
+}
+
+/// Whether `name` can suffix a secret name: 1-32 of `A-Z`, `0-9`, `_`.
+pub(crate) fn is_credentials_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// One SMS to send, with the ids that go into logs, the outbox and webhooks.
@@ -131,13 +255,37 @@ pub(crate) struct OutgoingSms<'a> {
     pub(crate) otp_id: &'a str,
     /// What the core rendered (holds the PIN: never log it).
     pub(crate) message: &'a SmsMessage,
+    /// Where the provider should POST its delivery receipts, if anywhere.
+    pub(crate) report_url: Option<&'a str>,
 }
 
-/// What a gateway answered when it took the message.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// How one application sends one SMS: the gateways of its route and what
+/// receipts need.
+pub(crate) struct SendPlan<'a> {
+    /// The application's own gateway (used when no route matches).
+    pub(crate) gateway: &'a GatewayConfig,
+    /// Its routes.
+    pub(crate) routes: &'a [Route],
+    /// Its webhook secret (signs the `webhook` gateway's requests).
+    pub(crate) webhook_secret: &'a str,
+    /// The destination's country.
+    pub(crate) country: &'a str,
+    /// The application's receipt token (for providers that do not sign receipts).
+    pub(crate) receipt_token: &'a str,
+}
+
+/// What a gateway answered when it took the message, or may have.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Receipt {
     /// The provider's id of the message, when its reply has one.
     pub(crate) message_id: Option<String>,
+    /// [`DeliveryStatus::Pending`] (taken) or [`DeliveryStatus::Unknown`] (may
+    /// have been taken: never send it again).
+    pub(crate) delivery: DeliveryStatus,
+    /// The gateway type that took it.
+    pub(crate) provider: &'static str,
+    /// The named credentials it went with.
+    pub(crate) credentials: Option<String>,
 }
 
 /// Why an SMS was not sent. Client-facing text comes from
@@ -154,11 +302,14 @@ pub(crate) enum GatewayError {
         /// The provider's own error code, if the reply had a short one.
         provider_code: Option<String>,
     },
-    /// No reply before `GATEWAY_TIMEOUT_MS`.
+    /// No reply before the deadline (a possible send: logged, never returned
+    /// for a send).
     Timeout,
-    /// Connection refused, reset or broken off.
+    /// The connection failed without a reply (refused, reset, DNS), or
+    /// Cloudflare could not reach the provider's host (521, 523, 525, 526, 530).
     Unreachable,
-    /// A success status with a reply that could not be read.
+    /// A success status with a reply that could not be read (a possible send:
+    /// logged, never returned for a send).
     BadReply,
     /// A setting the gateway needs is missing or invalid (its name, for the log).
     NotConfigured(&'static str),
@@ -167,10 +318,16 @@ pub(crate) enum GatewayError {
     /// The outbox is chosen or used while `ENVIRONMENT` is not `development`
     /// (a configuration the deployment does not allow, hence 400).
     OutboxDisabled,
+    /// The provider answered 429 or 503 (or Vonage's "throttled"): it did not
+    /// take the message, and may later.
+    Busy {
+        /// HTTP status of the reply.
+        status: u16,
+    },
 }
 
 impl GatewayError {
-    /// The API error code (3001-3007).
+    /// The API error code (3001-3008).
     pub(crate) fn code(&self) -> u16 {
         match self {
             GatewayError::Rejected { .. } => 3001,
@@ -180,6 +337,7 @@ impl GatewayError {
             GatewayError::NotConfigured(_) => 3005,
             GatewayError::InvalidConfig(_) => 3006,
             GatewayError::OutboxDisabled => 3007,
+            GatewayError::Busy { .. } => 3008,
         }
     }
 
@@ -190,7 +348,7 @@ impl GatewayError {
                 502
             }
             GatewayError::Timeout => 504,
-            GatewayError::NotConfigured(_) => 503,
+            GatewayError::NotConfigured(_) | GatewayError::Busy { .. } => 503,
             GatewayError::InvalidConfig(_) | GatewayError::OutboxDisabled => 400,
         }
     }
@@ -205,7 +363,17 @@ impl GatewayError {
             GatewayError::NotConfigured(_) => "the sms gateway is not configured",
             GatewayError::InvalidConfig(reason) => reason,
             GatewayError::OutboxDisabled => "the outbox gateway is available in development only",
+            GatewayError::Busy { .. } => "the sms gateway is busy; retry later",
         }
+    }
+
+    /// Whether the message provably did not go out and the next gateway of the
+    /// route may be tried.
+    pub(crate) fn fails_over(&self) -> bool {
+        matches!(
+            self,
+            GatewayError::Busy { .. } | GatewayError::Unreachable | GatewayError::NotConfigured(_)
+        )
     }
 }
 
@@ -252,13 +420,94 @@ impl fmt::Display for GatewayError {
                 provider_code: Some(code),
             } => write!(f, "rejected (HTTP {status}, provider code {code})"),
             GatewayError::Rejected { status, .. } => write!(f, "rejected (HTTP {status})"),
-            GatewayError::Timeout => f.write_str("no reply before the timeout"),
+            GatewayError::Timeout => f.write_str("no reply before the deadline"),
             GatewayError::Unreachable => f.write_str("unreachable"),
             GatewayError::BadReply => f.write_str("unreadable reply"),
             GatewayError::NotConfigured(name) => write!(f, "setting {name} is missing or invalid"),
             GatewayError::InvalidConfig(reason) => write!(f, "invalid configuration: {reason}"),
             GatewayError::OutboxDisabled => f.write_str("outbox used outside development"),
+            GatewayError::Busy { status } => write!(f, "busy (HTTP {status})"),
         }
+    }
+}
+
+/// A newest-first page of the outbox of `e164` (at most `limit`, at most 20).
+pub(crate) async fn read_outbox(
+    env: &Env,
+    e164: &str,
+    limit: usize,
+) -> Result<Vec<OutboxMessage>, GatewayError> {
+    outbox::read(env, e164, limit).await
+}
+
+/// How one attempt through one gateway ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Attempt {
+    /// Taken, with the provider's message id when its reply had one.
+    Accepted(Option<String>),
+    /// Maybe taken (the cause, for the log): never send again.
+    Unknown(Unsure),
+    /// Not taken.
+    NotAccepted(GatewayError),
+}
+
+/// Why an attempt may or may not have sent the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unsure {
+    /// No reply before the deadline.
+    Timeout,
+    /// A server error other than 503.
+    ServerError(u16),
+    /// A success status with a reply that could not be read.
+    BadReply,
+}
+
+impl fmt::Display for Unsure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unsure::Timeout => f.write_str("no reply before the deadline"),
+            Unsure::ServerError(status) => write!(f, "HTTP {status}"),
+            Unsure::BadReply => f.write_str("unreadable success reply"),
+        }
+    }
+}
+
+/// What a provider's reply means before its own reading of it: the statuses
+/// that say the same whatever the provider.
+fn classify(reply: &HttpReply) -> Option<Attempt> {
+    match reply.status {
+        429 | 503 => Some(Attempt::NotAccepted(GatewayError::Busy {
+            status: reply.status,
+        })),
+        // Cloudflare: the origin refused the connection (521), could not be
+        // reached (523), failed the TLS handshake (525, 526), or its name did
+        // not resolve (530): the request never reached it.
+        521 | 523 | 525 | 526 | 530 => Some(Attempt::NotAccepted(GatewayError::Unreachable)),
+        500..=599 => Some(Attempt::Unknown(Unsure::ServerError(reply.status))),
+        _ => None,
+    }
+}
+
+/// The attempt for a fetch outcome and the provider's reading of a reply.
+fn attempt_of(
+    fetched: Result<HttpReply, FetchError>,
+    read: impl FnOnce(&HttpReply) -> Result<Option<String>, GatewayError>,
+) -> Attempt {
+    let reply = match fetched {
+        Ok(reply) => reply,
+        Err(FetchError::Timeout) => return Attempt::Unknown(Unsure::Timeout),
+        Err(FetchError::Unreachable) => return Attempt::NotAccepted(GatewayError::Unreachable),
+        Err(FetchError::Invalid) => {
+            return Attempt::NotAccepted(GatewayError::from(FetchError::Invalid))
+        }
+    };
+    if let Some(attempt) = classify(&reply) {
+        return attempt;
+    }
+    match read(&reply) {
+        Ok(id) => Attempt::Accepted(id),
+        Err(GatewayError::BadReply) => Attempt::Unknown(Unsure::BadReply),
+        Err(e) => Attempt::NotAccepted(e),
     }
 }
 
@@ -274,90 +523,244 @@ impl From<FetchError> for GatewayError {
     }
 }
 
-/// A newest-first page of the outbox of `e164` (at most `limit`, at most 20).
-pub(crate) async fn read_outbox(
-    env: &Env,
-    e164: &str,
-    limit: usize,
-) -> Result<Vec<OutboxMessage>, GatewayError> {
-    outbox::read(env, e164, limit).await
+/// What to do after an attempt: done (with the receipt or the error), or the next gateway.
+#[derive(Debug, PartialEq, Eq)]
+enum Next {
+    Done(Result<Option<String>, GatewayError>, DeliveryStatus),
+    TryNext(GatewayError),
 }
 
-/// Sends `sms` through `gateway`. `webhook_secret` is the application's secret,
-/// used only by the `webhook` gateway. Logs the gateway, the otpId and the
-/// outcome, never the number or the text.
+fn next_after(attempt: Attempt) -> Next {
+    match attempt {
+        Attempt::Accepted(id) => Next::Done(Ok(id), DeliveryStatus::Pending),
+        Attempt::Unknown(_) => Next::Done(Ok(None), DeliveryStatus::Unknown),
+        Attempt::NotAccepted(e) if e.fails_over() => Next::TryNext(e),
+        Attempt::NotAccepted(e) => Next::Done(Err(e), DeliveryStatus::Pending),
+    }
+}
+
+/// Sends `sms` through the gateways of its route in `plan`, first to last, all
+/// within one deadline (see the module docs for what each outcome means). Logs
+/// each attempt's gateway, the otpId and the outcome, never the number or the text.
 pub(crate) async fn send_sms(
     env: &Env,
-    gateway: &GatewayConfig,
-    webhook_secret: &str,
+    plan: &SendPlan<'_>,
     sms: &OutgoingSms<'_>,
 ) -> Result<Receipt, GatewayError> {
-    let result = dispatch(env, gateway, webhook_secret, sms)
-        .await
-        .map_err(|err| err.scrubbed(sms.message));
-    match &result {
-        Ok(_) => worker::console_log!("gateway {}: otp {} sent", gateway.kind(), sms.otp_id),
-        Err(err) => worker::console_warn!(
-            "gateway {}: otp {} not sent: {err}",
-            gateway.kind(),
-            sms.otp_id
-        ),
-    }
-    result
-}
-
-async fn dispatch(
-    env: &Env,
-    gateway: &GatewayConfig,
-    webhook_secret: &str,
-    sms: &OutgoingSms<'_>,
-) -> Result<Receipt, GatewayError> {
-    let timeout = fetch::millis_setting(
+    let budget = fetch::millis_setting(
         env.setting(GATEWAY_TIMEOUT_VAR),
         DEFAULT_TIMEOUT_MS,
         MAX_TIMEOUT_MS,
     );
-    match gateway {
-        GatewayConfig::Outbox => outbox::store(env, sms).await,
-        GatewayConfig::Webhook { url } => {
-            let now = (worker::Date::now().as_millis() / 1000) as i64;
-            let webhook = webhook::Webhook::new(url, webhook_secret, now)?;
-            deliver(&webhook, sms, timeout).await
+    let deadline = now_ms().saturating_add(budget.as_millis() as u64);
+    let steps = routes::resolve(plan.routes, plan.gateway, plan.country, &sms.message.to);
+    let base = env.setting(PUBLIC_BASE_URL_VAR);
+    let mut last = GatewayError::Timeout;
+    for (gateway, from) in steps {
+        let left = deadline.saturating_sub(now_ms());
+        if left == 0 {
+            worker::console_warn!(
+                "gateway {}: otp {} not tried: no time left",
+                gateway.kind(),
+                sms.otp_id
+            );
+            break;
+        }
+        let attempt = attempt(env, plan, gateway, from, base.as_deref(), sms, left).await;
+        let attempt = match attempt {
+            Attempt::NotAccepted(e) => Attempt::NotAccepted(e.scrubbed(sms.message)),
+            other => other,
+        };
+        log_attempt(gateway.kind(), sms.otp_id, &attempt);
+        match next_after(attempt) {
+            Next::Done(result, delivery) => {
+                return result.map(|message_id| Receipt {
+                    message_id,
+                    delivery,
+                    provider: gateway.kind(),
+                    credentials: gateway.credentials().map(str::to_owned),
+                })
+            }
+            Next::TryNext(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+fn log_attempt(kind: &str, otp_id: &str, attempt: &Attempt) {
+    match attempt {
+        Attempt::Accepted(_) => worker::console_log!("gateway {kind}: otp {otp_id} sent"),
+        Attempt::Unknown(why) => worker::console_warn!(
+            "gateway {kind}: otp {otp_id} delivery unknown ({why}): not sent again"
+        ),
+        Attempt::NotAccepted(err) => {
+            worker::console_warn!("gateway {kind}: otp {otp_id} not sent: {err}")
+        }
+    }
+}
+
+/// Milliseconds since the epoch (the wall clock: the deadline of a send is real time).
+fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
+
+/// One attempt through `gateway`, sending as `from` when the route says so, with
+/// `left` of the deadline.
+async fn attempt(
+    env: &Env,
+    plan: &SendPlan<'_>,
+    gateway: &GatewayConfig,
+    from: Option<&str>,
+    base: Option<&str>,
+    sms: &OutgoingSms<'_>,
+    left: u64,
+) -> Attempt {
+    let message;
+    let message = match from {
+        Some(from) => {
+            message = SmsMessage {
+                from: from.to_owned(),
+                ..sms.message.clone()
+            };
+            &message
+        }
+        None => sms.message,
+    };
+    let timeout = Duration::from_millis(left);
+    let credentials = gateway.credentials();
+    let settings = Named::new(env, credentials);
+    let provider: Box<dyn Provider + '_> = match gateway {
+        GatewayConfig::Outbox => {
+            let sms = OutgoingSms { message, ..*sms };
+            return match outbox::store(env, &sms).await {
+                Ok(()) => Attempt::Accepted(None),
+                Err(e) => Attempt::NotAccepted(e),
+            };
+        }
+        GatewayConfig::Webhook { url } => 'webhook: {
+            let private_hosts = if crate::config::is_development(env) {
+                PrivateHosts::Allow
+            } else {
+                PrivateHosts::Refuse
+            };
+            if check_callback_url(url, private_hosts).is_err() {
+                return Attempt::NotAccepted(GatewayError::NotConfigured(
+                    "the webhook gateway's url (a private host outside development)",
+                ));
+            }
+            let now = (now_ms() / 1000) as i64;
+            break 'webhook boxed(webhook::Webhook::new(url, plan.webhook_secret, now));
         }
         GatewayConfig::Twilio {
             messaging_service_sid,
-        } => {
-            let twilio = twilio::Twilio::new(env, messaging_service_sid.as_deref())?;
-            deliver(&twilio, sms, timeout).await
-        }
-        GatewayConfig::Vonage => deliver(&vonage::Vonage::new(env)?, sms, timeout).await,
-        GatewayConfig::Smscx => deliver(&smscx::Smscx::new(env)?, sms, timeout).await,
-        GatewayConfig::Dexatel => deliver(&dexatel::Dexatel::new(env)?, sms, timeout).await,
+            ..
+        } => boxed(twilio::Twilio::new(
+            &settings,
+            messaging_service_sid.as_deref(),
+        )),
+        GatewayConfig::Vonage { .. } => boxed(vonage::Vonage::new(&settings)),
+        GatewayConfig::Smscx { .. } => boxed(smscx::Smscx::new(&settings)),
+        GatewayConfig::Dexatel { .. } => boxed(dexatel::Dexatel::new(&settings)),
+        GatewayConfig::Plivo { .. } => boxed(plivo::Plivo::new(&settings)),
+        GatewayConfig::Sinch { .. } => boxed(sinch::Sinch::new(&settings)),
+        GatewayConfig::Infobip { .. } => boxed(infobip::Infobip::new(&settings)),
     }
+    .unwrap_or_else(|e| Box::new(Failed(e)));
+    let report_url = base.filter(|_| provider.takes_report_url()).map(|base| {
+        report_url(
+            base,
+            gateway.kind(),
+            sms.app_id,
+            sms.otp_id,
+            credentials,
+            (!provider.signs_receipts()).then_some(plan.receipt_token),
+        )
+    });
+    let sms = OutgoingSms {
+        message,
+        report_url: report_url.as_deref(),
+        ..*sms
+    };
+    deliver(provider.as_ref(), &sms, timeout).await
+}
+
+/// A provider that could not be built: every attempt through it is its error.
+struct Failed(GatewayError);
+
+impl Provider for Failed {
+    fn request(&self, _: &OutgoingSms<'_>) -> Result<PostRequest, GatewayError> {
+        Err(self.0.clone())
+    }
+    fn accepted(&self, _: &HttpReply) -> Result<Option<String>, GatewayError> {
+        Err(self.0.clone())
+    }
+}
+
+fn boxed<'a, P: Provider + 'a>(
+    provider: Result<P, GatewayError>,
+) -> Result<Box<dyn Provider + 'a>, GatewayError> {
+    provider.map(|p| Box::new(p) as Box<dyn Provider + 'a>)
+}
+
+/// The receipt URL of one SMS: `{base}/dlr/{kind}/{appId}?otp={otpId}`, with
+/// `&cred={NAME}` for named credentials and `&token={token}` for a provider that
+/// does not sign its receipts. (Every value is URL-safe: a UUID, a credentials
+/// name, base64url.)
+pub(crate) fn report_url(
+    base: &str,
+    kind: &str,
+    app_id: &str,
+    otp_id: &str,
+    credentials: Option<&str>,
+    token: Option<&str>,
+) -> String {
+    let mut url = format!(
+        "{}/dlr/{kind}/{app_id}?otp={otp_id}",
+        base.trim().trim_end_matches('/')
+    );
+    if let Some(name) = credentials {
+        url.push_str("&cred=");
+        url.push_str(name);
+    }
+    if let Some(token) = token {
+        url.push_str("&token=");
+        url.push_str(token);
+    }
+    url
 }
 
 /// Sends the provider's request and reads its reply. (A trait object, not a
 /// generic: one copy of the fetch and its deadline for every provider.)
-async fn deliver(
-    provider: &dyn Provider,
-    sms: &OutgoingSms<'_>,
-    timeout: Duration,
-) -> Result<Receipt, GatewayError> {
-    let request = provider.request(sms)?;
-    let reply = fetch::post(&request, timeout).await?;
-    provider.receipt(&reply)
+async fn deliver(provider: &dyn Provider, sms: &OutgoingSms<'_>, timeout: Duration) -> Attempt {
+    let request = match provider.request(sms) {
+        Ok(request) => request,
+        Err(e) => return Attempt::NotAccepted(e),
+    };
+    let fetched = fetch::post(&request, timeout).await;
+    attempt_of(fetched, |reply| provider.accepted(reply))
 }
 
 /// One HTTP SMS API, sans-IO: the request that sends an SMS, and what its reply means.
 trait Provider {
-    /// The POST that sends `sms`.
+    /// The POST that sends `sms` (asking for receipts at `sms.report_url`, if set).
     fn request(&self, sms: &OutgoingSms<'_>) -> Result<PostRequest, GatewayError>;
-    /// The receipt in `reply`, or why it is not one.
-    fn receipt(&self, reply: &HttpReply) -> Result<Receipt, GatewayError>;
+    /// The message id in a reply that is not a 429, 503 or 5xx (those mean the
+    /// same for every provider): `Ok` when the provider took the message,
+    /// [`GatewayError::BadReply`] when a success cannot be read, another error
+    /// when it refused.
+    fn accepted(&self, reply: &HttpReply) -> Result<Option<String>, GatewayError>;
+    /// Whether the provider takes a receipt URL per message.
+    fn takes_report_url(&self) -> bool {
+        false
+    }
+    /// Whether the provider signs its receipts (else the URL carries the token).
+    fn signs_receipts(&self) -> bool {
+        false
+    }
 }
 
 /// Where adapters read their settings: secrets and vars by name.
-trait Settings {
+pub(crate) trait Settings {
     /// The non-blank value of secret or var `name`.
     fn setting(&self, name: &str) -> Option<String>;
 
@@ -380,6 +783,34 @@ impl Settings for Env {
     }
 }
 
+/// The settings of named credentials: secret `NAME` is read as `NAME_{suffix}`
+/// (never falling back to the unsuffixed one, which belongs to another account);
+/// an `*_API_BASE` var as `NAME_{suffix}` when set, else as `NAME`.
+pub(crate) struct Named<'a, S: Settings + ?Sized> {
+    inner: &'a S,
+    suffix: Option<&'a str>,
+}
+
+impl<'a, S: Settings + ?Sized> Named<'a, S> {
+    pub(crate) fn new(inner: &'a S, suffix: Option<&'a str>) -> Self {
+        Named { inner, suffix }
+    }
+}
+
+impl<S: Settings + ?Sized> Settings for Named<'_, S> {
+    fn setting(&self, name: &str) -> Option<String> {
+        let Some(suffix) = self.suffix else {
+            return self.inner.setting(name);
+        };
+        let named = self.inner.setting(&format!("{name}_{suffix}"));
+        if name.ends_with("_API_BASE") {
+            named.or_else(|| self.inner.setting(name))
+        } else {
+            named
+        }
+    }
+}
+
 /// Whether `status` is 2xx.
 fn is_success(status: u16) -> bool {
     (200..300).contains(&status)
@@ -399,26 +830,31 @@ fn digits(e164: &str) -> &str {
 
 /// A [`GatewayError::Rejected`] for a non-2xx `reply`, with the provider's error
 /// code when its JSON body has one (`code`, `error.code`, `errors[0].code`,
-/// `error_code`).
+/// `error_code`, `errorCode`, Infobip's `requestError.serviceException.messageId`).
 fn rejected(reply: &HttpReply) -> GatewayError {
     GatewayError::Rejected {
         status: reply.status,
         provider_code: first_text_at(
             &reply.body,
-            &["/code", "/error/code", "/errors/0/code", "/error_code"],
+            &[
+                "/code",
+                "/error/code",
+                "/errors/0/code",
+                "/error_code",
+                "/errorCode",
+                "/requestError/serviceException/messageId",
+            ],
         ),
     }
 }
 
-/// The receipt of a provider for which any 2xx means sent: the message id is
-/// the first text found at `id_pointers` in the reply, if any.
-fn receipt_on_2xx(reply: &HttpReply, id_pointers: &[&str]) -> Result<Receipt, GatewayError> {
+/// The message id of a provider for which any 2xx means sent: the first text
+/// found at `id_pointers` in the reply, if any.
+fn id_on_2xx(reply: &HttpReply, id_pointers: &[&str]) -> Result<Option<String>, GatewayError> {
     if !is_success(reply.status) {
         return Err(rejected(reply));
     }
-    Ok(Receipt {
-        message_id: first_text_at(&reply.body, id_pointers),
-    })
+    Ok(first_text_at(&reply.body, id_pointers))
 }
 
 /// The first short, printable string or number found in JSON `body` at one of
@@ -427,19 +863,17 @@ fn receipt_on_2xx(reply: &HttpReply, id_pointers: &[&str]) -> Result<Receipt, Ga
 /// (a phone number is digits, but never at these paths) reaches a log unchecked.
 fn first_text_at(body: &str, pointers: &[&str]) -> Option<String> {
     let json: serde_json::Value = serde_json::from_str(body).ok()?;
-    pointers.iter().find_map(|pointer| {
-        let text = match json.pointer(pointer)? {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Number(n) => n.to_string(),
-            _ => return None,
-        };
-        let safe = !text.is_empty()
-            && text.len() <= 64
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
-        safe.then_some(text)
-    })
+    pointers.iter().find_map(|pointer| text_at(&json, pointer))
+}
+
+/// The short, printable string or number at `pointer` in `json` (see [`first_text_at`]).
+fn text_at(json: &serde_json::Value, pointer: &str) -> Option<String> {
+    let text = match json.pointer(pointer)? {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    delivery::clean_id(&text)
 }
 
 #[cfg(test)]
@@ -468,6 +902,19 @@ pub(crate) mod test_support {
         super::fetch::HttpReply {
             status,
             body: body.into(),
+        }
+    }
+
+    /// `message` to send as OTP `otp` of app `app`, with receipts at `report_url`.
+    pub(crate) fn outgoing<'a>(
+        message: &'a SmsMessage,
+        report_url: Option<&'a str>,
+    ) -> super::OutgoingSms<'a> {
+        super::OutgoingSms {
+            app_id: "app",
+            otp_id: "123e4567-e89b-42d3-a456-426614174000",
+            message,
+            report_url,
         }
     }
 
@@ -502,18 +949,43 @@ mod tests {
             (
                 GatewayConfig::Twilio {
                     messaging_service_sid: None,
+                    credentials: None,
                 },
                 r#"{"type":"twilio"}"#,
             ),
             (
                 GatewayConfig::Twilio {
                     messaging_service_sid: Some("MG0123456789abcdef0123456789abcdef".into()),
+                    credentials: Some("EU".into()),
                 },
-                r#"{"type":"twilio","messagingServiceSid":"MG0123456789abcdef0123456789abcdef"}"#,
+                r#"{"type":"twilio","messagingServiceSid":"MG0123456789abcdef0123456789abcdef","credentials":"EU"}"#,
             ),
-            (GatewayConfig::Vonage, r#"{"type":"vonage"}"#),
-            (GatewayConfig::Smscx, r#"{"type":"smscx"}"#),
-            (GatewayConfig::Dexatel, r#"{"type":"dexatel"}"#),
+            (
+                GatewayConfig::Vonage { credentials: None },
+                r#"{"type":"vonage"}"#,
+            ),
+            (
+                GatewayConfig::Smscx { credentials: None },
+                r#"{"type":"smscx"}"#,
+            ),
+            (
+                GatewayConfig::Dexatel { credentials: None },
+                r#"{"type":"dexatel"}"#,
+            ),
+            (
+                GatewayConfig::Plivo {
+                    credentials: Some("US_2".into()),
+                },
+                r#"{"type":"plivo","credentials":"US_2"}"#,
+            ),
+            (
+                GatewayConfig::Sinch { credentials: None },
+                r#"{"type":"sinch"}"#,
+            ),
+            (
+                GatewayConfig::Infobip { credentials: None },
+                r#"{"type":"infobip"}"#,
+            ),
         ];
         for (config, json) in cases {
             assert_eq!(serde_json::to_string(&config).unwrap(), json);
@@ -531,7 +1003,150 @@ mod tests {
             GatewayConfig::Outbox.check(false),
             Err(GatewayError::OutboxDisabled)
         );
-        assert_eq!(GatewayConfig::Vonage.check(false), Ok(()));
+        assert_eq!(
+            GatewayConfig::Vonage { credentials: None }.check(false),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn credentials_names_are_secret_suffixes() {
+        let check = |name: &str| {
+            GatewayConfig::Sinch {
+                credentials: Some(name.into()),
+            }
+            .check(false)
+            .map_err(|e| e.code())
+        };
+        assert_eq!(check("EU"), Ok(()));
+        assert_eq!(check("US_10DLC"), Ok(()));
+        for bad in ["", "eu", "E-U", "A B", &"X".repeat(33)] {
+            assert_eq!(check(bad), Err(3006), "{bad}");
+        }
+    }
+
+    #[test]
+    fn named_credentials_read_suffixed_secrets_and_never_the_plain_ones() {
+        let env = test_support::FakeSettings(vec![
+            ("TWILIO_AUTH_TOKEN", "plain"),
+            ("TWILIO_AUTH_TOKEN_EU", "eu"),
+            ("TWILIO_API_BASE", "http://127.0.0.1:1"),
+        ]);
+        assert_eq!(
+            Named::new(&env, None)
+                .setting("TWILIO_AUTH_TOKEN")
+                .as_deref(),
+            Some("plain")
+        );
+        let eu = Named::new(&env, Some("EU"));
+        assert_eq!(eu.setting("TWILIO_AUTH_TOKEN").as_deref(), Some("eu"));
+        assert_eq!(
+            eu.setting("TWILIO_API_BASE").as_deref(),
+            Some("http://127.0.0.1:1")
+        );
+        let us = Named::new(&env, Some("US"));
+        assert_eq!(us.setting("TWILIO_AUTH_TOKEN"), None);
+    }
+
+    #[test]
+    fn the_whole_send_ends_before_the_dexatel_send_reservation() {
+        let budget =
+            fetch::millis_setting(Some("60000".into()), DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS);
+        assert_eq!(budget.as_millis() as u64, MAX_TIMEOUT_MS);
+    }
+
+    fn reply(status: u16, body: &str) -> Result<HttpReply, FetchError> {
+        Ok(HttpReply {
+            status,
+            body: body.into(),
+        })
+    }
+
+    /// A provider reading: 2xx is an id, `{}` is unreadable, the rest refused.
+    fn read(reply: &HttpReply) -> Result<Option<String>, GatewayError> {
+        match (reply.status, reply.body.as_str()) {
+            (200..=299, "{}") => Err(GatewayError::BadReply),
+            (200..=299, id) => Ok(Some(id.into())),
+            _ => Err(rejected(reply)),
+        }
+    }
+
+    #[test]
+    fn a_send_fails_over_only_when_the_message_provably_did_not_go_out() {
+        let next = |fetched| next_after(attempt_of(fetched, read));
+        // Taken.
+        assert_eq!(
+            next(reply(201, "SM1")),
+            Next::Done(Ok(Some("SM1".into())), DeliveryStatus::Pending)
+        );
+        // Not taken: the next gateway.
+        for status in [429, 503, 521, 523, 525, 526, 530] {
+            assert!(
+                matches!(next(reply(status, "")), Next::TryNext(_)),
+                "{status}"
+            );
+        }
+        assert_eq!(
+            next(Err(FetchError::Invalid)),
+            Next::TryNext(GatewayError::from(FetchError::Invalid))
+        );
+        assert_eq!(
+            next(Err(FetchError::Unreachable)),
+            Next::TryNext(GatewayError::Unreachable)
+        );
+        // Maybe taken: kept, never sent again.
+        for fetched in [
+            reply(500, ""),
+            reply(502, ""),
+            reply(504, ""),
+            reply(520, ""),
+            reply(200, "{}"),
+            Err(FetchError::Timeout),
+        ] {
+            assert_eq!(
+                next(fetched.clone()),
+                Next::Done(Ok(None), DeliveryStatus::Unknown),
+                "{fetched:?}"
+            );
+        }
+        // Refused: the answer, no failover.
+        assert_eq!(
+            next(reply(400, r#"{"code":21211}"#)),
+            Next::Done(
+                Err(GatewayError::Rejected {
+                    status: 400,
+                    provider_code: Some("21211".into())
+                }),
+                DeliveryStatus::Pending
+            )
+        );
+        assert!(matches!(next(reply(401, "")), Next::Done(Err(_), _)));
+    }
+
+    #[test]
+    fn receipt_urls_name_the_provider_app_and_otp_and_carry_the_token_when_unsigned() {
+        assert_eq!(
+            report_url(
+                "https://otp.example.com/",
+                "twilio",
+                "app",
+                "otp-1",
+                None,
+                None
+            ),
+            "https://otp.example.com/dlr/twilio/app?otp=otp-1"
+        );
+        assert_eq!(
+            report_url(
+                "https://otp.example.com",
+                "sinch",
+                "app",
+                "otp-1",
+                Some("EU"),
+                Some("tok")
+            ),
+            "https://otp.example.com/dlr/sinch/app?otp=otp-1&cred=EU&token=tok"
+        );
     }
 
     #[test]
@@ -555,6 +1170,7 @@ mod tests {
         let check = |sid: &str| {
             GatewayConfig::Twilio {
                 messaging_service_sid: Some(sid.into()),
+                credentials: None,
             }
             .check(false)
         };
@@ -577,11 +1193,12 @@ mod tests {
             GatewayError::NotConfigured("TWILIO_AUTH_TOKEN"),
             GatewayError::InvalidConfig("gateway url must be an https url"),
             GatewayError::OutboxDisabled,
+            GatewayError::Busy { status: 429 },
         ];
         let codes: Vec<u16> = all.iter().map(GatewayError::code).collect();
-        assert_eq!(codes, (3001..=3007).collect::<Vec<_>>());
+        assert_eq!(codes, (3001..=3008).collect::<Vec<_>>());
         let statuses: Vec<u16> = all.iter().map(GatewayError::http_status).collect();
-        assert_eq!(statuses, [502, 504, 502, 502, 503, 400, 400]);
+        assert_eq!(statuses, [502, 504, 502, 502, 503, 400, 400, 503]);
         for err in &all {
             assert!(!err.message().is_empty());
         }

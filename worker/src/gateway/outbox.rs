@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use worker::kv::KvStore;
 use worker::Env;
 
-use super::{to_json, GatewayError, OutgoingSms, Receipt};
+use super::{to_json, GatewayError, OutgoingSms};
 use crate::config::is_development;
 
 /// Binding of the outbox's KV namespace (development only).
@@ -102,7 +102,7 @@ async fn load(kv: &KvStore, key: &str) -> Result<Vec<OutboxMessage>, GatewayErro
 }
 
 /// Keeps `sms` as the newest message of its destination.
-pub(super) async fn store(env: &Env, sms: &OutgoingSms<'_>) -> Result<Receipt, GatewayError> {
+pub(super) async fn store(env: &Env, sms: &OutgoingSms<'_>) -> Result<(), GatewayError> {
     let kv = namespace(env)?;
     let key = key(&sms.message.to);
     let now = (worker::Date::now().as_millis() / 1000) as UnixSeconds;
@@ -120,7 +120,7 @@ pub(super) async fn store(env: &Env, sms: &OutgoingSms<'_>) -> Result<Receipt, G
             worker::console_error!("outbox: write failed: {err}");
             GatewayError::Unreachable
         })?;
-    Ok(Receipt { message_id: None })
+    Ok(())
 }
 
 /// The newest `limit` (at most [`KEEP`]) messages sent to `e164`, newest first.
@@ -148,6 +148,7 @@ mod tests {
                 app_id: "app",
                 otp_id: &format!("otp-{n}"),
                 message: &msg,
+                report_url: None,
             },
             1_700_000_000 + n as i64,
         )
@@ -161,6 +162,7 @@ mod tests {
                 app_id: "app_1",
                 otp_id: "otp_1",
                 message: &msg,
+                report_url: None,
             },
             1_700_000_000,
         );

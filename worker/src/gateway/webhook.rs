@@ -2,14 +2,30 @@
 //! `{"type": "sms.send", "data": {otpId, appId, to, from, text, language, encoding, parts}}`
 //! to the application's own URL, signed with Standard Webhooks headers and the
 //! application's webhook secret (as the status callbacks are). Any 2xx is success;
-//! a `messageId` or `id` in a JSON reply is kept as the receipt's id.
+//! a `messageId` or `id` in a JSON reply is kept as the message id. The URL is
+//! checked again before each send with the core's rule (private hosts only in
+//! development), and a secret the core refuses signs nothing.
+//!
+//! Receipts: the receiver may report delivery to `/dlr/webhook/{appId}` with
+//! `{"type": "sms.status", "data": {"otpId", "messageId"?, "status":
+//! "delivered" | "undelivered" | "failed", "errorCode"?}}`, signed the same way
+//! with the same secret, at most [`RECEIPT_TOLERANCE`] seconds old.
 
 use otp_core::sms::SmsEncoding;
+use otp_core::time::UnixSeconds;
+use otp_core::webhook::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 use serde::Serialize;
 
+use super::delivery::{clean_error_code, clean_id, DeliveryReport, DeliveryStatus};
 use super::fetch::{HttpReply, PostRequest};
-use super::{receipt_on_2xx, to_json, GatewayError, OutgoingSms, Provider, Receipt};
+use super::receipts::{any_equal, Inbound, ReceiptError};
+use super::{id_on_2xx, text_at, to_json, GatewayError, OutgoingSms, Provider};
 use crate::signing;
+
+/// Most seconds between a receipt's `webhook-timestamp` and now, either way.
+pub(crate) const RECEIPT_TOLERANCE: i64 = 300;
+/// The event `type` of a receipt.
+pub(crate) const RECEIPT_TYPE: &str = "sms.status";
 
 /// The event `type` of a send request.
 pub(crate) const EVENT_TYPE: &str = "sms.send";
@@ -47,7 +63,8 @@ struct Data<'a> {
 
 impl<'a> Webhook<'a> {
     /// A webhook request to `url` signed with `secret` at `timestamp` (Unix
-    /// seconds), under a fresh `webhook-id`. An empty secret is `NotConfigured`.
+    /// seconds), under a fresh `webhook-id`. A secret the core refuses (not
+    /// `whsec_` + base64 of 24-64 bytes) is `NotConfigured`: nothing is sent.
     pub(super) fn new(url: &'a str, secret: &'a str, timestamp: i64) -> Result<Self, GatewayError> {
         Self::with_id(url, secret, timestamp, signing::new_message_id())
     }
@@ -58,7 +75,7 @@ impl<'a> Webhook<'a> {
         timestamp: i64,
         msg_id: String,
     ) -> Result<Self, GatewayError> {
-        if secret.trim().is_empty() {
+        if signing::check_secret(secret).is_err() {
             return Err(GatewayError::NotConfigured(
                 "the application's webhookSecret",
             ));
@@ -105,9 +122,55 @@ impl Provider for Webhook<'_> {
         })
     }
 
-    fn receipt(&self, reply: &HttpReply) -> Result<Receipt, GatewayError> {
-        receipt_on_2xx(reply, ID_POINTERS)
+    fn accepted(&self, reply: &HttpReply) -> Result<Option<String>, GatewayError> {
+        id_on_2xx(reply, ID_POINTERS)
     }
+}
+
+/// Checks a receipt's Standard Webhooks signature under `secret` and its age at
+/// `now`, and reads it.
+pub(super) fn read_receipt(
+    inbound: &Inbound,
+    secret: &str,
+    now: UnixSeconds,
+) -> Result<DeliveryReport, ReceiptError> {
+    let header = |name| inbound.header(name).ok_or(ReceiptError::Unauthorized);
+    let (id, timestamp, signatures) = (
+        header(HEADER_ID)?,
+        header(HEADER_TIMESTAMP)?,
+        header(HEADER_SIGNATURE)?,
+    );
+    let timestamp: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| ReceiptError::Unauthorized)?;
+    if (now - timestamp).abs() > RECEIPT_TOLERANCE || signing::check_secret(secret).is_err() {
+        return Err(ReceiptError::Unauthorized);
+    }
+    let expected = signing::sign(secret, id, timestamp, &inbound.body);
+    if expected.is_empty() || !any_equal(signatures, ' ', &expected) {
+        return Err(ReceiptError::Unauthorized);
+    }
+    let json = inbound.json()?;
+    if json.pointer("/type").and_then(|t| t.as_str()) != Some(RECEIPT_TYPE) {
+        return Err(ReceiptError::Unreadable);
+    }
+    let otp_id = text_at(&json, "/data/otpId").ok_or(ReceiptError::Unreadable)?;
+    let status = json
+        .pointer("/data/status")
+        .and_then(|s| s.as_str())
+        .ok_or(ReceiptError::Unreadable)?;
+    Ok(DeliveryReport {
+        message_id: text_at(&json, "/data/messageId").and_then(|id| clean_id(&id)),
+        status: match status {
+            "delivered" => Some(DeliveryStatus::Delivered),
+            "undelivered" => Some(DeliveryStatus::Undelivered),
+            "failed" => Some(DeliveryStatus::Failed),
+            _ => None,
+        },
+        error_code: text_at(&json, "/data/errorCode").and_then(|c| clean_error_code(&c)),
+        otp_id: Some(otp_id),
+    })
 }
 
 #[cfg(test)]
@@ -135,6 +198,7 @@ mod tests {
             app_id: "app_1",
             otp_id: "123e4567-e89b-42d3-a456-426614174000",
             message: &msg,
+            report_url: None,
         };
         let req = webhook().request(&sms).unwrap();
         assert_eq!(req.url, "https://hooks.example.com/sms");
@@ -166,12 +230,62 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_secret_is_not_configured() {
+    fn a_secret_the_core_refuses_is_not_configured() {
+        for secret in [" ", "not-whsec", "whsec_c2hvcnQ="] {
+            assert_eq!(
+                Webhook::new("https://x.test", secret, 1)
+                    .err()
+                    .map(|e| e.code()),
+                Some(3005),
+                "{secret}"
+            );
+        }
+    }
+
+    fn receipt(body: &str, secret: &str, timestamp: i64) -> Inbound {
+        let mut inbound = crate::gateway::receipts::test_support::post(
+            "https://otp.example.com/dlr/webhook/app",
+            "application/json",
+            body,
+        );
+        for (name, value) in signing::signed_headers(secret, "msg_1", timestamp, body) {
+            inbound.headers.push((name.into(), value));
+        }
+        inbound
+    }
+
+    #[test]
+    fn signed_receipts_are_read_and_forged_old_or_odd_ones_refused() {
+        let body = r#"{"type":"sms.status","data":{"otpId":"123e4567-e89b-42d3-a456-426614174000","messageId":"m-1","status":"failed","errorCode":"E42"}}"#;
+        let now = 1_700_000_000;
         assert_eq!(
-            Webhook::new("https://x.test", " ", 1)
-                .err()
-                .map(|e| e.code()),
-            Some(3005)
+            read_receipt(&receipt(body, SECRET, now - 10), SECRET, now),
+            Ok(DeliveryReport {
+                message_id: Some("m-1".into()),
+                status: Some(DeliveryStatus::Failed),
+                error_code: Some("E42".into()),
+                otp_id: Some("123e4567-e89b-42d3-a456-426614174000".into()),
+            })
+        );
+        let other = "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        assert_eq!(
+            read_receipt(&receipt(body, other, now), SECRET, now),
+            Err(ReceiptError::Unauthorized)
+        );
+        assert_eq!(
+            read_receipt(&receipt(body, SECRET, now - 301), SECRET, now),
+            Err(ReceiptError::Unauthorized)
+        );
+        let mut changed = receipt(body, SECRET, now);
+        changed.body = changed.body.replace("failed", "delivered");
+        assert_eq!(
+            read_receipt(&changed, SECRET, now),
+            Err(ReceiptError::Unauthorized)
+        );
+        let odd = r#"{"type":"sms.send","data":{}}"#;
+        assert_eq!(
+            read_receipt(&receipt(odd, SECRET, now), SECRET, now),
+            Err(ReceiptError::Unreadable)
         );
     }
 
@@ -182,18 +296,16 @@ mod tests {
             body: body.into(),
         };
         assert_eq!(
-            webhook().receipt(&reply(202, r#"{"messageId":"m-1"}"#)),
-            Ok(Receipt {
-                message_id: Some("m-1".into())
-            })
+            webhook().accepted(&reply(202, r#"{"messageId":"m-1"}"#)),
+            Ok(Some("m-1".into()))
         );
-        assert_eq!(webhook().receipt(&reply(204, "")), Ok(Receipt::default()));
+        assert_eq!(webhook().accepted(&reply(204, "")), Ok(None));
         assert_eq!(
-            webhook().receipt(&reply(302, "")).map_err(|e| e.code()),
+            webhook().accepted(&reply(302, "")).map_err(|e| e.code()),
             Err(3001)
         );
         assert_eq!(
-            webhook().receipt(&reply(404, "")).map_err(|e| e.code()),
+            webhook().accepted(&reply(404, "")).map_err(|e| e.code()),
             Err(3001)
         );
     }

@@ -136,10 +136,9 @@ pub(crate) fn facts(
     })
 }
 
-/// Whether `phone` is one of the application's test numbers. Applications have
-/// none yet: the flag is stored (and `includeTest` honoured) for when they do.
-fn is_test_number(_app: &AppRecord, _phone: &PhoneNumber) -> bool {
-    false
+/// Whether `phone` is one of the application's test numbers (`policy.testNumbers`).
+fn is_test_number(app: &AppRecord, phone: &PhoneNumber) -> bool {
+    app.policy.test_code(phone).is_some()
 }
 
 /// One thing to record, as the shards keep and send them (externally tagged,

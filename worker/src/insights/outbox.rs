@@ -5,8 +5,10 @@
 //! # Storage (in the shard's own storage)
 //!
 //! - `x:{sequence, 12 digits}`: the items of one operation, as JSON text;
-//! - `x#`: the next sequence number, as JSON text (never reused: it names the
-//!   events in D1).
+//! - `x#`: the first sequence number no instance has taken, as JSON text. An
+//!   instance reserves [`RESERVED`] numbers at a time (written with the entry that
+//!   takes the first of them), so a number is never used twice, even by an
+//!   instance that was evicted: it names events in D1.
 //!
 //! The flush reads the application's id from the shard's `app` key.
 
@@ -27,10 +29,12 @@ use crate::service::shard::{ShardOp, ShardReply, ShardRequest};
 const PREFIX: &str = "x:";
 const SEQUENCE: &str = "x#";
 /// Operations' entries sent to D1 in one batch.
-const BATCH_ENTRIES: usize = 32;
+const BATCH_ENTRIES: usize = 128;
 /// How long the flush after a reply waits, so that the writes of a busy shard go
 /// to D1 together (about one batch a second per shard at most).
 const FLUSH_DELAY: Duration = Duration::from_millis(1_000);
+/// Sequence numbers reserved per write of `x#`.
+const RESERVED: u64 = 1_024;
 /// The alarm comes back this many seconds after a write (or a failed flush): what
 /// an interrupted flush left is sent then.
 pub(crate) const RETRY_SECONDS: i64 = 60;
@@ -46,7 +50,7 @@ pub(crate) fn derive(
     let mut items = Vec::new();
     // The SMS this operation is about to send, and what the shard cannot know of it.
     let (sent, facts) = match (&request.op, reply) {
-        (ShardOp::Create { record, facts }, ShardReply::Done) => (Some(record), facts.as_ref()),
+        (ShardOp::Create { record, facts, .. }, ShardReply::Done) => (Some(record), facts.as_ref()),
         (ShardOp::BeginSend { facts, .. }, ShardReply::Sending { record, .. }) => {
             (Some(record), facts.as_ref())
         }
@@ -127,14 +131,34 @@ pub(crate) fn derive(
     items
 }
 
+/// The records an operation's request or reply already holds as stored after it
+/// (the others it changed are read back from storage).
+pub(crate) fn known_records<'a>(
+    request: &'a ShardRequest,
+    reply: &'a ShardReply,
+) -> Vec<&'a OtpRecord> {
+    match (&request.op, reply) {
+        (ShardOp::Create { record, .. }, ShardReply::Done) => vec![record],
+        (_, ShardReply::Applied { record, .. }) | (_, ShardReply::Sending { record, .. }) => {
+            vec![record]
+        }
+        (_, ShardReply::Checked { matched, changed }) => matched
+            .iter()
+            .map(|(record, _)| record)
+            .chain(changed)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// A shard's outbox of insights items.
 pub(crate) struct Outbox {
     /// Whether insights are on (the D1 binding exists).
     on: bool,
     /// Names this shard's events: the start of the object's id.
     tag: Rc<str>,
-    /// The next sequence number, once read.
-    next: Cell<Option<u64>>,
+    /// The next sequence number and the end of this instance's reservation, once read.
+    next: Cell<Option<(u64, u64)>>,
     /// A flush after a reply is waiting or running; `again`: items came meanwhile.
     flushing: Rc<Cell<bool>>,
     again: Rc<Cell<bool>>,
@@ -163,9 +187,12 @@ impl Outbox {
         if items.is_empty() {
             return Ok(());
         }
-        let seq = match self.next.get() {
-            Some(n) => n,
-            None => storage_get::<u64>(storage, SEQUENCE).await?.unwrap_or(0),
+        let (seq, reserved) = match self.next.get() {
+            Some(next) => next,
+            None => {
+                let free = storage_get::<u64>(storage, SEQUENCE).await?.unwrap_or(0);
+                (free, free)
+            }
         };
         let entries = Object::new();
         Reflect::set(
@@ -173,13 +200,19 @@ impl Outbox {
             &JsValue::from_str(&entry_key(seq)),
             &JsValue::from_str(&serde_json::to_string(items)?),
         )?;
-        Reflect::set(
-            &entries,
-            &JsValue::from_str(SEQUENCE),
-            &JsValue::from_str(&(seq + 1).to_string()),
-        )?;
+        let reserved = if seq < reserved {
+            reserved
+        } else {
+            let end = seq + RESERVED;
+            Reflect::set(
+                &entries,
+                &JsValue::from_str(SEQUENCE),
+                &JsValue::from_str(&end.to_string()),
+            )?;
+            end
+        };
         storage.put_multiple_raw(entries).await?;
-        self.next.set(Some(seq + 1));
+        self.next.set(Some((seq + 1, reserved)));
         Ok(())
     }
 
@@ -250,33 +283,23 @@ async fn flush(storage: &Storage, env: &Env, tag: &str) -> Result<()> {
             .list_with_options(ListOptions::new().prefix(PREFIX).limit(BATCH_ENTRIES))
             .await?;
         let mut keys = Vec::new();
-        let mut statements = Vec::new();
-        let mut failed = None;
+        let mut entries = Vec::new();
         page.for_each(&mut |value, key| {
             let (Some(key), Some(text)) = (key.as_string(), value.as_string()) else {
                 return;
             };
-            let seq = key.strip_prefix(PREFIX).unwrap_or_default().to_owned();
+            let seq = key.strip_prefix(PREFIX).unwrap_or_default();
             match serde_json::from_str::<Vec<Item>>(&text) {
-                Ok(items) => {
-                    for (i, item) in items.iter().enumerate() {
-                        let id = format!("{tag}-{seq}-{i}");
-                        if let Err(e) = sql::statements(&db, &app_id, &id, item, &mut statements) {
-                            failed = Some(e);
-                        }
-                    }
-                }
+                Ok(items) => entries.push((format!("{tag}-{seq}"), items)),
                 // Never sent: nothing else can read it either.
                 Err(e) => worker::console_error!("insights: unreadable outbox entry {key}: {e}"),
             }
             keys.push(key);
         });
-        if let Some(e) = failed {
-            return Err(e);
-        }
         if keys.is_empty() {
             return Ok(());
         }
+        let statements = sql::statements(&db, &app_id, &entries)?;
         if !statements.is_empty() {
             db.batch(statements).await?;
         }

@@ -1,10 +1,13 @@
-//! Writes to the insights database: the statements of each outbox item, and the
+//! Writes to the insights database: the statements of one flush of a shard's
+//! outbox (at most five, each taking all its rows as one JSON array), and the
 //! scheduled job's expiry and retention.
 //!
 //! Every statement is idempotent and order-independent, so a batch applied twice,
 //! or after a later one, leaves the same rows:
 //!
 //! - events are inserted once, keyed by their id (`{shard}-{sequence}-{index}`);
+//!   a send is taken back by an `unsent` event that copies the OTP's last send
+//!   before it (by id);
 //! - an OTP row only moves forward: its status by rank (PENDING, then EXPIRED,
 //!   then a final one: VERIFIED, FAILED, CANCELLED, UNSENT, and above all REFUSED,
 //!   which a Dexatel send refused after its shard made the record ends as),
@@ -13,6 +16,7 @@
 //!   computed again after each such event.
 
 use otp_core::time::UnixSeconds;
+use serde::Serialize;
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Result};
 
@@ -29,11 +33,19 @@ macro_rules! rank {
     };
 }
 
-const UPSERT_OTP: &str = concat!(
+// Each statement takes the rows of a whole flush as one JSON array (`json_each`,
+// fields read with `->>`): one D1 call and five statements at most per flush,
+// whatever its size.
+
+const UPSERT_OTPS: &str = concat!(
     "INSERT INTO otps (otp_id, app_id, dialect, country, num_range, number_hash, gateway, test, \
      track_id, status, status_at, attempts, max_attempts, created_at, expires_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
-     ON CONFLICT (otp_id) DO UPDATE SET \
+     SELECT value ->> '$.otpId', ?1, value ->> '$.dialect', value ->> '$.country', \
+     value ->> '$.range', value ->> '$.number', value ->> '$.gateway', value ->> '$.test', \
+     value ->> '$.trackId', value ->> '$.status', value ->> '$.statusAt', \
+     value ->> '$.attempts', value ->> '$.maxAttempts', value ->> '$.createdAt', \
+     value ->> '$.expiresAt' \
+     FROM json_each(?2) WHERE true ON CONFLICT (otp_id) DO UPDATE SET \
      dialect = coalesce(otps.dialect, excluded.dialect), \
      num_range = coalesce(otps.num_range, excluded.num_range), \
      number_hash = coalesce(otps.number_hash, excluded.number_hash), \
@@ -52,32 +64,34 @@ const UPSERT_OTP: &str = concat!(
      attempts = max(otps.attempts, excluded.attempts)"
 );
 
-const GONE: &str = "UPDATE otps SET status = 'UNSENT', status_at = ?2 \
-                    WHERE otp_id = ?1 AND status IN ('PENDING', 'EXPIRED')";
+const GONE: &str = "UPDATE otps SET status = 'UNSENT', status_at = g.at \
+     FROM (SELECT value ->> '$.otpId' AS otp_id, value ->> '$.at' AS at FROM json_each(?1)) AS g \
+     WHERE otps.otp_id = g.otp_id AND otps.status IN ('PENDING', 'EXPIRED')";
 
-const SEND: &str = "INSERT INTO events (id, app_id, kind, at, otp_id, gateway, sms, parts, cost) \
-                    VALUES (?1, ?2, 'send', ?3, ?4, ?5, 1, ?6, ?7) ON CONFLICT (id) DO NOTHING";
+const EVENTS: &str = "INSERT INTO events (id, app_id, kind, at, otp_id, op, result, reason, code, \
+     until_at, dialect, country, num_range, number_hash, gateway, sms, parts, cost) \
+     SELECT value ->> '$.id', ?1, value ->> '$.kind', value ->> '$.at', value ->> '$.otpId', \
+     value ->> '$.op', value ->> '$.result', value ->> '$.reason', value ->> '$.code', \
+     value ->> '$.until', value ->> '$.dialect', value ->> '$.country', value ->> '$.range', \
+     value ->> '$.number', value ->> '$.gateway', coalesce(value ->> '$.sms', 0), \
+     coalesce(value ->> '$.parts', 0), coalesce(value ->> '$.cost', 0) \
+     FROM json_each(?2) WHERE true ON CONFLICT (id) DO NOTHING";
 
-// The send taken back is the OTP's last one: sends of one OTP come from one shard,
-// whose ids sort in its order, and a send is taken back before the next is made.
+// The send taken back is the OTP's last one before the taking back: sends of one
+// OTP come from one shard, whose event ids sort in its order.
 const UNSENT: &str =
     "INSERT INTO events (id, app_id, kind, at, otp_id, gateway, sms, parts, cost) \
-                      SELECT ?1, app_id, 'unsent', ?3, otp_id, gateway, -1, -parts, -cost \
-                      FROM events WHERE otp_id = ?2 AND kind = 'send' ORDER BY id DESC LIMIT 1 \
-                      ON CONFLICT (id) DO NOTHING";
+     SELECT u.id, s.app_id, 'unsent', u.at, s.otp_id, s.gateway, -1, -s.parts, -s.cost \
+     FROM (SELECT value ->> '$.id' AS id, value ->> '$.otpId' AS otp_id, value ->> '$.at' AS at \
+     FROM json_each(?1)) AS u \
+     JOIN events AS s ON s.id = (SELECT e.id FROM events AS e WHERE e.otp_id = u.otp_id \
+     AND e.kind = 'send' AND e.id < u.id ORDER BY e.id DESC LIMIT 1) \
+     WHERE true ON CONFLICT (id) DO NOTHING";
 
 const COUNTERS: &str = "UPDATE otps SET (sms, parts, cost) = \
-                        (SELECT coalesce(sum(sms), 0), coalesce(sum(parts), 0), coalesce(sum(cost), 0) \
-                         FROM events WHERE otp_id = ?1) WHERE otp_id = ?1";
-
-const CHECK: &str = "INSERT INTO events (id, app_id, kind, at, otp_id, result, number_hash) \
-                     VALUES (?1, ?2, 'check', ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING";
-
-const REFUSED: &str =
-    "INSERT INTO events (id, app_id, kind, at, otp_id, op, reason, code, until_at, \
-                       dialect, country, num_range, number_hash, gateway) \
-                       VALUES (?1, ?2, 'refused', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
-                       ON CONFLICT (id) DO NOTHING";
+     (SELECT coalesce(sum(e.sms), 0), coalesce(sum(e.parts), 0), coalesce(sum(e.cost), 0) \
+     FROM events AS e WHERE e.otp_id = otps.otp_id) \
+     WHERE otp_id IN (SELECT value FROM json_each(?1))";
 
 const EXPIRE: &str = "UPDATE otps SET status = 'EXPIRED', status_at = expires_at \
                       WHERE status = 'PENDING' AND expires_at <= ?1";
@@ -87,114 +101,218 @@ const DELETE_CHUNK: u32 = 5_000;
 /// Statements of the retention per run (the rest waits for the next run).
 const DELETE_ROUNDS: u32 = 20;
 
-fn text(s: &str) -> JsValue {
-    JsValue::from_str(s)
-}
-
-fn opt(s: Option<&str>) -> JsValue {
-    s.map_or(JsValue::NULL, JsValue::from_str)
-}
-
 fn int(n: i64) -> JsValue {
     JsValue::from_f64(n as f64)
 }
 
-/// Appends the statements that record `item` (event id `id`) of `app_id`.
+/// An OTP's row, as JSON for [`UPSERT_OTPS`].
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OtpJson<'a> {
+    otp_id: &'a str,
+    dialect: Option<&'a str>,
+    country: &'a str,
+    range: Option<&'a str>,
+    number: Option<&'a str>,
+    gateway: Option<&'a str>,
+    test: u8,
+    track_id: Option<&'a str>,
+    status: &'a str,
+    status_at: UnixSeconds,
+    attempts: u32,
+    max_attempts: u32,
+    created_at: UnixSeconds,
+    expires_at: UnixSeconds,
+}
+
+/// An event's row, as JSON for [`EVENTS`] and [`UNSENT`] (absent fields are null).
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct EventJson<'a> {
+    id: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    kind: &'a str,
+    at: UnixSeconds,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    otp_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    op: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    until: Option<UnixSeconds>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dialect: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    country: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    range: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    number: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gateway: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parts: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost: Option<f64>,
+}
+
+/// The rows of one flush, by statement.
+#[derive(Default)]
+struct Rows<'a> {
+    otps: Vec<OtpJson<'a>>,
+    gone: Vec<EventJson<'a>>,
+    events: Vec<EventJson<'a>>,
+    unsent: Vec<EventJson<'a>>,
+    counted: Vec<&'a str>,
+}
+
+/// The statements that record `entries` of `app_id`: the items of one shard's
+/// operations, each with the event ids' prefix of its operation
+/// (`{shard}-{sequence}`), in the shard's order.
 pub(crate) fn statements(
     db: &D1Database,
     app_id: &str,
-    id: &str,
-    item: &Item,
-    out: &mut Vec<D1PreparedStatement>,
-) -> Result<()> {
-    match item {
-        Item::Otp(row) => out.push(upsert(db, app_id, row)?),
-        Item::Gone { otp_id, at } => {
-            out.push(db.prepare(GONE).bind(&[text(otp_id), int(*at)])?);
+    entries: &[(String, Vec<Item>)],
+) -> Result<Vec<D1PreparedStatement>> {
+    let mut rows = Rows::default();
+    for (prefix, items) in entries {
+        for (i, item) in items.iter().enumerate() {
+            rows.add(format!("{prefix}-{i}"), item);
         }
-        Item::Send {
-            otp_id,
-            at,
-            parts,
-            cost,
-            gateway,
-        } => {
-            out.push(db.prepare(SEND).bind(&[
-                text(id),
-                text(app_id),
-                int(*at),
-                text(otp_id),
-                opt(gateway.as_deref()),
-                int(i64::from(*parts)),
-                JsValue::from_f64(*cost),
-            ])?);
-            out.push(db.prepare(COUNTERS).bind(&[text(otp_id)])?);
-        }
-        Item::Unsent { otp_id, at } => {
-            out.push(
-                db.prepare(UNSENT)
-                    .bind(&[text(id), text(otp_id), int(*at)])?,
-            );
-            out.push(db.prepare(COUNTERS).bind(&[text(otp_id)])?);
-        }
-        Item::Check {
-            otp_id,
-            at,
-            result,
-            number,
-        } => {
-            out.push(db.prepare(CHECK).bind(&[
-                text(id),
-                text(app_id),
-                int(*at),
-                opt(otp_id.as_deref()),
-                text(result),
-                opt(number.as_deref()),
-            ])?);
-        }
-        Item::Refused(r) => out.push(refused(db, app_id, id, r)?),
     }
-    Ok(())
+    let app = JsValue::from_str(app_id);
+    let mut out = Vec::with_capacity(5);
+    if !rows.otps.is_empty() {
+        out.push(
+            db.prepare(UPSERT_OTPS)
+                .bind(&[app.clone(), json(&rows.otps)?])?,
+        );
+    }
+    if !rows.gone.is_empty() {
+        out.push(db.prepare(GONE).bind(&[json(&rows.gone)?])?);
+    }
+    if !rows.events.is_empty() {
+        out.push(db.prepare(EVENTS).bind(&[app, json(&rows.events)?])?);
+    }
+    if !rows.unsent.is_empty() {
+        out.push(db.prepare(UNSENT).bind(&[json(&rows.unsent)?])?);
+    }
+    if !rows.counted.is_empty() {
+        rows.counted.sort_unstable();
+        rows.counted.dedup();
+        out.push(db.prepare(COUNTERS).bind(&[json(&rows.counted)?])?);
+    }
+    Ok(out)
 }
 
-fn upsert(db: &D1Database, app_id: &str, row: &OtpRow) -> Result<D1PreparedStatement> {
+/// The rows of a statement as one JSON text parameter.
+fn json<T: Serialize>(rows: &T) -> Result<JsValue> {
+    Ok(JsValue::from_str(&serde_json::to_string(rows)?))
+}
+
+impl<'a> Rows<'a> {
+    fn add(&mut self, id: String, item: &'a Item) {
+        match item {
+            Item::Otp(row) => self.otps.push(otp(row)),
+            Item::Gone { otp_id, at } => self.gone.push(EventJson {
+                id,
+                at: *at,
+                otp_id: Some(otp_id),
+                ..EventJson::default()
+            }),
+            Item::Send {
+                otp_id,
+                at,
+                parts,
+                cost,
+                gateway,
+            } => {
+                self.events.push(EventJson {
+                    id,
+                    kind: "send",
+                    at: *at,
+                    otp_id: Some(otp_id),
+                    gateway: gateway.as_deref(),
+                    sms: Some(1),
+                    parts: Some(*parts),
+                    cost: Some(*cost),
+                    ..EventJson::default()
+                });
+                self.counted.push(otp_id);
+            }
+            Item::Unsent { otp_id, at } => {
+                self.unsent.push(EventJson {
+                    id,
+                    at: *at,
+                    otp_id: Some(otp_id),
+                    ..EventJson::default()
+                });
+                self.counted.push(otp_id);
+            }
+            Item::Check {
+                otp_id,
+                at,
+                result,
+                number,
+            } => self.events.push(EventJson {
+                id,
+                kind: "check",
+                at: *at,
+                otp_id: otp_id.as_deref(),
+                result: Some(result),
+                number: number.as_deref(),
+                ..EventJson::default()
+            }),
+            Item::Refused(r) => self.events.push(refused(id, r)),
+        }
+    }
+}
+
+fn otp(row: &OtpRow) -> OtpJson<'_> {
     let facts = row.facts.as_ref();
-    db.prepare(UPSERT_OTP).bind(&[
-        text(&row.otp_id),
-        text(app_id),
-        opt(facts.map(|f| f.dialect.as_str())),
-        text(&row.country),
-        opt(facts.map(|f| f.range.as_str())),
-        opt(facts.map(|f| f.number.as_str())),
-        opt(facts.map(|f| f.gateway.as_str())),
-        int(i64::from(facts.is_some_and(|f| f.test))),
-        opt(row.track_id.as_deref()),
-        text(&row.status),
-        int(row.status_at),
-        int(i64::from(row.attempts)),
-        int(i64::from(row.max_attempts)),
-        int(row.created_at),
-        int(row.expires_at),
-    ])
+    OtpJson {
+        otp_id: &row.otp_id,
+        dialect: facts.map(|f| f.dialect.as_str()),
+        country: &row.country,
+        range: facts.map(|f| f.range.as_str()),
+        number: facts.map(|f| f.number.as_str()),
+        gateway: facts.map(|f| f.gateway.as_str()),
+        test: u8::from(facts.is_some_and(|f| f.test)),
+        track_id: row.track_id.as_deref(),
+        status: &row.status,
+        status_at: row.status_at,
+        attempts: row.attempts,
+        max_attempts: row.max_attempts,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+    }
 }
 
-fn refused(db: &D1Database, app_id: &str, id: &str, r: &Refusal) -> Result<D1PreparedStatement> {
+fn refused(id: String, r: &Refusal) -> EventJson<'_> {
     let facts = r.facts.as_ref();
-    db.prepare(REFUSED).bind(&[
-        text(id),
-        text(app_id),
-        int(r.at),
-        opt(r.otp_id.as_deref()),
-        text(r.op.as_str()),
-        text(&r.reason),
-        int(i64::from(r.code)),
-        r.until.map_or(JsValue::NULL, int),
-        opt(facts.map(|f| f.dialect.as_str())),
-        opt(r.country.as_deref()),
-        opt(facts.map(|f| f.range.as_str())),
-        opt(facts.map(|f| f.number.as_str())),
-        opt(facts.map(|f| f.gateway.as_str())),
-    ])
+    EventJson {
+        id,
+        kind: "refused",
+        at: r.at,
+        otp_id: r.otp_id.as_deref(),
+        op: Some(r.op.as_str()),
+        reason: Some(&r.reason),
+        code: Some(r.code),
+        until: r.until,
+        dialect: facts.map(|f| f.dialect.as_str()),
+        country: r.country.as_deref(),
+        range: facts.map(|f| f.range.as_str()),
+        number: facts.map(|f| f.number.as_str()),
+        gateway: facts.map(|f| f.gateway.as_str()),
+        ..EventJson::default()
+    }
 }
 
 /// The rows a statement changed.

@@ -1,63 +1,86 @@
 //! Admission: the application's send policy for one SMS, decided before anything
-//! is stored or sent: the destination country, then the caps per phone, per
-//! application and per end-user address and the daily budget, taken together from the
-//! application's rate-limit object (all or none). What a send took is given back
-//! when its SMS is not sent, so a refused or failed send costs nothing.
+//! is stored or sent: the destination country and the message's parts, then the
+//! caps per phone, per application, per end-user address and per destination
+//! country and the daily budget, and the fraud guard (`crate::fraud`), taken
+//! together from the application's rate-limit object (all or none). Spend caps
+//! count SMS parts (a 15-part message counts 15); per-number caps count messages.
+//! What a send took is given back when its SMS is not sent, so a refused or failed
+//! send costs nothing.
 
-use otp_core::limits::budget_units;
+use otp_core::fraud::Ticket;
 use otp_core::otp::PlannedOtp;
 
 use crate::apps::AppRecord;
 use crate::context::RequestContext;
 use crate::error::ApiResult;
+use crate::fraud::{GuardCheck, GuardRef};
 use crate::limiter::{self, RateLimits, Take};
 
-/// An SMS the send policy let through; its budget is given back if it is not sent.
+/// An SMS the send policy let through; what it took is given back if it is not sent.
 pub(crate) struct Admission {
     charged: u64,
+    /// Where the guard counted it, and what to undo (what shadow mode would have
+    /// refused is recorded by the guard itself, for its admin view).
+    guard: Option<(GuardRef, Ticket)>,
 }
 
-/// Takes the SMS of `planned` from the application's buckets, or refuses it
-/// (429 with the rate-limit headers, or 403 for a country).
+/// Takes the SMS of `planned` from the application's buckets and has the fraud
+/// guard decide it, or refuses it (429 with `Retry-After`, and the rate-limit
+/// headers for a cap; 403 for a country; 400 for too many parts).
+/// `otp_id` is the OTP whose code goes out (for a Dexatel resend, the pending one).
 pub(crate) async fn admit(
     rc: &RequestContext,
     app: &AppRecord,
     end_user_ip: Option<&str>,
     planned: &PlannedOtp,
+    otp_id: &str,
 ) -> ApiResult<Admission> {
     let policy = &app.limits;
-    policy.check_country(planned.phone.country_iso())?;
-    let one = |bucket, limits| Take {
+    let country = planned.phone.country_iso();
+    policy.check_country(country)?;
+    policy.check_parts(planned.message.parts)?;
+    let units = policy.units(planned.message.parts, planned.record.cost);
+    let take = |bucket, limits, units| Take {
         bucket,
         limits,
-        units: 1,
+        units,
     };
+    let key = &rc.config.hash_key;
     let mut takes = vec![
-        one(
-            limiter::phone_bucket(&rc.config.hash_key, planned.phone.e164()),
+        take(
+            limiter::phone_bucket(key, planned.phone.e164()),
             policy.phone_limits(),
+            units.phone,
         ),
-        one(limiter::app_bucket(), policy.app_limits()),
+        take(limiter::app_bucket(), policy.app_limits(), units.app),
+        take(
+            limiter::country_parts_bucket(country),
+            policy.country_parts_limits(country),
+            units.country_parts,
+        ),
+        take(
+            limiter::budget_bucket(),
+            policy.budget_limits(),
+            units.budget,
+        ),
     ];
     if let Some(ip) = end_user_ip {
-        takes.push(one(
-            limiter::ip_send_bucket(&rc.config.hash_key, ip),
+        takes.push(take(
+            limiter::ip_send_bucket(key, ip),
             policy.ip_send_limits(),
+            units.ip,
         ));
     }
-    let budget = policy.budget_limits();
-    let charged = if budget.windows.is_empty() {
-        0
-    } else {
-        budget_units(planned.record.cost)
+    let guard = GuardCheck {
+        settings: app.fraud_guard.clone(),
+        e164: planned.phone.e164().to_owned(),
+        otp_id: otp_id.to_owned(),
     };
-    takes.push(Take {
-        bucket: limiter::budget_bucket(),
-        limits: budget,
-        units: charged,
-    });
-    limiter(rc).take(&app.app_id, takes, rc.now).await?;
-    Ok(Admission { charged })
+    let admitted = limiter(rc).admit(&app.app_id, takes, guard, rc.now).await?;
+    Ok(Admission {
+        charged: units.budget,
+        guard: admitted.counted.zip(admitted.ticket),
+    })
 }
 
 /// Counts one PIN check against the end user's address cap (both dialects); no
@@ -77,14 +100,24 @@ pub(crate) async fn admit_check(
 }
 
 impl Admission {
-    /// Gives back what an SMS that was not sent took: a failed send costs nothing.
+    /// Gives back what an SMS that was not sent took: a failed send costs nothing
+    /// and does not count for the guard.
     pub(crate) async fn refund(&self, rc: &RequestContext, app: &AppRecord) {
-        if self.charged == 0 {
-            return;
+        if self.charged > 0 {
+            limiter(rc)
+                .give_back(&app.app_id, limiter::budget_bucket(), self.charged, rc.now)
+                .await;
         }
-        limiter(rc)
-            .give_back(&app.app_id, limiter::budget_bucket(), self.charged, rc.now)
-            .await;
+        if let Some((counted, ticket)) = &self.guard {
+            limiter(rc)
+                .undo(&app.app_id, counted.clone(), *ticket, rc.now)
+                .await;
+        }
+    }
+
+    /// Where the guard counted the send: its outcome must be reported there.
+    pub(crate) fn counted(&self) -> Option<&GuardRef> {
+        self.guard.as_ref().map(|(counted, _)| counted)
     }
 }
 

@@ -7,10 +7,13 @@
 //! call and the status callbacks. The rules themselves are the core's.
 //!
 //! One order for every new code: admitted, stored, sent, and removed again when
-//! the gateway refused the SMS, so no PENDING record is left that no user can
-//! satisfy and a refused send costs nothing.
+//! no gateway took the SMS, so no PENDING record is left that no user can
+//! satisfy and a refused send costs nothing. When a gateway may have taken it (a
+//! timeout, a 500/502/504), the record stays, the send is charged, and its
+//! delivery is marked unknown until a receipt settles it ([`Service::record_receipt`]).
 
 pub(crate) mod admission;
+pub(crate) mod outcomes;
 pub(crate) mod records;
 pub(crate) mod shard;
 
@@ -25,7 +28,8 @@ use self::shard::{ShardOp, ShardReply, ShardRequest};
 use crate::apps::AppRecord;
 use crate::context::RequestContext;
 use crate::error::{ApiError, ApiResult};
-use crate::gateway::{send_sms, OutgoingSms};
+use crate::gateway::delivery::{self, Delivery, DeliveryReport, ReportOutcome};
+use crate::gateway::{send_sms, OutgoingSms, Receipt, SendPlan};
 use crate::insights::{self, Dialect};
 
 /// What a command on a record did.
@@ -76,6 +80,11 @@ impl<'a> Service<'a> {
     /// its plan does not have or of a type the application does not send to; the
     /// refusal of a type names it (the core's message cannot).
     fn plan(&self, request: &OtpRequest) -> ApiResult<PlannedOtp> {
+        // A callback URL may name a private host only where the deployment allows it.
+        let request = &OtpRequest {
+            private_hosts: self.rc.config.private_hosts,
+            ..request.clone()
+        };
         let key = &self.rc.config.hash_key;
         let app_id = &self.app.app_id;
         let shard_of = |phone: &PhoneNumber| shard_of_hash(&number_hash(key, app_id, phone));
@@ -87,6 +96,12 @@ impl<'a> Service<'a> {
             &self.rc.config.pin_keys,
             &shard_of,
         )
+        .and_then(|planned| {
+            // Lockdown: the senders and templates a request may choose.
+            let policy = &self.app.policy;
+            policy.check_request(&self.app.otp, &planned.resolved)?;
+            Ok(planned)
+        })
         .map_err(|e| match e {
             otp_core::Error::PhoneNumberTypeNotAllowed => {
                 let kind = resolve(&self.app.otp, request)
@@ -125,28 +140,31 @@ impl<'a> Service<'a> {
         }
     }
 
-    /// Hands the planned SMS to the application's gateway, under its admission;
-    /// on a refusal the admission is given back.
+    /// Hands the planned SMS to the gateways of its route, under its admission;
+    /// when none took it the admission is given back (a send whose delivery is
+    /// unknown is charged: it may have gone out).
     async fn dispatch(
         &self,
         otp_id: &str,
         planned: &PlannedOtp,
         admission: &admission::Admission,
-    ) -> ApiResult<Option<String>> {
+    ) -> ApiResult<Receipt> {
         let sms = OutgoingSms {
             app_id: &self.app.app_id,
             otp_id,
             message: &planned.message,
+            report_url: None,
         };
-        match send_sms(
-            &self.rc.env,
-            &self.app.gateway,
-            &self.app.webhook_secret,
-            &sms,
-        )
-        .await
-        {
-            Ok(receipt) => Ok(receipt.message_id),
+        let token = crate::apps::receipt_token(&self.rc.config.hash_key, self.app);
+        let plan = SendPlan {
+            gateway: &self.app.gateway,
+            routes: &self.app.routes,
+            webhook_secret: &self.app.webhook_secret,
+            country: planned.phone.country_iso(),
+            receipt_token: &token,
+        };
+        match send_sms(&self.rc.env, &plan, &sms).await {
+            Ok(receipt) => Ok(receipt),
             Err(e) => {
                 admission.refund(self.rc, self.app).await;
                 Err(e.into())
@@ -158,16 +176,26 @@ impl<'a> Service<'a> {
     /// removed again when the SMS could not be sent.
     pub(crate) async fn send(&self, request: &OtpRequest) -> ApiResult<PlannedOtp> {
         let planned = self.plan(request)?;
-        let admission = admission::admit(self.rc, self.app, self.end_user_ip, &planned)
-            .await
-            .map_err(|e| self.refused(e, Dialect::Smscx, &planned))?;
+        if let Some(code) = self.app.policy.test_code(&planned.phone) {
+            return self.send_to_test_number(request, code).await;
+        }
         let record = &planned.record;
+        let admission = admission::admit(
+            self.rc,
+            self.app,
+            self.end_user_ip,
+            &planned,
+            &record.otp_id,
+        )
+        .await
+        .map_err(|e| self.refused(e, Dialect::Smscx, &planned))?;
         let stored = self
             .call_for_id(
                 &record.otp_id,
                 ShardOp::Create {
                     record: record.clone(),
                     facts: insights::facts(self.rc, self.app, Dialect::Smscx, &planned.phone),
+                    counted: admission.counted().cloned(),
                 },
             )
             .await;
@@ -175,16 +203,151 @@ impl<'a> Service<'a> {
             admission.refund(self.rc, self.app).await;
             return Err(e);
         }
-        if let Err(e) = self.dispatch(&record.otp_id, &planned, &admission).await {
-            let discard = ShardOp::Discard {
-                otp_id: record.otp_id.clone(),
-            };
-            if self.call_for_id(&record.otp_id, discard).await.is_err() {
-                worker::console_error!("otp {}: could not remove the unsent record", record.otp_id);
+        let receipt = match self.dispatch(&record.otp_id, &planned, &admission).await {
+            Ok(receipt) => receipt,
+            Err(e) => {
+                let discard = ShardOp::Discard {
+                    otp_id: record.otp_id.clone(),
+                };
+                if self.call_for_id(&record.otp_id, discard).await.is_err() {
+                    worker::console_error!(
+                        "otp {}: could not remove the unsent record",
+                        record.otp_id
+                    );
+                }
+                return Err(e);
             }
-            return Err(e);
+        };
+        // What receipts need (the message id, an unknown delivery), after the reply.
+        if receipt.message_id.is_some() || receipt.delivery == delivery::DeliveryStatus::Unknown {
+            let sent = ShardOp::Sent {
+                otp_id: record.otp_id.clone(),
+                delivery: self.delivery_of(&receipt),
+            };
+            if let Some(shard) = otp_core::id::shard_of(&record.otp_id) {
+                self.after_reply(shard, sent);
+            }
         }
+        self.index_message(&record.otp_id, &receipt, record.expires_at);
         Ok(planned)
+    }
+
+    /// An OTP to one of the application's test numbers (`policy.testNumbers`): its
+    /// fixed code, no SMS, no cost, no cap and no guard; flagged in the insights.
+    async fn send_to_test_number(&self, request: &OtpRequest, code: &str) -> ApiResult<PlannedOtp> {
+        let request = OtpRequest {
+            custom_pin: Some(code.to_owned()),
+            ..request.clone()
+        };
+        let mut planned = self.plan(&request)?;
+        planned.record.cost = 0.0;
+        let record = &planned.record;
+        let create = ShardOp::Create {
+            record: record.clone(),
+            facts: insights::facts(self.rc, self.app, Dialect::Smscx, &planned.phone),
+            counted: None,
+        };
+        self.call_for_id(&record.otp_id, create).await?;
+        Ok(planned)
+    }
+
+    /// The delivery a gateway's receipt starts.
+    fn delivery_of(&self, receipt: &Receipt) -> Delivery {
+        Delivery::sent(
+            receipt.provider,
+            receipt.credentials.clone(),
+            receipt.message_id.clone(),
+            receipt.delivery,
+            self.rc.now,
+        )
+    }
+
+    /// Indexes the message of `otp_id` for receipts that name only the message
+    /// (`crate::gateway::indexed`), after the reply, for as long as the record lives.
+    fn index_message(&self, otp_id: &str, receipt: &Receipt, expires_at: i64) {
+        let Some(message_id) = receipt.message_id.as_deref() else {
+            return;
+        };
+        if !crate::gateway::indexed(receipt.provider) {
+            return;
+        }
+        let key = delivery::index_key(receipt.provider, message_id);
+        let shard = delivery::index_shard(&key);
+        let op = ShardOp::IndexMessage {
+            key,
+            otp_id: otp_id.to_owned(),
+            until: expires_at.saturating_add(i64::from(self.rc.config.retention)),
+        };
+        self.after_reply(shard, op);
+    }
+
+    /// Runs `op` in shard `shard` after the reply (logged when it fails).
+    fn after_reply(&self, shard: u8, op: ShardOp) {
+        let request = ShardRequest {
+            app_id: self.app.app_id.clone(),
+            now: self.rc.now,
+            retention: self.rc.config.retention,
+            guard: self.app.dexatel,
+            op,
+        };
+        crate::ops::count(|o| o.after_object_calls += 1);
+        let shards = self.rc.env.durable_object(shard::BINDING);
+        let name = format!("{}:{shard:x}", self.app.app_id);
+        self.rc.ctx.wait_until(async move {
+            let done = match shards {
+                Ok(ns) => crate::durable::call_after_reply(&ns, &name, "otp shard", &request)
+                    .await
+                    .is_ok(),
+                Err(_) => false,
+            };
+            if !done {
+                worker::console_error!("otp shard {name}: a delivery update was lost");
+            }
+        });
+    }
+
+    /// Records a delivery receipt from `provider`: for the OTP the receipt names,
+    /// else `otp_id` (from its URL), else the OTP its message was indexed under.
+    /// An unknown OTP, or a receipt for another message or provider than the
+    /// OTP's, is `Ok(None)`; a replay is [`ReportOutcome::Unchanged`]. A new final
+    /// status is a `delivery` event of the insights (derived by the shard).
+    pub(crate) async fn record_receipt(
+        &self,
+        provider: &str,
+        otp_id: Option<&str>,
+        report: &DeliveryReport,
+    ) -> ApiResult<Option<ReportOutcome>> {
+        let named = report.otp_id.as_deref().or(otp_id).map(str::to_owned);
+        let otp_id = match (named, &report.message_id) {
+            (Some(id), _) => id,
+            (None, Some(message_id)) => {
+                let key = delivery::index_key(provider, message_id);
+                let shard = delivery::index_shard(&key);
+                match self.call(shard, ShardOp::FindMessage { key }).await? {
+                    ShardReply::Found { otp_id: Some(id) } => id,
+                    _ => return Ok(None),
+                }
+            }
+            (None, None) => return Ok(None),
+        };
+        let op = ShardOp::Receipt {
+            otp_id: otp_id.clone(),
+            provider: provider.to_owned(),
+            report: report.clone(),
+        };
+        match self.call_for_id(&otp_id, op).await? {
+            Some(ShardReply::Receipt { outcome, delivery }) => {
+                if outcome == ReportOutcome::Mismatch {
+                    return Ok(None);
+                }
+                if outcome == ReportOutcome::Recorded {
+                    let status = delivery.map_or("?", |d| d.status.as_str());
+                    worker::console_log!("receipt {provider}: otp {otp_id} {status}");
+                }
+                Ok(Some(outcome))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The record: its KV copy, or when KV has none yet, the shard's.
@@ -323,12 +486,37 @@ impl<'a> Service<'a> {
             id: record.otp_id.clone(),
             at,
         };
-        let sent = match admission::admit(self.rc, self.app, self.end_user_ip, &planned).await {
-            Ok(admission) => self.dispatch(&record.otp_id, &planned, &admission).await,
-            Err(e) => Err(refused(e)),
+        let test_number = self.app.policy.test_code(&planned.phone).is_some();
+        let sent = if test_number {
+            // A test number's code was planned with the request (see the dialect).
+            Ok(None)
+        } else {
+            match admission::admit(
+                self.rc,
+                self.app,
+                self.end_user_ip,
+                &planned,
+                &record.otp_id,
+            )
+            .await
+            {
+                Ok(admission) => self
+                    .dispatch(&record.otp_id, &planned, &admission)
+                    .await
+                    .map(|receipt| Some((receipt, admission.counted().cloned()))),
+                Err(e) => Err(refused(e)),
+            }
         };
-        let message_id = match sent {
-            Ok(id) => id.unwrap_or_else(|| otp_core::id::new_uuid_v4(&mut OsRandom)),
+        let (message_id, sent, counted) = match sent {
+            Ok(None) => (otp_core::id::new_uuid_v4(&mut OsRandom), None, None),
+            Ok(Some((receipt, counted))) => {
+                self.index_message(&record.otp_id, &receipt, record.expires_at);
+                let id = receipt
+                    .message_id
+                    .clone()
+                    .unwrap_or_else(|| otp_core::id::new_uuid_v4(&mut OsRandom));
+                (id, Some(self.delivery_of(&receipt)), counted)
+            }
             Err(e) => {
                 if self.call(shard, release()).await.is_err() {
                     worker::console_error!(
@@ -349,6 +537,8 @@ impl<'a> Service<'a> {
                 id: record.otp_id.clone(),
                 at,
                 message_id: message_id.clone(),
+                delivery: sent,
+                counted,
             },
         };
         // The code is out: the confirmation does not hold up the reply (if it is

@@ -20,12 +20,14 @@
 //!
 //! # Storage
 //!
-//! - `o:{otpId}`: a record ([`Stored`]); `n:{hash}`: a number's
-//!   [`NumberState`] and when it may go.
+//! - `o:{otpId}`: a record ([`Stored`], with its SMS's delivery); `n:{hash}`: a
+//!   number's [`NumberState`] and when it may go; `m:{provider}:{messageId}`: the
+//!   otpId of a message whose receipts do not name the OTP (Dexatel's).
 //! - `d:{unix seconds, 12 digits}:{kind}:{id}`: what is due when: the EXPIRED
 //!   callback of a record (`e`), the removal of a record once its retention ends
-//!   (`r`), the removal of a number's state once it no longer matters (`n`). The
-//!   alarm is set to the first due item and handles everything due.
+//!   (`r`), the removal of a number's state once it no longer matters (`n`), of
+//!   a message's index entry (`m`). The alarm is set to the first due item and
+//!   handles everything due.
 //!
 //! # The KV copy
 //!
@@ -49,9 +51,12 @@ use worker::{
     durable_object, DurableObject, Env, ListOptions, Request, Response, Result, State, Storage,
 };
 
+use super::outcomes;
 use super::records;
 use crate::apps::AppStore;
 use crate::config::{Config, OTP_KV};
+use crate::fraud::GuardRef;
+use crate::gateway::delivery::{self, Delivery, DeliveryReport, ReportOutcome};
 use crate::insights::outbox::{self, Outbox};
 use crate::insights::{Item, OtpFacts};
 use crate::json::{storage_get, storage_put};
@@ -87,6 +92,9 @@ pub(crate) enum ShardOp {
         record: OtpRecord,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         facts: Option<OtpFacts>,
+        /// Where the fraud guard counted its send.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        counted: Option<GuardRef>,
     },
     /// Run a command on a record (by id: the SMS.CX dialect).
     Apply { otp_id: String, command: Command },
@@ -106,12 +114,18 @@ pub(crate) enum ShardOp {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         facts: Option<OtpFacts>,
     },
-    /// The send of `id` recorded at `at` went out as message `message_id`.
+    /// The send of `id` recorded at `at` went out as message `message_id`
+    /// (`delivery`: what is known of its delivery).
     Confirm {
         number: String,
         id: String,
         at: UnixSeconds,
         message_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delivery: Option<Delivery>,
+        /// Where the fraud guard counted the send (admitted after it began).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        counted: Option<GuardRef>,
     },
     /// The send of `id` recorded at `at` could not be sent: take it back.
     Release {
@@ -125,6 +139,27 @@ pub(crate) enum ShardOp {
     Insights { items: Vec<Item> },
     /// Send the insights outbox to D1 now (development: tests and the dev sweep).
     FlushInsights,
+    /// Delete everything this shard holds (the application was deleted): records,
+    /// number states, due items and the alarm.
+    Purge,
+    /// The SMS of `otp_id` was handed to a gateway: what is known of its
+    /// delivery (written after the reply).
+    Sent { otp_id: String, delivery: Delivery },
+    /// A delivery receipt from `provider` for the SMS of `otp_id`.
+    Receipt {
+        otp_id: String,
+        provider: String,
+        report: DeliveryReport,
+    },
+    /// Keep `otp_id` as the OTP of message `key` until `until`
+    /// ([`delivery::index_key`]).
+    IndexMessage {
+        key: String,
+        otp_id: String,
+        until: UnixSeconds,
+    },
+    /// The OTP of message `key`, if indexed.
+    FindMessage { key: String },
 }
 
 /// A record and what links it to its number.
@@ -136,6 +171,13 @@ pub(crate) struct Stored {
     /// dialect: its guesses count toward that number's guard.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) number: Option<String>,
+    /// Where its SMS is (never part of the OTP object).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) delivery: Option<Delivery>,
+    /// Where the fraud guard counted its send: its outcome is reported there
+    /// ([`super::outcomes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) counted: Option<GuardRef>,
 }
 
 /// A number's state and when it may go.
@@ -185,6 +227,13 @@ pub(crate) enum ShardReply {
     /// The number's verifications, newest first: each record with the id of
     /// the SMS that carried its code.
     Listed { items: Vec<(OtpRecord, String)> },
+    /// A receipt was applied: what it did, and the delivery after it.
+    Receipt {
+        outcome: ReportOutcome,
+        delivery: Option<Delivery>,
+    },
+    /// The OTP of an indexed message, if any.
+    Found { otp_id: Option<String> },
 }
 
 impl ShardReply {
@@ -217,6 +266,10 @@ fn number_key(hash: &str) -> String {
     format!("n:{hash}")
 }
 
+fn message_key(key: &str) -> String {
+    format!("m:{key}")
+}
+
 /// The storage key of an item due at `at`.
 fn due_key(at: UnixSeconds, kind: char, id: &str) -> String {
     format!("d:{:012}:{kind}:{id}", at.max(0))
@@ -239,8 +292,8 @@ pub struct OtpShard {
     alarm_at: Cell<Option<Option<i64>>>,
     /// The application of this shard (stored on first use, for the alarm).
     app_id: RefCell<Option<String>>,
-    /// The PIN keys (see [`OtpShard::keys`]).
-    keys: OnceCell<otp_core::secret::SecretKeys>,
+    /// The configuration (see [`OtpShard::config`]).
+    config: OnceCell<Config>,
     /// Records whose KV copy is being written, and those changed meanwhile.
     copying: Rc<RefCell<HashSet<String>>>,
     dirty: Rc<RefCell<HashSet<String>>>,
@@ -256,7 +309,7 @@ impl DurableObject for OtpShard {
             env,
             alarm_at: Cell::new(None),
             app_id: RefCell::new(None),
-            keys: OnceCell::new(),
+            config: OnceCell::new(),
             copying: Rc::default(),
             dirty: Rc::default(),
         }
@@ -268,6 +321,7 @@ impl DurableObject for OtpShard {
         let mut changed = Vec::new();
         let reply = self.handle(&request, &mut changed).await?;
         self.record_insights(&request, &reply, &changed).await?;
+        self.keep_outcomes(&changed, request.now).await?;
         let copies = changed.len();
         for otp_id in changed {
             self.copy_to_kv(&request.app_id, otp_id, request.retention);
@@ -298,7 +352,10 @@ impl DurableObject for OtpShard {
                 Some((_, 'e', id)) => {
                     if let Some(s) = storage_get::<Stored>(&storage, &record_key(id)).await? {
                         if s.record.status_at(now) == OtpStatus::Expired {
-                            expired.push(s.record);
+                            outcomes::keep(&storage, &self.config()?.hash_key, &s, now).await?;
+                            if s.record.otp_callback_url.is_some() {
+                                expired.push(s.record);
+                            }
                         }
                     }
                 }
@@ -311,6 +368,9 @@ impl DurableObject for OtpShard {
                     if stored.is_some_and(|n| n.due == Some(at)) {
                         storage.delete(&key).await?;
                     }
+                }
+                Some((_, 'm', key)) => {
+                    storage.delete(&message_key(key)).await?;
                 }
                 _ => {}
             }
@@ -329,6 +389,12 @@ impl DurableObject for OtpShard {
         if self.insights.pending(&storage).await? {
             self.schedule(now + outbox::RETRY_SECONDS).await?;
         }
+        if let Err(e) = outcomes::send(&storage, &self.env, now).await {
+            worker::console_warn!("fraud guard: outcome reports not sent, retried: {e}");
+        }
+        if outcomes::pending(&storage).await? {
+            self.schedule(now + outcomes::RETRY_SECONDS).await?;
+        }
         self.expired_callbacks(expired, now).await;
         Response::ok("done")
     }
@@ -343,10 +409,14 @@ impl OtpShard {
     ) -> Result<ShardReply> {
         let now = request.now;
         match &request.op {
-            ShardOp::Create { record, .. } => {
+            ShardOp::Create {
+                record, counted, ..
+            } => {
                 let stored = Stored {
                     record: record.clone(),
                     number: None,
+                    delivery: None,
+                    counted: counted.clone(),
                 };
                 self.create(&stored, request.retention).await?;
                 changed.push(record.otp_id.clone());
@@ -398,10 +468,32 @@ impl OtpShard {
                 id,
                 at,
                 message_id,
+                delivery: sent,
+                counted,
             } => {
                 let mut n = self.load_number(number).await?;
                 let expires_at = match self.load(id).await? {
-                    Some(s) => s.record.expires_at,
+                    Some(mut s) => {
+                        if let Some(sent) = sent {
+                            s.delivery =
+                                Some(Delivery::merge_sent(s.delivery.take(), sent.clone()));
+                        }
+                        if counted.is_some() {
+                            s.counted = counted.clone();
+                            if s.record.otp_callback_url.is_none() {
+                                // Its expiry now matters to the guard's report.
+                                let due = due_key(s.record.expires_at, 'e', id);
+                                self.state.storage().put(&due, 0).await?;
+                                self.schedule(s.record.expires_at).await?;
+                            }
+                        }
+                        if sent.is_some() || counted.is_some() {
+                            self.save(&s).await?;
+                            // Ended before its confirmation came: report it now.
+                            changed.push(id.clone());
+                        }
+                        s.record.expires_at
+                    }
                     None => return Ok(ShardReply::Done),
                 };
                 let entry = Entry::new(id.clone(), message_id.clone(), expires_at);
@@ -439,6 +531,49 @@ impl OtpShard {
             }
             // Recorded by `record_insights`, after this.
             ShardOp::Insights { .. } | ShardOp::FlushInsights => Ok(ShardReply::Done),
+            ShardOp::Purge => {
+                let storage = self.state.storage();
+                storage.delete_alarm().await?;
+                storage.delete_all().await?;
+                self.alarm_at.set(Some(None));
+                *self.app_id.borrow_mut() = None;
+                Ok(ShardReply::Done)
+            }
+            ShardOp::Sent { otp_id, delivery } => {
+                if let Some(mut s) = self.load(otp_id).await? {
+                    s.delivery = Some(Delivery::merge_sent(s.delivery.take(), delivery.clone()));
+                    self.save(&s).await?;
+                }
+                Ok(ShardReply::Done)
+            }
+            ShardOp::Receipt {
+                otp_id,
+                provider,
+                report,
+            } => {
+                let Some(mut s) = self.load(otp_id).await? else {
+                    return Ok(ShardReply::NotFound);
+                };
+                let before = s.delivery.clone();
+                let outcome = delivery::receive(&mut s.delivery, provider, report, now);
+                if s.delivery != before {
+                    self.save(&s).await?;
+                }
+                Ok(ShardReply::Receipt {
+                    outcome,
+                    delivery: s.delivery,
+                })
+            }
+            ShardOp::IndexMessage { key, otp_id, until } => {
+                let storage = self.state.storage();
+                storage_put(&storage, &message_key(key), otp_id).await?;
+                storage.put(&due_key(*until, 'm', key), 0).await?;
+                self.schedule(*until).await?;
+                Ok(ShardReply::Done)
+            }
+            ShardOp::FindMessage { key } => Ok(ShardReply::Found {
+                otp_id: storage_get(&self.state.storage(), &message_key(key)).await?,
+            }),
         }
     }
 
@@ -457,11 +592,17 @@ impl OtpShard {
         if let ShardOp::FlushInsights = request.op {
             return self.insights.flush(&storage, &self.env).await;
         }
+        let known = outbox::known_records(request, reply);
         let mut records: Vec<(String, Option<OtpRecord>)> = Vec::with_capacity(changed.len());
         for id in changed {
-            if !records.iter().any(|(seen, _)| seen == id) {
-                records.push((id.clone(), self.load(id).await?.map(|s| s.record)));
+            if records.iter().any(|(seen, _)| seen == id) {
+                continue;
             }
+            let record = match known.iter().find(|r| &r.otp_id == id) {
+                Some(r) => Some((*r).clone()),
+                None => self.load(id).await?.map(|s| s.record),
+            };
+            records.push((id.clone(), record));
         }
         let items = outbox::derive(request, reply, &records);
         if items.is_empty() {
@@ -611,6 +752,8 @@ impl OtpShard {
                 let stored = Stored {
                     record: planned.clone(),
                     number: Some(number.to_owned()),
+                    delivery: None,
+                    counted: None,
                 };
                 self.create(&stored, request.retention).await?;
                 if let (SendPlan::Replace, Some(old)) = (plan, pending) {
@@ -645,15 +788,42 @@ impl OtpShard {
         Ok(())
     }
 
-    /// The PIN keys, read from the environment once per object instance.
-    fn keys(&self) -> Result<&otp_core::secret::SecretKeys> {
-        if let Some(keys) = self.keys.get() {
-            return Ok(keys);
+    /// The configuration (PIN keys, hash key), read once per object instance.
+    fn config(&self) -> Result<&Config> {
+        if let Some(config) = self.config.get() {
+            return Ok(config);
         }
-        let keys = Config::from_env(&self.env)
-            .map(|c| c.pin_keys)
-            .map_err(|_| worker::Error::RustError("PIN_KEYS missing".into()))?;
-        Ok(self.keys.get_or_init(|| keys))
+        let config = Config::from_env(&self.env)
+            .map_err(|_| worker::Error::RustError("secrets missing".into()))?;
+        Ok(self.config.get_or_init(|| config))
+    }
+
+    /// The PIN keys.
+    fn keys(&self) -> Result<&otp_core::secret::SecretKeys> {
+        Ok(&self.config()?.pin_keys)
+    }
+
+    /// Keeps the guard's outcome reports of the records that `changed` ended, and
+    /// sends them after the reply ([`super::outcomes`]).
+    async fn keep_outcomes(&self, changed: &[String], now: UnixSeconds) -> Result<()> {
+        let storage = self.state.storage();
+        let mut kept = false;
+        for id in changed {
+            if let Some(stored) = self.load(id).await? {
+                kept |= outcomes::keep(&storage, &self.config()?.hash_key, &stored, now).await?;
+            }
+        }
+        if kept {
+            self.schedule(now + outcomes::RETRY_SECONDS).await?;
+            let env = self.env.clone();
+            // The object lives on after its reply while this runs; the alarm retries.
+            worker::wasm_bindgen_futures::spawn_local(async move {
+                if let Err(e) = outcomes::send(&storage, &env, now).await {
+                    worker::console_warn!("fraud guard: outcome reports not sent, retried: {e}");
+                }
+            });
+        }
+        Ok(())
     }
 
     async fn load(&self, otp_id: &str) -> Result<Option<Stored>> {
@@ -675,18 +845,16 @@ impl OtpShard {
         let record = &stored.record;
         self.save(stored).await?;
         let storage = self.state.storage();
-        if record.otp_callback_url.is_some() {
+        // Its expiry matters to a callback and to the guard's outcome report.
+        let expiry_due = record.otp_callback_url.is_some() || stored.counted.is_some();
+        if expiry_due {
             storage
                 .put(&due_key(record.expires_at, 'e', &record.otp_id), 0)
                 .await?;
         }
         let gone = record.expires_at.saturating_add(i64::from(retention));
         storage.put(&due_key(gone, 'r', &record.otp_id), 0).await?;
-        let first = if record.otp_callback_url.is_some() {
-            record.expires_at
-        } else {
-            gone
-        };
+        let first = if expiry_due { record.expires_at } else { gone };
         self.schedule(first).await
     }
 

@@ -3,26 +3,32 @@
 //! verifications, events) and, in development, the SMS outbox and the insights
 //! sweep at a given time.
 
+mod fraud;
 mod insights;
 
+use otp_core::app_policy::AppPolicy;
+use otp_core::fraud::FraudSettings;
 use otp_core::guard::GuardSettings;
 use otp_core::limits::SendPolicy;
 use otp_core::phone::parse_phone;
 use otp_core::secret::constant_time_eq;
-use otp_core::settings::OtpSettings;
+use otp_core::settings::{OtpSettings, PrivateHosts};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use worker::{Method, Request, Response};
 
 use crate::apps::{
-    hash_credential, new_api_key, new_app_secret, validate_name, AppRecord, AppStore,
+    hash_credential, new_api_key, new_app_secret, receipt_token, validate_name, validate_routes,
+    AppRecord, AppStore,
 };
-use crate::config::{is_development, secret_or_var};
+use crate::config::is_development;
 use crate::context::RequestContext;
 use crate::error::{ApiError, ApiResult};
 use crate::gateway::{read_outbox, GatewayConfig};
 use crate::http;
+use crate::limiter::{admin_bucket, admin_failure, RateLimits, ADMIN_LIMITER};
+use crate::service::shard::{ShardOp, ShardReply, ShardRequest};
 use crate::signing::new_webhook_secret;
 
 /// The routes under `/admin/`; `rest` are the path segments after `admin`.
@@ -32,7 +38,7 @@ pub(crate) async fn routes(
     rest: &[&str],
 ) -> ApiResult<Response> {
     let method = req.method();
-    require_admin(&req, rc)?;
+    require_admin(&req, rc).await?;
     let apps = AppStore::new(rc.bindings.kv.clone());
     match (rest, method) {
         (["apps"], Method::Post) => create_app(rc, &apps, http::json_body(&mut req).await?).await,
@@ -40,7 +46,7 @@ pub(crate) async fn routes(
         (["apps", id], Method::Patch) => {
             update_app(rc, &apps, id, http::json_body(&mut req).await?).await
         }
-        (["apps", id], Method::Delete) => delete_app(&apps, id).await,
+        (["apps", id], Method::Delete) => delete_app(rc, &apps, id).await,
         (["apps", id, "rotate-secret"], Method::Post) => {
             rotate(rc, &apps, id, Rotate::Secret).await
         }
@@ -50,6 +56,9 @@ pub(crate) async fn routes(
         (["apps", id, "rotate-webhook-secret"], Method::Post) => {
             rotate(rc, &apps, id, Rotate::WebhookSecret).await
         }
+        (["apps", id, "rotate-receipt-token"], Method::Post) => {
+            rotate(rc, &apps, id, Rotate::ReceiptToken).await
+        }
         (["outbox"], Method::Get) => outbox(&req, rc).await,
         (["apps", id, "stats"], Method::Get) => insights::stats(&req, rc, Some(id)).await,
         (["stats"], Method::Get) => insights::stats(&req, rc, None).await,
@@ -58,6 +67,13 @@ pub(crate) async fn routes(
             insights::verifications_csv(&req, rc, id).await
         }
         (["apps", id, "events"], Method::Get) => insights::events(&req, rc, id).await,
+        (["apps", id, "fraud"], Method::Get) => fraud::snapshot(rc, &apps, id).await,
+        (["apps", id, "fraud", "blocks"], Method::Post) => {
+            fraud::block(rc, &apps, id, http::json_body(&mut req).await?).await
+        }
+        (["apps", id, "fraud", "blocks"], Method::Delete) => {
+            fraud::unblock(&req, rc, &apps, id).await
+        }
         (["dev", "sweep"], Method::Post) => insights::dev_sweep(&req, rc).await,
         _ => Err(ApiError::method_not_allowed()),
     }
@@ -65,9 +81,27 @@ pub(crate) async fn routes(
 
 /// Refuses the request unless it carries `Authorization: Bearer <ADMIN_TOKEN>`.
 /// With no `ADMIN_TOKEN` configured the admin API is closed.
-fn require_admin(req: &Request, rc: &RequestContext) -> ApiResult<()> {
-    let expected =
-        secret_or_var(&rc.env, "ADMIN_TOKEN").ok_or_else(ApiError::admin_unauthorized)?;
+///
+/// Wrong tokens are throttled per client address (`CF-Connecting-IP`; an IPv6
+/// address by its /64): once an address has sent
+/// [`ADMIN_FAILURES_PER_WINDOW`](crate::limiter::ADMIN_FAILURES_PER_WINDOW) wrong
+/// ones in a window, every admin request from it is refused (429, 1050, with
+/// `Retry-After`) before any comparison, the right token too, until the window
+/// ends. One object call per admin request, two when the token is wrong.
+async fn require_admin(req: &Request, rc: &RequestContext) -> ApiResult<()> {
+    let expected = rc
+        .config
+        .admin_token
+        .as_deref()
+        .ok_or_else(ApiError::admin_unauthorized)?;
+    // A person signs in from a browser or a terminal: the connecting address is
+    // theirs (absent only in direct local calls, which then share one bucket).
+    let address = rc.end_user.ip(true)?.unwrap_or_else(|| "unknown".into());
+    let failure = admin_failure(admin_bucket(&rc.config.hash_key, &address));
+    let limits = RateLimits::new(&rc.bindings.limiter);
+    if let Err(refusal) = limits.check(ADMIN_LIMITER, failure.clone(), rc.now).await? {
+        return Err(ApiError::admin_throttled().retry_after(u64::from(refusal.retry_after)));
+    }
     let given = req
         .headers()
         .get("Authorization")
@@ -76,6 +110,10 @@ fn require_admin(req: &Request, rc: &RequestContext) -> ApiResult<()> {
         .unwrap_or_default();
     let token = given.strip_prefix("Bearer ").unwrap_or("").trim();
     if token.is_empty() || !constant_time_eq(token.as_bytes(), expected.as_bytes()) {
+        // Counted. A take refused because concurrent failures spent the bucket
+        // first changes nothing, and neither does a failure to count (the check
+        // above reached the object): this request is refused anyway.
+        let _ = limits.take(ADMIN_LIMITER, vec![failure], rc.now).await;
         return Err(ApiError::admin_unauthorized());
     }
     Ok(())
@@ -99,6 +137,17 @@ fn parse_gateway(rc: &RequestContext, value: Value) -> ApiResult<GatewayConfig> 
     Ok(gateway)
 }
 
+/// Parses and checks routes from JSON (a whole list: it replaces the routes).
+fn parse_routes(
+    rc: &RequestContext,
+    value: Value,
+) -> ApiResult<Vec<crate::gateway::routes::Route>> {
+    let routes: Vec<crate::gateway::routes::Route> =
+        http::from_value(&value).map_err(|_| ApiError::routes_invalid())?;
+    validate_routes(&routes, is_development(&rc.env))?;
+    Ok(routes)
+}
+
 /// Merges a JSON merge patch (RFC 7386) over `current` and checks the result:
 /// a patch that is not an object, or a value that does not deserialise, is
 /// `invalid`; one that does is checked by `validate` (which reports the core's
@@ -120,9 +169,14 @@ fn patch<T: Serialize + DeserializeOwned>(
     Ok(value)
 }
 
-fn patch_settings(settings: &OtpSettings, p: Value) -> ApiResult<OtpSettings> {
+/// `private_hosts`: whether a callback URL may name a private host (development only).
+fn patch_settings(
+    settings: &OtpSettings,
+    p: Value,
+    private_hosts: PrivateHosts,
+) -> ApiResult<OtpSettings> {
     patch(settings, p, ApiError::settings_invalid(), |s| {
-        Ok(s.validate()?)
+        Ok(s.validate_with(private_hosts)?)
     })
 }
 
@@ -135,6 +189,32 @@ fn patch_dexatel(settings: &GuardSettings, p: Value) -> ApiResult<GuardSettings>
 
 fn patch_limits(policy: &SendPolicy, p: Value) -> ApiResult<SendPolicy> {
     patch(policy, p, ApiError::limits_invalid(), |s| Ok(s.validate()?))
+}
+
+/// Safe numbers may be given in clear: they are kept as keyed hashes and masks.
+fn patch_fraud(
+    rc: &RequestContext,
+    settings: &FraudSettings,
+    mut p: Value,
+) -> ApiResult<FraudSettings> {
+    fraud::hash_safe_numbers(rc, &mut p)?;
+    patch(settings, p, ApiError::fraud_settings_invalid(), |s| {
+        Ok(s.validate()?)
+    })
+}
+
+fn patch_policy(policy: &AppPolicy, p: Value, otp: &OtpSettings) -> ApiResult<AppPolicy> {
+    patch(policy, p, ApiError::policy_invalid(), |s| {
+        Ok(s.validate(otp.pin_type)?)
+    })
+}
+
+/// What holds across settings: a daily budget needs prices for the countries the
+/// app sends to; test codes follow the app's PIN type.
+fn check_app(app: &AppRecord) -> ApiResult<()> {
+    app.limits.validate_with_prices(&app.otp.prices)?;
+    app.policy.validate(app.otp.pin_type)?;
+    Ok(())
 }
 
 fn merge_patch(target: &mut Value, patch: Value) {
@@ -158,12 +238,16 @@ fn merge_patch(target: &mut Value, patch: Value) {
 pub(crate) struct AppInput {
     name: Option<String>,
     gateway: Option<Value>,
+    routes: Option<Value>,
     otp: Option<Value>,
     dexatel: Option<Value>,
     limits: Option<Value>,
+    #[serde(rename = "fraudGuard")]
+    fraud_guard: Option<Value>,
+    policy: Option<Value>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct Credentials<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -172,6 +256,8 @@ struct Credentials<'a> {
     api_key: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     webhook_secret: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    receipt_token: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -201,6 +287,7 @@ async fn create_app(rc: &RequestContext, apps: &AppStore, input: AppInput) -> Ap
         input
             .otp
             .unwrap_or_else(|| Value::Object(Default::default())),
+        rc.config.private_hosts,
     )?;
     let dexatel = match input.dexatel {
         Some(p) => patch_dexatel(&GuardSettings::default(), p)?,
@@ -209,6 +296,18 @@ async fn create_app(rc: &RequestContext, apps: &AppStore, input: AppInput) -> Ap
     let limits = match input.limits {
         Some(p) => patch_limits(&SendPolicy::default(), p)?,
         None => SendPolicy::default(),
+    };
+    let routes = match input.routes {
+        Some(value) => parse_routes(rc, value)?,
+        None => Vec::new(),
+    };
+    let fraud_guard = match input.fraud_guard {
+        Some(p) => patch_fraud(rc, &FraudSettings::default(), p)?,
+        None => FraudSettings::default(),
+    };
+    let policy = match input.policy {
+        Some(p) => patch_policy(&AppPolicy::default(), p, &otp)?,
+        None => AppPolicy::default(),
     };
     let (secret, api_key, webhook_secret) = (new_app_secret(), new_api_key(), new_webhook_secret());
     let app = AppRecord {
@@ -219,18 +318,25 @@ async fn create_app(rc: &RequestContext, apps: &AppStore, input: AppInput) -> Ap
         secret_version: 1,
         webhook_secret: webhook_secret.clone(),
         gateway,
+        routes,
+        receipt_token_version: 0,
         otp,
         dexatel,
         limits,
+        fraud_guard,
+        policy,
         created_at: rc.now,
         updated_at: rc.now,
     };
+    check_app(&app)?;
     apps.put(&app).await?;
     apps.index_api_key(&app).await?;
+    let token = receipt_token(&rc.config.hash_key, &app);
     let credentials = Credentials {
         app_secret: Some(&secret),
         api_key: Some(&api_key),
         webhook_secret: Some(&webhook_secret),
+        receipt_token: Some(&token),
     };
     reply(
         &WithCredentials {
@@ -265,8 +371,11 @@ async fn update_app(
     if let Some(gateway) = input.gateway {
         app.gateway = parse_gateway(rc, gateway)?;
     }
+    if let Some(routes) = input.routes {
+        app.routes = parse_routes(rc, routes)?;
+    }
     if let Some(patch) = input.otp {
-        app.otp = patch_settings(&app.otp, patch)?;
+        app.otp = patch_settings(&app.otp, patch, rc.config.private_hosts)?;
     }
     if let Some(p) = input.dexatel {
         app.dexatel = patch_dexatel(&app.dexatel, p)?;
@@ -274,6 +383,13 @@ async fn update_app(
     if let Some(p) = input.limits {
         app.limits = patch_limits(&app.limits, p)?;
     }
+    if let Some(p) = input.fraud_guard {
+        app.fraud_guard = patch_fraud(rc, &app.fraud_guard, p)?;
+    }
+    if let Some(p) = input.policy {
+        app.policy = patch_policy(&app.policy, p, &app.otp)?;
+    }
+    check_app(&app)?;
     app.updated_at = rc.now;
     apps.put(&app).await?;
     reply(&app.view(), 200)
@@ -289,9 +405,19 @@ struct IdInfo<'a> {
     id: &'a str,
 }
 
-/// `DELETE /admin/apps/{id}`: the app, its key and its tokens stop working at once.
-async fn delete_app(apps: &AppStore, app_id: &str) -> ApiResult<Response> {
+/// `DELETE /admin/apps/{id}`: the app and everything kept for it. First its data,
+/// so that a failure leaves the app in place for a retry of the same request: its
+/// Dexatel templates and senders, every shard's records and number states (the 16
+/// shards are a fixed set), and its rate-limit buckets; then the app and its key.
+/// Its key and tokens stop working within about 70 s: 10 s of this isolate's cache
+/// elsewhere (`crate::recent`), and KV's propagation of up to a minute.
+async fn delete_app(rc: &RequestContext, apps: &AppStore, app_id: &str) -> ApiResult<Response> {
     let app = load(apps, app_id).await?;
+    crate::api::dexatel::remove_app_items(&rc.bindings.kv, &app.app_id).await?;
+    purge_shards(rc, &app.app_id).await?;
+    RateLimits::new(&rc.bindings.limiter)
+        .purge(&app.app_id)
+        .await?;
     apps.delete(&app).await?;
     reply(
         &Info {
@@ -299,6 +425,23 @@ async fn delete_app(apps: &AppStore, app_id: &str) -> ApiResult<Response> {
         },
         200,
     )
+}
+
+/// Empties every shard of `app_id` ([`ShardOp::Purge`]), one after the other.
+async fn purge_shards(rc: &RequestContext, app_id: &str) -> ApiResult<()> {
+    for shard in 0..otp_core::id::SHARDS {
+        let request = ShardRequest {
+            app_id: app_id.to_owned(),
+            now: rc.now,
+            retention: rc.config.retention,
+            guard: GuardSettings::default(),
+            op: ShardOp::Purge,
+        };
+        let name = format!("{app_id}:{shard:x}");
+        let _: ShardReply =
+            crate::durable::call(&rc.bindings.shards, &name, "otp shard", &request).await?;
+    }
+    Ok(())
 }
 
 /// Which credential `POST /admin/apps/{id}/rotate/{what}` replaces.
@@ -310,6 +453,8 @@ enum Rotate {
     ApiKey,
     /// The webhook signing secret.
     WebhookSecret,
+    /// The receipt token (receipt URLs given out before stop working).
+    ReceiptToken,
 }
 
 /// Replaces one credential and shows the new one once.
@@ -328,8 +473,7 @@ async fn rotate(
             app.secret_version += 1;
             Credentials {
                 app_secret: Some(&fresh),
-                api_key: None,
-                webhook_secret: None,
+                ..Credentials::default()
             }
         }
         Rotate::ApiKey => {
@@ -338,18 +482,24 @@ async fn rotate(
             apps.unindex_api_key(&old).await?;
             apps.index_api_key(&app).await?;
             Credentials {
-                app_secret: None,
                 api_key: Some(&fresh),
-                webhook_secret: None,
+                ..Credentials::default()
             }
         }
         Rotate::WebhookSecret => {
             fresh = new_webhook_secret();
             app.webhook_secret = fresh.clone();
             Credentials {
-                app_secret: None,
-                api_key: None,
                 webhook_secret: Some(&fresh),
+                ..Credentials::default()
+            }
+        }
+        Rotate::ReceiptToken => {
+            app.receipt_token_version += 1;
+            fresh = receipt_token(&rc.config.hash_key, &app);
+            Credentials {
+                receipt_token: Some(&fresh),
+                ..Credentials::default()
             }
         }
     };
@@ -399,7 +549,7 @@ mod tests {
             serde_json::json!(5),
         ] {
             assert_eq!(
-                patch_settings(&current, p.clone()).unwrap_err(),
+                patch_settings(&current, p.clone(), PrivateHosts::Refuse).unwrap_err(),
                 ApiError::settings_invalid(),
                 "{p}"
             );
@@ -414,7 +564,19 @@ mod tests {
                 "{p}"
             );
         }
-        let patched = patch_settings(&current, serde_json::json!({"pinLength": 8})).unwrap();
+        let patched = patch_settings(
+            &current,
+            serde_json::json!({"pinLength": 8}),
+            PrivateHosts::Refuse,
+        )
+        .unwrap();
         assert_eq!(patched.pin_length, 8);
+        let local = serde_json::json!({"callbackUrl": "http://127.0.0.1:8080/cb"});
+        assert_eq!(
+            patch_settings(&current, local.clone(), PrivateHosts::Refuse).unwrap_err(),
+            ApiError::from(otp_core::Error::CallbackUrlPrivateHost),
+            "refused outside development"
+        );
+        assert!(patch_settings(&current, local, PrivateHosts::Allow).is_ok());
     }
 }

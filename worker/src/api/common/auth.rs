@@ -3,6 +3,11 @@
 //! (HMAC-SHA256 under `TOKEN_KEY`) and carry their expiry, so checking one needs
 //! no storage round trip; the app record, which the request needs anyway, then
 //! tells whether the secret was rotated since (a rotation revokes old tokens).
+//!
+//! A made-up or revoked API key, or an unknown application id in HTTP Basic, is
+//! remembered as such by the isolate for a few seconds ([`AppStore::by_api_key`],
+//! [`AppStore::get_for_sign_in`]): sent again, it costs no KV read. Nothing locks
+//! an address out: a customer's servers share one with all its users.
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -202,7 +207,7 @@ pub(crate) async fn token(mut req: Request, rc: &RequestContext) -> ApiResult<Re
     let scopes = Scopes::parse(field("scope"))?;
     let (app_id, secret) = credentials.ok_or_else(ApiError::oauth_invalid_client)?;
     let app = AppStore::new(rc.bindings.kv.clone())
-        .get(&app_id)
+        .get_for_sign_in(&app_id)
         .await?
         .ok_or_else(ApiError::oauth_invalid_client)?;
     if !constant_time_eq(

@@ -1,5 +1,6 @@
 //! What the dialects share: authentication ([`auth`]) and the routes outside
-//! any dialect (`GET /health`, `GET /openapi.json`).
+//! any dialect (`GET /health`, which also says why a misconfigured worker refuses
+//! to serve, and `GET /openapi.json`).
 
 pub(crate) mod auth;
 
@@ -7,6 +8,7 @@ use serde::Serialize;
 use worker::{Env, Response};
 
 use crate::assets;
+use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 
 /// Service name reported by `GET /health`.
@@ -29,20 +31,35 @@ pub(crate) async fn openapi(env: &Env) -> ApiResult<Response> {
 /// Body of `GET /health`.
 #[derive(Serialize)]
 struct Health {
+    /// `ok`, or `misconfigured` when the API routes refuse to serve (1006).
     status: &'static str,
     service: &'static str,
     version: &'static str,
+    /// Why the API routes refuse to serve: each names a secret, never its value.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    problems: Vec<String>,
 }
 
-/// `GET /health`: liveness probe with the service name and crate version.
-pub(crate) fn health() -> ApiResult<Response> {
+/// `GET /health`: the service name and crate version, and whether the
+/// configuration lets the API serve: 200 `ok`, or 503 `misconfigured` with the
+/// `problems` (a missing or weak secret; outside development, an example value
+/// of `.dev.vars.example` or a short `ADMIN_TOKEN`), the reasons every API route
+/// answers 1006.
+pub(crate) fn health(env: &Env) -> ApiResult<Response> {
+    let problems = Config::check(env).err().unwrap_or_default();
+    let (status, code) = if problems.is_empty() {
+        ("ok", 200)
+    } else {
+        ("misconfigured", 503)
+    };
     crate::reply::json(
         &Health {
-            status: "ok",
+            status,
             service: SERVICE,
             version: env!("CARGO_PKG_VERSION"),
+            problems,
         },
-        200,
+        code,
     )
     .map_err(|_| ApiError::internal())
 }

@@ -223,7 +223,11 @@ impl From<ApiError> for DxError {
     /// refusals) keep their status, code, message and retry headers.
     fn from(e: ApiError) -> Self {
         if let Some(cause) = e.cause() {
-            return DxError::from(cause);
+            // The fraud guard's refusals keep their Retry-After.
+            return DxError {
+                retry: e.retry(),
+                ..DxError::from(cause)
+            };
         }
         if e == ApiError::invalid_json() {
             return DxError::invalid_json();

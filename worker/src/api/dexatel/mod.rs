@@ -41,6 +41,14 @@ use crate::error::{ApiError, ApiResult};
 use crate::http;
 use crate::recent::{now_ms, Recent};
 
+/// Deletes an application's templates and senders (the application is being deleted).
+pub(crate) async fn remove_app_items(kv: &KvStore, app_id: &str) -> ApiResult<()> {
+    for prefix in [templates::PREFIX, senders::PREFIX] {
+        AppItems::new(kv, prefix).remove(app_id).await?;
+    }
+    Ok(())
+}
+
 /// The authentication header of the dialect.
 pub(crate) const KEY_HEADER: &str = "X-Dexatel-Key";
 
@@ -244,6 +252,14 @@ impl<'a> AppItems<'a> {
     async fn save<T: Serialize>(&self, app_id: &str, items: &[T]) -> DxResult<()> {
         let json = serde_json::to_string(items).map_err(|_| ApiError::internal())?;
         self.put(app_id, json).await
+    }
+
+    /// Deletes the application's list.
+    async fn remove(&self, app_id: &str) -> ApiResult<()> {
+        let key = self.key(app_id);
+        let deleted = self.kv.delete(&key).await;
+        RECENT_ITEMS.with(|r| r.borrow_mut().forget(&key));
+        Ok(deleted?)
     }
 
     /// The write of [`AppItems::save`], not generic: one copy of its state machine.

@@ -9,10 +9,13 @@
 //! strings a long code, anything else alphanumeric. Channels: SMS (the default),
 //! VIBER, WHATSAPP; verifications use SMS senders. Senders are usable at once
 //! (status `ACTIVE`): registering them with carriers is the operator's business.
+//! Names and codes hold no control, invisible or direction-changing character
+//! (`otp_core::template::hidden_char`; codes are ASCII anyway).
 //! An application keeps at most 100, in one KV value `dxsenders:{appId}`.
 
 use otp_core::rng::OsRandom;
 use otp_core::settings::validate_originator;
+use otp_core::template::{hidden_char, TextKind};
 use otp_core::time::{format_utc, UnixSeconds};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,7 +32,8 @@ pub(crate) const MAX_SENDERS: usize = 100;
 /// Longest sender name, in characters.
 pub(crate) const MAX_NAME_CHARS: usize = 45;
 
-const PREFIX: &str = "dxsenders";
+/// KV key prefix: `dxsenders:{appId}`.
+pub(super) const PREFIX: &str = "dxsenders";
 
 /// The kind of sender id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,7 +185,7 @@ fn parse_input(
         Some(Value::String(s)) => s.trim().to_owned(),
         Some(_) => return Err(DxError::sender_name_invalid()),
     };
-    if name.chars().any(char::is_control) {
+    if hidden_char(&name, TextKind::Name).is_some() {
         return Err(DxError::sender_name_invalid());
     }
     if name.chars().count() > MAX_NAME_CHARS {
@@ -360,6 +364,18 @@ mod tests {
             input(json!({"name": "x".repeat(46), "code": "Acme"})),
             Err(DxError::sender_name_too_long())
         );
+        for hidden in ["Ac\u{202E}me", "Acme\u{200B}", "\u{2066}Acme", "Ac\tme"] {
+            assert_eq!(
+                input(json!({"name": hidden, "code": "Acme"})),
+                Err(DxError::sender_name_invalid()),
+                "{hidden:?}"
+            );
+            assert_eq!(
+                input(json!({"name": "Acme", "code": hidden})),
+                Err(DxError::sender_code_invalid()),
+                "{hidden:?}"
+            );
+        }
         assert_eq!(
             input(json!({"name": "Acme", "channel": "PIGEON"})),
             Err(DxError::sender_channel_invalid())

@@ -7,7 +7,7 @@
 //! application keeps at most 100, all in one KV value `dxtemplates:{appId}`.
 
 use otp_core::rng::OsRandom;
-use otp_core::template::{has_pin_placeholder, MAX_TEMPLATE_CHARS};
+use otp_core::template::{has_pin_placeholder, hidden_char, TextKind, MAX_TEMPLATE_CHARS};
 use otp_core::time::{format_utc, UnixSeconds};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -24,7 +24,8 @@ pub(crate) const MAX_TEMPLATES: usize = 100;
 /// Longest template name, in characters.
 pub(crate) const MAX_NAME_CHARS: usize = 45;
 
-const PREFIX: &str = "dxtemplates";
+/// KV key prefix: `dxtemplates:{appId}`.
+pub(super) const PREFIX: &str = "dxtemplates";
 
 /// One stored template.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,13 +98,14 @@ impl<'a> TemplateStore<'a> {
     }
 }
 
-/// A template name: trimmed, 1-45 characters, no control characters.
+/// A template name: trimmed, 1-45 characters, no control, invisible or
+/// direction-changing character.
 fn name_input(value: Option<&Value>) -> DxResult<Option<String>> {
     match value {
         None => Ok(None),
         Some(Value::String(s)) => {
             let name = s.trim();
-            if name.is_empty() || name.chars().any(char::is_control) {
+            if name.is_empty() || hidden_char(name, TextKind::Name).is_some() {
                 return Err(DxError::template_name_invalid());
             }
             if name.chars().count() > MAX_NAME_CHARS {
@@ -115,7 +117,9 @@ fn name_input(value: Option<&Value>) -> DxResult<Option<String>> {
     }
 }
 
-/// A template text: not blank, at most 1000 characters, with `{code}`.
+/// A template text: not blank, at most 1000 characters, with `{code}`, and no
+/// invisible or direction-changing character that its script does not need
+/// (`otp_core::template::hidden_char`: 1255).
 fn text_input(value: Option<&Value>) -> DxResult<String> {
     let text = match value {
         None => return Err(DxError::template_text_missing()),
@@ -130,6 +134,9 @@ fn text_input(value: Option<&Value>) -> DxResult<String> {
     }
     if !has_pin_placeholder(text) {
         return Err(DxError::template_no_code());
+    }
+    if hidden_char(text, TextKind::Template).is_some() {
+        return Err(DxError::template_text_invalid());
     }
     Ok(text.clone())
 }
@@ -294,6 +301,26 @@ mod tests {
             text(json!(format!("{long}x"))),
             Err(DxError::template_text_too_long())
         );
+    }
+
+    #[test]
+    fn texts_keep_only_the_invisible_characters_their_script_needs() {
+        let text = |v: &str| text_input(Some(&json!(v)));
+        assert!(
+            text("کد شما {code} می\u{200C}خواهم").is_ok(),
+            "Persian ZWNJ"
+        );
+        for bad in [
+            "Code {code}\u{202E}",
+            "Co\u{200B}de {code}",
+            "\u{200E}Code {code}",
+        ] {
+            assert_eq!(text(bad), Err(DxError::template_text_invalid()), "{bad:?}");
+        }
+        let name = |v: &str| name_input(Some(&json!(v)));
+        for bad in ["Log\u{202E}in", "Login\u{FEFF}", "\u{200D}Login"] {
+            assert_eq!(name(bad), Err(DxError::template_name_invalid()), "{bad:?}");
+        }
     }
 
     #[test]

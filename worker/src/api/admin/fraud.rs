@@ -1,0 +1,119 @@
+//! The fraud guard in the admin API: its current blocks, recent refusals (and
+//! what shadow mode would have refused) and countries, and an operator's manual
+//! blocks and unblocks of a range or a country.
+//!
+//! - `GET /admin/apps/{appId}/fraud` → the snapshot (`otp_core::fraud::FraudSnapshot`);
+//! - `POST /admin/apps/{appId}/fraud/blocks` `{"scope": "range"|"country", "key":
+//!   "3361242"|"FR", "seconds": 3600}` → 204;
+//! - `DELETE /admin/apps/{appId}/fraud/blocks?scope=…&key=…` → 204.
+
+use otp_core::phone::parse_phone;
+use serde::Deserialize;
+use serde_json::Value;
+use worker::{Request, Response};
+
+use crate::apps::AppStore;
+use crate::context::RequestContext;
+use crate::error::{ApiError, ApiResult};
+use crate::fraud::Scope;
+use crate::http;
+use crate::limiter::RateLimits;
+
+/// `GET /admin/apps/{appId}/fraud`.
+pub(super) async fn snapshot(
+    rc: &RequestContext,
+    apps: &AppStore,
+    id: &str,
+) -> ApiResult<Response> {
+    let app = apps.get(id).await?.ok_or_else(ApiError::app_not_found)?;
+    let snapshot = RateLimits::new(&rc.bindings.limiter)
+        .guard_snapshot(&app.app_id, rc.now)
+        .await?;
+    crate::reply::json(&snapshot, 200).map_err(|_| ApiError::internal())
+}
+
+/// Body of a manual block.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BlockInput {
+    scope: Scope,
+    key: String,
+    seconds: i64,
+}
+
+/// `POST /admin/apps/{appId}/fraud/blocks`.
+pub(super) async fn block(
+    rc: &RequestContext,
+    apps: &AppStore,
+    id: &str,
+    body: Value,
+) -> ApiResult<Response> {
+    let app = apps.get(id).await?.ok_or_else(ApiError::app_not_found)?;
+    let input: BlockInput = http::from_value(&body).map_err(|_| ApiError::invalid_json())?;
+    let key = checked_key(input.scope, &input.key)?;
+    let until = rc.now.saturating_add(input.seconds);
+    RateLimits::new(&rc.bindings.limiter)
+        .guard_block(&app.app_id, input.scope, key, Some(until), rc.now)
+        .await?;
+    no_content()
+}
+
+/// `DELETE /admin/apps/{appId}/fraud/blocks?scope=…&key=…`.
+pub(super) async fn unblock(
+    req: &Request,
+    rc: &RequestContext,
+    apps: &AppStore,
+    id: &str,
+) -> ApiResult<Response> {
+    let app = apps.get(id).await?.ok_or_else(ApiError::app_not_found)?;
+    let scope = match http::query_param(req, "scope").as_deref() {
+        Some("range") => Scope::Range,
+        Some("country") => Scope::Country,
+        _ => return Err(ApiError::invalid_query()),
+    };
+    let key = checked_key(scope, &http::query_param(req, "key").unwrap_or_default())?;
+    RateLimits::new(&rc.bindings.limiter)
+        .guard_block(&app.app_id, scope, key, None, rc.now)
+        .await?;
+    no_content()
+}
+
+/// A range is digits (a number without its last digits, as the snapshot shows it);
+/// a country an ISO code the plan knows.
+fn checked_key(scope: Scope, key: &str) -> ApiResult<String> {
+    let key = key.trim().trim_start_matches('+');
+    let ok = match scope {
+        Scope::Range => (3..=14).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_digit()),
+        Scope::Country => otp_core::phone::is_known_country(key),
+    };
+    if !ok {
+        return Err(otp_core::Error::ManualBlockInvalid.into());
+    }
+    Ok(match scope {
+        Scope::Range => key.to_owned(),
+        Scope::Country => key.to_ascii_uppercase(),
+    })
+}
+
+fn no_content() -> ApiResult<Response> {
+    Ok(Response::empty()
+        .map_err(|_| ApiError::internal())?
+        .with_status(204))
+}
+
+/// The safe numbers of a `fraudGuard` patch as the settings keep them: a number
+/// given in clear (`"+33612345678"`) becomes its keyed hash and mask.
+pub(super) fn hash_safe_numbers(rc: &RequestContext, patch: &mut Value) -> ApiResult<()> {
+    let Some(list) = patch.get_mut("safeNumbers").and_then(Value::as_array_mut) else {
+        return Ok(());
+    };
+    for entry in list.iter_mut() {
+        if let Value::String(number) = entry {
+            let phone =
+                parse_phone(number, None).map_err(|_| otp_core::Error::SafeNumberInvalid)?;
+            let safe = otp_core::fraud::SafeNumber::new(&rc.config.hash_key, &phone);
+            *entry = serde_json::to_value(safe).map_err(|_| ApiError::internal())?;
+        }
+    }
+    Ok(())
+}
