@@ -313,7 +313,47 @@ const schemas = {
   AppInput: {
     type: "object",
     additionalProperties: false,
-    properties: { name: { type: "string" }, gateway: ref("Gateway"), otp: ref("OtpSettings"), dexatel: ref("DexatelSettings"), limits: ref("SendPolicy") },
+    properties: {
+      name: { type: "string" },
+      gateway: ref("Gateway"),
+      otp: ref("OtpSettings"),
+      dexatel: ref("DexatelSettings"),
+      limits: ref("SendPolicy"),
+      fraudGuard: ref("FraudGuard"),
+      policy: ref("AppPolicy"),
+    },
+  },
+  FraudGuard: {
+    type: "object",
+    description: "The fraud guard against SMS pumping (README: Fraud guard); safeNumbers may be given as E.164 numbers, kept as keyed hashes",
+    properties: {
+      enabled: { type: "boolean" },
+      shadow: { type: "boolean" },
+      rangeDigits: { type: "integer" },
+      windowHours: { type: "integer" },
+      minDecided: { type: "integer" },
+      minConversionPercent: { type: "integer" },
+      blockSeconds: { type: "integer" },
+      maxBlockSeconds: { type: "integer" },
+      repeatDays: { type: "integer" },
+      burstNumbers: { type: "integer" },
+      burstMinutes: { type: "integer" },
+      safePrefixes: { type: "array", items: { type: "string" } },
+      safeNumbers: { type: "array", items: {} },
+    },
+  },
+  AppPolicy: {
+    type: "object",
+    properties: {
+      lockdown: {
+        type: "object",
+        properties: { allowedSenders: { type: "array", items: { type: "string" } }, forbidTemplates: { type: "boolean" } },
+      },
+      testNumbers: {
+        type: "array",
+        items: { type: "object", required: ["number", "code"], properties: { number: { type: "string" }, code: { type: "string" } } },
+      },
+    },
   },
   DexatelSettings: {
     type: "object",
@@ -338,6 +378,12 @@ const schemas = {
       allowedCountries: { type: "array", items: { type: "string" } },
       deniedCountries: { type: "array", items: { type: "string" } },
       dailyBudget: { type: "number", minimum: 0 },
+      maxParts: { type: "integer", minimum: 0, description: "Parts one message may have (default 3)" },
+      countryPartsPerDay: {
+        type: "object",
+        description: "SMS parts per destination country and UTC day",
+        properties: { default: { type: "integer", minimum: 0 }, countries: { type: "object", additionalProperties: { type: "integer" } } },
+      },
     },
   },
   App: {
@@ -350,6 +396,8 @@ const schemas = {
       otp: ref("OtpSettings"),
       dexatel: ref("DexatelSettings"),
       limits: ref("SendPolicy"),
+      fraudGuard: ref("FraudGuard"),
+      policy: ref("AppPolicy"),
       dateCreated: dateTime,
       dateUpdated: dateTime,
       appSecret: { type: "string", description: "Only when created or rotated" },
@@ -563,6 +611,42 @@ export const openapi = {
         security: adminAuth,
         requestBody: { required: true, content: json(ref("AppInput")) },
         responses: { 201: reply("Created", ref("App")), 400: error("Invalid field"), 401: error("Admin token missing or invalid (1012)"), 413: error("Too large"), 415: error("Not JSON") },
+      },
+    },
+    "/admin/apps/{appId}/fraud": {
+      parameters: [appIdParam],
+      get: {
+        tags: ["admin"],
+        summary: "The fraud guard's current blocks, recent refusals (and shadow mode's) and countries",
+        security: adminAuth,
+        responses: { 200: reply("The snapshot", { type: "object" }), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app (1010)") },
+      },
+    },
+    "/admin/apps/{appId}/fraud/blocks": {
+      parameters: [appIdParam],
+      post: {
+        tags: ["admin"],
+        summary: "Block a number range or a country by hand",
+        security: adminAuth,
+        requestBody: {
+          required: true,
+          content: json({
+            type: "object",
+            required: ["scope", "key", "seconds"],
+            properties: { scope: { enum: ["range", "country"] }, key: { type: "string" }, seconds: { type: "integer" } },
+          }),
+        },
+        responses: { 204: { description: "Blocked" }, 400: error("Bad scope, key or time (1000, 2123)"), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app (1010)") },
+      },
+      delete: {
+        tags: ["admin"],
+        summary: "Lift a block",
+        security: adminAuth,
+        parameters: [
+          { name: "scope", in: "query", required: true, schema: { enum: ["range", "country"] } },
+          { name: "key", in: "query", required: true, schema: { type: "string" } },
+        ],
+        responses: { 204: { description: "Lifted" }, 400: error("Bad scope or key (1014, 2123)"), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app (1010)") },
       },
     },
     "/admin/apps/{appId}": {
