@@ -5,8 +5,8 @@
 #
 #   ./scripts/dev.sh [--port N] [-- extra `wrangler dev` arguments]
 #
-# The port comes from --port, else $PORT, else 8787. KV data is kept locally in
-# .wrangler/state.
+# The port comes from --port, else $PORT, else 8787. KV, Durable Object and D1 data
+# are kept locally in .wrangler/state (the insights database migrated first).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,6 +47,10 @@ fi
 # Keep wrangler offline: no telemetry, no download of the Request.cf metadata.
 export WRANGLER_SEND_METRICS=false
 export CLOUDFLARE_CF_FETCH_ENABLED=false
+
+# The insights database (D1, local in .wrangler/state): its schema from migrations/.
+log "applying the insights database's migrations (wrangler d1 migrations apply --local)"
+node_modules/.bin/wrangler d1 migrations apply INSIGHTS_DB --local </dev/null >&2
 
 log "starting wrangler dev on 127.0.0.1:$PORT (health check: http://127.0.0.1:$PORT/health)"
 node_modules/.bin/wrangler dev --local --ip 127.0.0.1 --port "$PORT" "${extra[@]}" &

@@ -12,10 +12,10 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { dumpKv, startApi, T0 } from "../support/api.mjs";
+import { DEV_BINDINGS, dumpKv, startApi, T0 } from "../support/api.mjs";
 
 const DAY = "2027-01-15"; // T0's UTC day
-const ADMIN = { authorization: "Bearer test-admin-token" };
+const ADMIN = { authorization: `Bearer ${DEV_BINDINGS.ADMIN_TOKEN}` };
 
 /** Dexatel calls authenticated by `X-Dexatel-Key`. */
 function dexatel(api, apiKey) {
