@@ -210,6 +210,12 @@ errors! {
     TestNumberInvalid = (2135, "test_number_invalid", "invalid_param", 400, "testNumbers must hold distinct E.164 numbers (at most 50)"),
     /// A test number's code does not match the PIN rules (the application's pinType, 4-10 symbols).
     TestCodeInvalid = (2136, "test_code_invalid", "invalid_param", 400, "a test number's code does not match pinType and the PIN length rules"),
+    // --- Invisible characters (2140+; a template's keeps SMS.CX's 2006) ---
+    /// The template holds an invisible or direction-changing character that its
+    /// script does not need (`template::hidden_char`; SMS.CX's 2006).
+    TemplateInvisibleCharacter = (2006, "template_invisible_character", "invalid_param", 400, "template holds an invisible or direction-changing character its script does not need"),
+    /// The brand holds an invisible or direction-changing character (`template::hidden_char`).
+    BrandInvisibleCharacter = (2140, "brand_invisible_character", "invalid_param", 400, "brand must not hold invisible or direction-changing characters"),
 }
 
 impl fmt::Display for Error {

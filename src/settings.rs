@@ -7,8 +7,8 @@ use crate::id::is_uuid;
 use crate::phone::{is_known_country, parse_phone, NumberType, PhoneNumber};
 use crate::pin::{validate_custom_pin, validate_pin_length, PinType};
 use crate::template::{
-    choose_template, validate_language, validate_language_template, validate_template,
-    LanguageTemplate, TemplateSource,
+    choose_template, hidden_char, validate_language, validate_language_template, validate_template,
+    LanguageTemplate, TemplateSource, TextKind,
 };
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
@@ -88,7 +88,8 @@ pub struct OtpSettings {
     pub ttl: u32,
     /// Verification attempts allowed, 1-10.
     pub max_attempts: u8,
-    /// Where status changes are POSTed; https (http only for localhost).
+    /// Where status changes are POSTed: https to a public host, unless the
+    /// deployment allows private ones ([`check_callback_url`]).
     pub callback_url: Option<String>,
     /// Price per SMS part by country.
     pub prices: PriceTable,
@@ -134,8 +135,16 @@ impl Default for OtpSettings {
 }
 
 impl OtpSettings {
-    /// Checks every field, failing with the first violation's own error.
+    /// Checks every field, failing with the first violation's own error; a callback
+    /// URL must name a public host ([`OtpSettings::validate_with`] and
+    /// [`PrivateHosts::Refuse`]).
     pub fn validate(&self) -> Result<()> {
+        self.validate_with(PrivateHosts::Refuse)
+    }
+
+    /// [`OtpSettings::validate`], with the deployment's choice of whether a callback
+    /// URL may name a private host ([`check_callback_url`]).
+    pub fn validate_with(&self, private_hosts: PrivateHosts) -> Result<()> {
         if let Some(t) = &self.template {
             validate_template(t)?;
         }
@@ -147,7 +156,7 @@ impl OtpSettings {
         validate_ttl(i64::from(self.ttl))?;
         validate_max_attempts(i64::from(self.max_attempts))?;
         if let Some(url) = &self.callback_url {
-            validate_callback_url(url)?;
+            check_callback_url(url, private_hosts)?;
         }
         self.prices.validate()?;
         validate_brand(&self.brand)?;
@@ -315,6 +324,11 @@ pub struct OtpRequest {
     /// A PIN chosen by the caller (Dexatel's custom `code`); not part of SMS.CX's wire format.
     #[serde(skip)]
     pub custom_pin: Option<String>,
+    /// Whether `otpCallbackUrl` may name a private host: the deployment's choice,
+    /// never the client's (not part of the wire format; [`PrivateHosts::Refuse`]
+    /// unless the caller says otherwise). See [`check_callback_url`].
+    #[serde(skip)]
+    pub private_hosts: PrivateHosts,
 }
 
 /// Everything decided about one OTP before it is sent: settings merged and checked.
@@ -408,7 +422,7 @@ pub fn resolve(app: &OtpSettings, request: &OtpRequest) -> Result<ResolvedOtp> {
     };
     let callback_url = match request.otp_callback_url.text()? {
         Some(url) if !url.trim().is_empty() => {
-            validate_callback_url(url.trim())?;
+            check_callback_url(url.trim(), request.private_hosts)?;
             Some(url.trim().to_owned())
         }
         _ => app.callback_url.clone(),
@@ -548,13 +562,12 @@ pub fn check_callback_url(url: &str, private_hosts: PrivateHosts) -> Result<()> 
     }
 }
 
-/// The check of callback URLs in settings and requests ([`OtpSettings::validate`],
-/// [`resolve`]) and of the webhook gateway's URL: [`check_callback_url`] with
-/// [`PrivateHosts::Refuse`], except that the three loopback hosts of the earlier rule
-/// (`localhost`, `127.0.0.1`, `[::1]`, with `http` too) still pass, because these
-/// callers are not told yet whether private hosts are allowed. Nothing is sent to
-/// them unless they are: both senders check every URL again with
-/// [`check_callback_url`] before each delivery.
+/// The earlier check of configured callback URLs, left for the webhook gateway's
+/// URL only: [`check_callback_url`] with [`PrivateHosts::Refuse`], except that the
+/// three loopback hosts of the earlier rule (`localhost`, `127.0.0.1`, `[::1]`, with
+/// `http` too) still pass. Settings and requests no longer use it: they take the
+/// deployment's [`PrivateHosts`] ([`OtpSettings::validate_with`],
+/// [`OtpRequest::private_hosts`]), and so should every new caller.
 pub fn validate_callback_url(url: &str) -> Result<()> {
     let (_, host) = split_callback_url(url)?;
     let loopback = ["localhost", "127.0.0.1", "[::1]"]
@@ -768,11 +781,17 @@ pub fn validate_webotp_domain(domain: &str) -> Result<()> {
     }
 }
 
-/// Checks a brand name: 1-32 characters after trimming, no control characters.
+/// Checks a brand name: 1-32 characters after trimming, no control characters
+/// ([`Error::BrandInvalid`]), and no invisible or direction-changing one
+/// ([`Error::BrandInvisibleCharacter`], [`hidden_char`] of a [`TextKind::Name`]):
+/// it goes into every SMS as it is typed.
 pub fn validate_brand(brand: &str) -> Result<()> {
     let trimmed = brand.trim();
     if trimmed.is_empty() || trimmed.chars().count() > 32 || trimmed.chars().any(char::is_control) {
         return Err(Error::BrandInvalid);
+    }
+    if hidden_char(trimmed, TextKind::Name).is_some() {
+        return Err(Error::BrandInvisibleCharacter);
     }
     Ok(())
 }
@@ -1140,30 +1159,67 @@ mod tests {
     }
 
     #[test]
-    fn settings_and_requests_keep_only_the_three_loopback_hosts_of_the_old_rule() {
-        for ok in [
+    fn settings_and_requests_refuse_private_hosts_unless_the_deployment_allows_them() {
+        let with_url = |url: &str| OtpSettings {
+            callback_url: Some(url.into()),
+            ..OtpSettings::default()
+        };
+        let request = |url: &str, private_hosts| OtpRequest {
+            phone_number: "+33612424111".into(),
+            otp_callback_url: url.into(),
+            private_hosts,
+            ..OtpRequest::default()
+        };
+        let app = OtpSettings::default();
+        // The three loopback hosts the earlier rule let through, now refused by default.
+        for url in [
             "http://localhost:3000/cb",
             "http://127.0.0.1/cb",
             "http://[::1]:9/x",
             "https://LOCALHOST/",
-            "https://example.com/cb",
         ] {
-            assert_eq!(validate_callback_url(ok), Ok(()), "{ok}");
+            let refused = Err(Error::CallbackUrlPrivateHost);
+            assert_eq!(with_url(url).validate(), refused, "{url}");
+            assert_eq!(
+                with_url(url).validate_with(PrivateHosts::Refuse),
+                refused,
+                "{url}"
+            );
+            assert_eq!(
+                resolve(&app, &request(url, PrivateHosts::default())).map(|_| ()),
+                refused,
+                "{url}"
+            );
+            assert_eq!(
+                with_url(url).validate_with(PrivateHosts::Allow),
+                Ok(()),
+                "{url}"
+            );
+            let allowed = resolve(&app, &request(url, PrivateHosts::Allow)).unwrap();
+            assert_eq!(allowed.callback_url.as_deref(), Some(url));
         }
+        // The same rule as the senders', case by case.
         let v = url_vectors();
         for (url, e) in url_cases(&v, "private") {
-            let old_loopback = ["localhost", "127.0.0.1", "[::1]"]
-                .iter()
-                .any(|h| split_callback_url(url).unwrap().1.eq_ignore_ascii_case(h));
-            if !old_loopback {
-                assert_eq!(validate_callback_url(url), Err(e), "{url}");
-            }
+            assert_eq!(with_url(url).validate(), Err(e), "{url}");
+            assert_eq!(
+                with_url(url).validate_with(PrivateHosts::Allow),
+                Ok(()),
+                "{url}"
+            );
         }
         for (url, e) in url_cases(&v, "refused") {
-            assert_eq!(validate_callback_url(url), Err(e), "{url}");
+            for flag in [PrivateHosts::Refuse, PrivateHosts::Allow] {
+                assert_eq!(with_url(url).validate_with(flag), Err(e), "{url}");
+                assert_eq!(
+                    resolve(&app, &request(url, flag)).map(|_| ()),
+                    Err(e),
+                    "{url}"
+                );
+            }
         }
         assert_eq!(
-            validate_callback_url("https://169.254.169.254/latest/meta-data/"),
+            with_url("https://169.254.169.254/latest/meta-data/").validate(),
             Err(Error::CallbackUrlPrivateHost)
         );
         assert_eq!(
@@ -1180,6 +1236,77 @@ mod tests {
             .map(|_| ()),
             Err(Error::CallbackUrlNumericHost)
         );
+        // The choice is never read from the wire.
+        let sneaky: OtpRequest = serde_json::from_str(
+            r#"{"phoneNumber": "+33612424111", "privateHosts": "Allow", "private_hosts": "Allow"}"#,
+        )
+        .unwrap();
+        assert_eq!(sneaky.private_hosts, PrivateHosts::Refuse);
+    }
+
+    #[test]
+    fn the_webhook_gateway_check_still_keeps_the_three_loopback_hosts() {
+        for ok in [
+            "http://localhost:3000/cb",
+            "http://127.0.0.1/cb",
+            "http://[::1]:9/x",
+        ] {
+            assert_eq!(validate_callback_url(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(
+            validate_callback_url("https://10.0.0.1/"),
+            Err(Error::CallbackUrlPrivateHost)
+        );
+    }
+
+    #[test]
+    fn brands_refuse_invisible_and_direction_changing_characters() {
+        for ok in ["Acme", "Zoé & Co", "ACME Bank", "دیجی کالا", "ヤマト運輸"] {
+            assert_eq!(validate_brand(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "Acme\u{202E}gnp.exe",
+            "Ac\u{200B}me",
+            "Acme\u{200D}",
+            "\u{2066}Acme\u{2069}",
+            "Acme\u{FEFF}",
+            "Ac\u{00AD}me",
+            "Acme\u{E0041}",
+            "دیجی\u{200C}کالا",
+        ] {
+            assert_eq!(
+                validate_brand(bad),
+                Err(Error::BrandInvisibleCharacter),
+                "{bad:?}"
+            );
+            let settings = OtpSettings {
+                brand: bad.into(),
+                ..OtpSettings::default()
+            };
+            assert_eq!(settings.validate(), Err(Error::BrandInvisibleCharacter));
+        }
+        assert_eq!(validate_brand("Ac\u{7}me"), Err(Error::BrandInvalid));
+        // Senders were ASCII only already: an override is an invalid `from`.
+        assert_eq!(validate_originator("ACME\u{202E}"), Err(Error::FromInvalid));
+        assert_eq!(
+            resolve_json(r#"{"phoneNumber": "+33612424111", "from": "AC\u200bME"}"#).map(|_| ()),
+            Err(Error::FromInvalid)
+        );
+    }
+
+    #[test]
+    fn request_templates_follow_the_template_rule() {
+        assert_eq!(
+            resolve_json(r#"{"phoneNumber": "+33612424111", "template": "Code {{pin}} \u202e"}"#)
+                .map(|_| ()),
+            Err(Error::TemplateInvisibleCharacter)
+        );
+        let r = resolve_json(
+            r#"{"phoneNumber": "+33612424111", "template": "کد شما: {{pin}} می\u200cخواهم"}"#,
+        )
+        .unwrap();
+        assert!(r.template.contains('\u{200C}'));
+        assert_eq!(Error::TemplateInvisibleCharacter.code(), 2006);
     }
 
     #[test]

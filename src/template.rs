@@ -134,7 +134,156 @@ pub fn validate_template(template: &str) -> Result<()> {
     if !has_pin_placeholder(template) {
         return Err(Error::TemplateInvalid);
     }
+    if hidden_char(template, TextKind::Template).is_some() {
+        return Err(Error::TemplateInvisibleCharacter);
+    }
     Ok(())
+}
+
+/// Where a text is shown, for [`hidden_char`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextKind {
+    /// A name shown as it is typed, to operators and in the SMS: an application's
+    /// name, its brand, a sender id or name, a template's name. No control
+    /// character and no invisible one at all.
+    Name,
+    /// The text of an SMS template, in any script: an invisible character only
+    /// where its script needs it (below). Control characters are not this rule's
+    /// business (a line break is text).
+    Template,
+}
+
+/// The first character of `text` that can hide or reorder what a reader sees,
+/// and that `kind` does not allow, if any.
+///
+/// Invisible here: the bidirectional controls (the embeddings, overrides and
+/// isolates U+202A-U+202E and U+2066-U+2069, the marks LRM U+200E, RLM U+200F and
+/// ALM U+061C), the zero-width characters (ZWSP U+200B, ZWNJ U+200C, ZWJ U+200D,
+/// word joiner U+2060, BOM U+FEFF), the other format characters (soft hyphen,
+/// invisible operators U+2061-U+2064, the deprecated U+206A-U+206F, interlinear
+/// annotation U+FFF9-U+FFFB, shorthand and musical format controls), tags and
+/// variation selectors (U+E0000-U+E0FFF, U+FE00-U+FE0F), fillers that draw
+/// nothing (U+034F, U+115F, U+1160, U+17B4, U+17B5, U+3164, U+FFA0), the
+/// Mongolian selectors U+180B-U+180F, and the line and paragraph separators
+/// U+2028 and U+2029.
+///
+/// A template may hold only these of them, where a script needs them:
+///
+/// - ZWNJ and ZWJ between two characters of a script that joins or forms
+///   conjuncts (Arabic, Syriac, N'Ko, the Indic scripts from Devanagari to Sinhala,
+///   Myanmar, Khmer, Mongolian): the Persian *می‌خواهم*, the Hindi half forms;
+///   and ZWJ inside an emoji sequence (👩‍💻);
+/// - LRM, RLM and ALM in a template that holds right-to-left letters (Hebrew,
+///   Arabic, Syriac, Thaana, N'Ko), to place the PIN and a Latin brand;
+/// - one emoji presentation selector (U+FE0E or U+FE0F) right after a visible
+///   character (❤️), and a Mongolian free variation selector after a Mongolian letter.
+///
+/// Everything else above is refused in templates too; a name refuses all of them,
+/// and control characters.
+pub fn hidden_char(text: &str, kind: TextKind) -> Option<char> {
+    let rtl = kind == TextKind::Template && text.chars().any(is_rtl_letter);
+    let mut prev: Option<char> = None;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let refused = match kind {
+            TextKind::Name => c.is_control() || is_invisible(c),
+            TextKind::Template => {
+                is_invisible(c) && !template_needs(c, prev, chars.peek().copied(), rtl)
+            }
+        };
+        if refused {
+            return Some(c);
+        }
+        prev = Some(c);
+    }
+    None
+}
+
+/// Whether `c` draws nothing or changes the direction of what follows (see [`hidden_char`]).
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
+}
+
+/// Whether a template's script needs the invisible `c` between `prev` and `next`.
+fn template_needs(c: char, prev: Option<char>, next: Option<char>, rtl: bool) -> bool {
+    let visible = |p: Option<char>| {
+        p.is_some_and(|p| !is_invisible(p) && !p.is_control() && !p.is_whitespace())
+    };
+    match c {
+        '\u{200C}' | '\u{200D}' => {
+            let joining =
+                prev.is_some_and(is_joining_script) && next.is_some_and(is_joining_script);
+            let emoji = c == '\u{200D}'
+                && prev.is_some_and(|p| {
+                    is_emoji(p) || matches!(p, '\u{FE0F}' | '\u{1F3FB}'..='\u{1F3FF}')
+                })
+                && next.is_some_and(is_emoji);
+            joining || emoji
+        }
+        '\u{200E}' | '\u{200F}' | '\u{061C}' => rtl,
+        '\u{FE0E}' | '\u{FE0F}' => visible(prev),
+        '\u{180B}'..='\u{180D}' | '\u{180F}' => {
+            prev.is_some_and(|p| matches!(p, '\u{1820}'..='\u{18AF}'))
+        }
+        _ => false,
+    }
+}
+
+/// A letter or mark of a script where ZWJ and ZWNJ choose joined or conjunct forms.
+fn is_joining_script(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0600}'..='\u{07BF}' // Arabic, Syriac, Arabic Supplement, Thaana
+            | '\u{07C0}'..='\u{07FF}' // N'Ko
+            | '\u{0860}'..='\u{08FF}' // Syriac Supplement, Arabic Extended
+            | '\u{0900}'..='\u{0DFF}' // Devanagari to Sinhala
+            | '\u{1000}'..='\u{109F}' // Myanmar
+            | '\u{1780}'..='\u{17FF}' // Khmer
+            | '\u{1800}'..='\u{18AF}' // Mongolian
+            | '\u{1CD0}'..='\u{1CFF}' // Vedic extensions
+            | '\u{A8E0}'..='\u{A8FF}' // Devanagari Extended
+            | '\u{FB50}'..='\u{FDFF}' // Arabic Presentation Forms-A
+            | '\u{FE70}'..='\u{FEFE}' // Arabic Presentation Forms-B
+    ) && !is_invisible(c)
+}
+
+/// A right-to-left letter: Hebrew, Arabic, Syriac, Thaana, N'Ko and their forms.
+fn is_rtl_letter(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0590}'..='\u{05FF}'
+            | '\u{0600}'..='\u{07FF}'
+            | '\u{0860}'..='\u{08FF}'
+            | '\u{FB1D}'..='\u{FDFF}'
+            | '\u{FE70}'..='\u{FEFE}'
+    ) && !is_invisible(c)
+}
+
+/// A pictograph that emoji ZWJ sequences join.
+fn is_emoji(c: char) -> bool {
+    matches!(c, '\u{2600}'..='\u{27BF}' | '\u{2B00}'..='\u{2BFF}' | '\u{1F000}'..='\u{1FAFF}')
+        && !matches!(c, '\u{1F3FB}'..='\u{1F3FF}')
 }
 
 /// The values a template is rendered with.
@@ -662,6 +811,67 @@ mod tests {
         assert_eq!(validate_template(&over), Err(Error::TemplateTooLong));
         let over_no_pin = "x".repeat(MAX_TEMPLATE_CHARS + 1);
         assert_eq!(validate_template(&over_no_pin), Err(Error::TemplateTooLong));
+    }
+
+    #[test]
+    fn templates_keep_the_invisible_characters_their_script_needs() {
+        for ok in [
+            "کد شما {{pin}} است. می\u{200C}خواهم", // Persian ZWNJ between letters
+            "आपका कोड {{pin}} है। क्\u{200D}ष",      // Devanagari ZWJ after a virama
+            "ඔබේ කේතය {{pin}} ශ්\u{200D}රී",         // Sinhala ZWJ
+            "\u{200F}קוד: {{pin}}",                // RLM in a Hebrew template
+            "رمزك \u{061C}{{pin}}\u{200E} Acme",   // ALM and LRM in an Arabic one
+            "Code {{pin}} 👩\u{200D}💻 ❤\u{FE0F}", // an emoji ZWJ sequence, emoji presentation
+            "Code {{pin}} 🏳\u{FE0F}\u{200D}🌈 👩🏽\u{200D}💻",
+            "Code:\t{{pin}}\n\0", // control characters: not this rule's
+        ] {
+            assert_eq!(hidden_char(ok, TextKind::Template), None, "{ok:?}");
+            assert_eq!(validate_template(ok), Ok(()), "{ok:?}");
+        }
+        for (bad, c) in [
+            ("Code {{pin}}\u{202E}", '\u{202E}'), // right-to-left override
+            ("\u{2066}Code\u{2069} {{pin}}", '\u{2066}'), // isolates
+            ("Co\u{200B}de {{pin}}", '\u{200B}'), // zero-width space
+            ("Co\u{200D}de {{pin}}", '\u{200D}'), // ZWJ inside Latin
+            ("Code {{pin}}\u{200C}", '\u{200C}'), // ZWNJ at the end
+            ("\u{200E}Code {{pin}}", '\u{200E}'), // LRM without right-to-left text
+            ("Code {{pin}} \u{FEFF}", '\u{FEFF}'), // BOM
+            ("Code {{pin}} \u{E0041}\u{E0042}", '\u{E0041}'), // tags (hidden ASCII)
+            ("Code {{pin}} \u{FE0F}", '\u{FE0F}'), // a selector after a space
+            ("Code {{pin}} ❤\u{FE0F}\u{FE0F}", '\u{FE0F}'),
+            ("Code {{pin}}\u{2028}", '\u{2028}'),
+            ("Code {{pin}} \u{3164}", '\u{3164}'), // Hangul filler
+            ("Code {{pin}} \u{00AD}", '\u{00AD}'), // soft hyphen
+        ] {
+            assert_eq!(hidden_char(bad, TextKind::Template), Some(c), "{bad:?}");
+            assert_eq!(
+                validate_template(bad),
+                Err(Error::TemplateInvisibleCharacter),
+                "{bad:?}"
+            );
+        }
+        for (_, text) in BUILTINS {
+            assert_eq!(hidden_char(text, TextKind::Template), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn names_refuse_every_invisible_and_control_character() {
+        for ok in ["Acme", "Zoé & Co", "ヤマト運輸", "دیجی کالا", "Acme ❤"] {
+            assert_eq!(hidden_char(ok, TextKind::Name), None, "{ok:?}");
+        }
+        for bad in [
+            "Acme\u{202E}",
+            "Ac\u{200B}me",
+            "دیجی\u{200C}کالا",
+            "Acme ❤\u{FE0F}",
+            "Ac\tme",
+            "Ac\u{0}me",
+            "\u{200F}Acme",
+            "Acme\u{E007F}",
+        ] {
+            assert!(hidden_char(bad, TextKind::Name).is_some(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::otp::{self, OtpRecord, OtpStatus};
 use crate::rng::{BufferedRandom, OsRandom, SeededRandom};
 use crate::secret::SecretKeys;
-use crate::settings::{OtpRequest, OtpSettings};
+use crate::settings::{OtpRequest, OtpSettings, PrivateHosts};
 use crate::{json, packed, phone, pin, sms, template, time};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
@@ -131,10 +131,20 @@ fn unix_seconds(now: f64) -> Result<i64, JsValue> {
     }
 }
 
+/// The package's `allowPrivateHosts` option: private callback hosts only when asked
+/// for (tests with a local receiver).
+fn private_hosts(allow: bool) -> PrivateHosts {
+    if allow {
+        PrivateHosts::Allow
+    } else {
+        PrivateHosts::Refuse
+    }
+}
+
 /// Settings from JSON, checked.
-fn settings_from_json(json: &str) -> Result<OtpSettings, JsValue> {
+fn settings_from_json(json: &str, private_hosts: PrivateHosts) -> Result<OtpSettings, JsValue> {
     let settings: OtpSettings = from_json(json)?;
-    settings.validate().map_err(throw)?;
+    settings.validate_with(private_hosts).map_err(throw)?;
     Ok(settings)
 }
 
@@ -239,10 +249,16 @@ pub fn parse_phone(input: &str, country_iso: Option<String>) -> Result<String, J
 }
 
 /// Fills in defaults and checks an application's OTP settings (JSON); returns them
-/// whole, as JSON.
+/// whole, as JSON. A callback URL may name a private host only with `allowPrivateHosts`.
 #[wasm_bindgen(js_name = validateSettings)]
-pub fn validate_settings(settings: &str) -> Result<String, JsValue> {
-    to_json(&settings_from_json(settings)?)
+pub fn validate_settings(
+    settings: &str,
+    #[wasm_bindgen(js_name = allowPrivateHosts)] allow_private_hosts: bool,
+) -> Result<String, JsValue> {
+    to_json(&settings_from_json(
+        settings,
+        private_hosts(allow_private_hosts),
+    )?)
 }
 
 /// Verifies `pin` against a record (JSON) and writes a `VerifyResult` as JSON.
@@ -331,6 +347,8 @@ const ENGINE_RANDOM_BLOCK: usize = 1024;
 #[derive(Debug)]
 pub struct OtpEngine {
     settings: OtpSettings,
+    /// Whether callback URLs (settings and requests) may name private hosts.
+    private_hosts: PrivateHosts,
     keys: SecretKeys,
     rng: BufferedRandom<OsRandom, ENGINE_RANDOM_BLOCK>,
 }
@@ -349,11 +367,18 @@ const STATUSES: [OtpStatus; 5] = [
 impl OtpEngine {
     /// Checks `settings` (JSON) and prepares `keys` (a JSON array of the server PIN
     /// keys, newest first, 16 bytes or more each). Throws the code of the first bad
-    /// setting.
+    /// setting. Callback URLs of the settings and of every request may name a private
+    /// host only with `allowPrivateHosts`.
     #[wasm_bindgen(constructor)]
-    pub fn new(settings: &str, keys: &str) -> Result<OtpEngine, JsValue> {
+    pub fn new(
+        settings: &str,
+        keys: &str,
+        #[wasm_bindgen(js_name = allowPrivateHosts)] allow_private_hosts: bool,
+    ) -> Result<OtpEngine, JsValue> {
+        let private_hosts = private_hosts(allow_private_hosts);
         Ok(OtpEngine {
-            settings: settings_from_json(settings)?,
+            settings: settings_from_json(settings, private_hosts)?,
+            private_hosts,
             keys: secret_keys(keys)?,
             rng: BufferedRandom::with_block_size(OsRandom),
         })
@@ -375,6 +400,7 @@ impl OtpEngine {
     ) -> Result<String, JsValue> {
         let mut request: OtpRequest = from_json(request)?;
         request.custom_pin = custom_pin;
+        request.private_hosts = self.private_hosts;
         let now = unix_seconds(now)?;
         let (resolved, drawn) = match seed {
             Some(seed) => otp::plan_parts(

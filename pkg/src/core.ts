@@ -193,15 +193,28 @@ export function parsePhone(input: string, countryIso?: string): ParsedPhone {
   return JSON.parse(call((raw) => raw.parsePhone(input, countryIso))) as ParsedPhone;
 }
 
+/** Options of `OtpEngine`, `validateSettings` and `planOtp`. */
+export interface EngineOptions {
+  /**
+   * Accept callback URLs (`callbackUrl` in the settings, `otpCallbackUrl` in requests)
+   * that name a private, loopback or link-local host, and plain http to a loopback one:
+   * for tests with a receiver on the same machine. Off by default: such a URL is
+   * `OtpError` 2019 (`callback_url_private_host`). `CallbackSender` has its own option
+   * of the same name, which such tests set too.
+   */
+  allowPrivateHosts?: boolean;
+}
+
 /** Checks an application's settings and returns them with every default filled in. */
-export function validateSettings(settings: OtpSettings = {}): Required<OtpSettings> {
-  return JSON.parse(call((raw) => raw.validateSettings(toJson(settings)))) as Required<OtpSettings>;
+export function validateSettings(settings: OtpSettings = {}, options: EngineOptions = {}): Required<OtpSettings> {
+  const allow = options.allowPrivateHosts === true;
+  return JSON.parse(call((raw) => raw.validateSettings(toJson(settings), allow))) as Required<OtpSettings>;
 }
 
 // --- Lower level: the verification state machine over stored records -------------
 
-/** Options of `planOtp` and `OtpEngine.plan`. */
-export interface PlanOptions {
+/** Options of `planOtp` (with `allowPrivateHosts`) and `OtpEngine.plan` (without: the engine's own). */
+export interface PlanOptions extends EngineOptions {
   /** Send this PIN instead of a generated one (it must match the PIN type, 4-10 symbols). */
   customPin?: string;
   /** Makes the id and PIN repeatable. Tests only. */
@@ -223,7 +236,8 @@ export function planOtp(
 ): PlannedOtp {
   const t = seconds(now, "now");
   // An engine for this one call: the same code as OtpEngine.plan, freed at once.
-  const engine = call((raw) => new raw.OtpEngine(toJson(settings), keysJson(keys)));
+  const allow = options.allowPrivateHosts === true;
+  const engine = call((raw) => new raw.OtpEngine(toJson(settings), keysJson(keys), allow));
   try {
     return unpackPlanned(call(() => engine.planPacked(toJson(request), t, options.customPin, seed64(options.seed))));
   } finally {
@@ -480,10 +494,13 @@ export class OtpEngine {
 
   /**
    * Throws `OtpError` for invalid settings (the first bad field's code) and
-   * `TypeError` for missing or short keys (16 bytes at least, newest first).
+   * `TypeError` for missing or short keys (16 bytes at least, newest first). Callback
+   * URLs of the settings and of every request must name a public host unless
+   * `options.allowPrivateHosts`.
    */
-  constructor(settings: OtpSettings, keys: readonly string[]) {
-    this.#raw = call((raw) => new raw.OtpEngine(toJson(settings), keysJson(keys)));
+  constructor(settings: OtpSettings, keys: readonly string[], options: EngineOptions = {}) {
+    const allow = options.allowPrivateHosts === true;
+    this.#raw = call((raw) => new raw.OtpEngine(toJson(settings), keysJson(keys), allow));
   }
 
   #engine(): RawEngine {

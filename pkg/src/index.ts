@@ -28,6 +28,7 @@ export {
   OtpEngine,
   type PinOptions,
   type PlanOptions,
+  type EngineOptions,
   type Verification,
 } from "./core.js";
 export { OtpError, type OtpErrorInfo } from "./errors.js";

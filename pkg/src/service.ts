@@ -72,6 +72,12 @@ export interface OtpServiceOptions {
   onStatusChange?: (view: OtpView) => void | Promise<void>;
   /** Prefix of store keys (default `"otp:"`). */
   keyPrefix?: string;
+  /**
+   * Accept callback URLs that name a private, loopback or link-local host (and plain
+   * http to a loopback one), in the settings and in requests: tests only. Off by
+   * default: such a URL is `OtpError` 2019 (`callback_url_private_host`).
+   */
+  allowPrivateHosts?: boolean;
 }
 
 const OTP_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -150,7 +156,9 @@ export class OtpService {
     const store = options.store;
     this.#compareAndSet = typeof store.compareAndSet === "function" ? store.compareAndSet.bind(store) : null;
     this.#sender = options.sender;
-    this.#engine = new OtpEngine(options.settings ?? {}, options.keys);
+    this.#engine = new OtpEngine(options.settings ?? {}, options.keys, {
+      allowPrivateHosts: options.allowPrivateHosts === true,
+    });
     this.#retention = retention;
     this.#now = options.now ?? (() => Date.now() / 1000);
     this.#onStatusChange = options.onStatusChange;

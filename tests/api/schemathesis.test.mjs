@@ -50,7 +50,7 @@ test(`schemathesis: >= 1000 requests, 0 server errors, 0 replies outside the spe
     "-H",
     `X-Dexatel-Key: ${app.apiKey}`,
     "-H",
-    "Authorization: Bearer test-admin-token",
+    "Authorization: Bearer test-admin-token-0123456789abcdef",
     "--checks",
     CHECKS.join(","),
     "--max-examples",

@@ -32,7 +32,7 @@ const SETTINGS = [
 const REQUESTS = [
   { phoneNumber: "+33612424111" },
   { phoneNumber: "06 12 42 41 11", countryIso: "FR", ttl: "120", maxAttempts: 2, pinLength: "8", pinType: "letters" },
-  { phoneNumber: "+4915112345678", trackId: "123e4567-e89b-42d3-a456-426614174000", otpCallbackUrl: "http://localhost:3000/x" },
+  { phoneNumber: "+4915112345678", trackId: "123e4567-e89b-42d3-a456-426614174000", otpCallbackUrl: "https://example.com/x" },
   { phoneNumber: "+79161234567", language: "RU", from: "ACME" },
   { phoneNumber: "+12025550123", template: "{{brand}}: {{pin}} ({{ttl}} min) {{{pin}}} é" },
   { phoneNumber: "+33612424111", unknownKeysInARequest: "are ignored, as by SMS.CX" },
@@ -77,6 +77,29 @@ describe("OtpEngine gives what the free functions give, on both of its paths", (
     }
     await rejectsWithCode(assert, () => engine.plan({ phoneNumber: "+33612424111" }, T0, { customPin: "12" }), 2115);
     assert.throws(() => engine.plan({ phoneNumber: "+33612424111" }, Number.NaN), TypeError);
+  });
+
+  test("callback URLs to private hosts only with allowPrivateHosts, settings and requests alike", async () => {
+    const local = "http://localhost:3000/x";
+    const request = { phoneNumber: "+33612424111", otpCallbackUrl: local };
+    for (const url of [local, "http://127.0.0.1/cb", "https://[::1]/cb", "https://10.0.0.1/cb"]) {
+      await rejectsWithCode(assert, () => validateSettings({ callbackUrl: url }), 2019);
+      await rejectsWithCode(assert, () => new OtpEngine({ callbackUrl: url }, [KEY]), 2019);
+      assert.equal(validateSettings({ callbackUrl: url }, { allowPrivateHosts: true }).callbackUrl, url);
+      new OtpEngine({ callbackUrl: url }, [KEY], { allowPrivateHosts: true }).free();
+    }
+    const strict = new OtpEngine({}, [KEY]);
+    await rejectsWithCode(assert, () => strict.plan(request, T0), 2019);
+    await rejectsWithCode(assert, () => planOtp({}, request, T0, [KEY]), 2019);
+    strict.free();
+    const allowing = new OtpEngine({}, [KEY], { allowPrivateHosts: true });
+    same(
+      allowing.plan(request, T0, { seed: 1 }),
+      planOtp({}, request, T0, [KEY], { seed: 1, allowPrivateHosts: true }),
+      "allowed the same way",
+    );
+    assert.equal(allowing.plan(request, T0).record.otpCallbackUrl, local);
+    allowing.free();
   });
 
   test("plan without a seed: random ids and PINs, each OTP its own", () => {

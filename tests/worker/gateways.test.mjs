@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { closedPort, startFakeProvider, verifyStandardWebhook } from "../support/fake-provider.mjs";
 import { startWorker } from "./harness.mjs";
 
-const ADMIN_TOKEN = "test-admin-token-0123456789";
+const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
 const SECRETS = {
   ADMIN_TOKEN,
   PIN_KEYS: "test-pin-key-0123456789abcdef",

@@ -18,7 +18,15 @@ function assertTracingHeaders(res) {
 describe("worker", () => {
   let worker;
   before(async () => {
-    worker = await startWorker();
+    // Secrets that let the API serve (GET /health says "misconfigured" otherwise:
+    // tests/worker/security.test.mjs).
+    worker = await startWorker({
+      bindings: {
+        PIN_KEYS: "test-pin-key-0123456789abcdef",
+        TOKEN_KEY: "test-token-key-0123456789abcdef",
+        HASH_KEY: "test-hash-key-0123456789abcdef",
+      },
+    });
   });
   after(async () => {
     await worker?.dispose();
