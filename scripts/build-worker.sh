@@ -58,10 +58,11 @@ assemble_assets
 
 # --- Worker script -------------------------------------------------------------------
 # Inputs of the worker build: both crates' sources and manifests, the lockfiles, cargo
-# config and this script.
+# config, .dev.vars.example (the worker refuses its values outside development) and
+# this script.
 inputs_newer_than() {
   local newer
-  newer="$(find src worker/src Cargo.toml Cargo.lock worker/Cargo.toml .cargo package-lock.json \
+  newer="$(find src worker/src Cargo.toml Cargo.lock worker/Cargo.toml .cargo package-lock.json .dev.vars.example \
     scripts/build-worker.sh -newer "$1" -print -quit 2>/dev/null || true)"
   [[ -n "$newer" ]]
 }
