@@ -21,7 +21,7 @@ const commonErrors = {
   403: error("The token lacks the scope (1604)"),
   413: error("Body over 16 KiB (1002)"),
   415: error("Body is not JSON (1003)"),
-  503: error("Storage unavailable (1005) or SMS gateway not configured (3005)"),
+  503: error("Storage unavailable (1005), SMS gateway not configured (3005) or busy (3008)"),
 };
 
 /** A refusal by a rate limit: 429 with Retry-After and X-Rate-Limit-* (1007). */
@@ -279,9 +279,43 @@ const schemas = {
     type: "object",
     required: ["type"],
     properties: {
-      type: { enum: ["outbox", "webhook", "twilio", "vonage", "smscx", "dexatel"] },
+      type: { enum: ["outbox", "webhook", "twilio", "vonage", "smscx", "dexatel", "plivo", "sinch", "infobip"] },
       url: { type: "string", description: "webhook only" },
       messagingServiceSid: { type: "string", description: "twilio only" },
+      credentials: {
+        type: "string",
+        pattern: "^[A-Z0-9_]{1,32}$",
+        description: "Named credentials: the provider's secrets are read with this suffix (TWILIO_AUTH_TOKEN_EU for EU); not for outbox and webhook",
+      },
+    },
+  },
+  GatewayStep: {
+    description: "A gateway of a route, with the sender to use through it",
+    allOf: [ref("Gateway"), { type: "object", properties: { from: { type: "string", description: "Sender through this gateway (3-15 characters, alphanumeric at most 11)" } } }],
+  },
+  Route: {
+    type: "object",
+    additionalProperties: false,
+    required: ["gateways"],
+    description: "Destinations (countries or E.164 prefixes; neither: the default route, last) and their gateways, first choice first (the rest are the failover)",
+    properties: {
+      countries: { type: "array", maxItems: 250, items: { type: "string", pattern: "^[A-Z]{2}$" } },
+      prefixes: { type: "array", maxItems: 250, items: { type: "string", pattern: "^\\+[0-9]{1,15}$" } },
+      gateways: { type: "array", minItems: 1, maxItems: 5, items: ref("GatewayStep") },
+    },
+  },
+  Routes: {
+    type: "array",
+    maxItems: 50,
+    items: ref("Route"),
+    description: "Ordered: the first route matching the destination's country or a prefix of its number is used; none matching: the app's gateway",
+  },
+  ReceiptOutcome: {
+    type: "object",
+    required: ["recorded", "unchanged"],
+    properties: {
+      recorded: { type: "integer", description: "Reports that set a new final status" },
+      unchanged: { type: "integer", description: "Reports that changed nothing (replays, intermediate statuses)" },
     },
   },
   OtpSettings: {
@@ -316,6 +350,7 @@ const schemas = {
     properties: {
       name: { type: "string" },
       gateway: ref("Gateway"),
+      routes: ref("Routes"),
       otp: ref("OtpSettings"),
       dexatel: ref("DexatelSettings"),
       limits: ref("SendPolicy"),
@@ -393,6 +428,7 @@ const schemas = {
       appId: uuid,
       name: { type: "string" },
       gateway: ref("Gateway"),
+      routes: ref("Routes"),
       otp: ref("OtpSettings"),
       dexatel: ref("DexatelSettings"),
       limits: ref("SendPolicy"),
@@ -403,6 +439,7 @@ const schemas = {
       appSecret: { type: "string", description: "Only when created or rotated" },
       apiKey: { type: "string", description: "Only when created or rotated" },
       webhookSecret: { type: "string", description: "Only when created or rotated" },
+      receiptToken: { type: "string", description: "Only when created or rotated: authenticates delivery receipts of providers that do not sign theirs" },
     },
   },
   OutboxMessage: {
@@ -421,6 +458,44 @@ const schemas = {
     },
   },
 };
+
+/** `POST /dlr/{provider}/{appId}` for each provider that takes delivery receipts. */
+function receiptPaths() {
+  const how = {
+    twilio: "Twilio's status callback (form), signed by X-Twilio-Signature",
+    plivo: "Plivo's message status callback (form), signed by X-Plivo-Signature-V3",
+    vonage: "Vonage's delivery receipt (GET query, form or JSON): its sig when VONAGE_SIGNATURE_SECRET is set, else ?token=",
+    dexatel: "Dexatel's delivery webhook (JSON), signed by X-Dexatel-Signature; found by its message id",
+    sinch: "Sinch's recipient delivery report (JSON), with ?token=",
+    infobip: "Infobip's delivery reports (JSON results), with ?token=",
+    webhook: "The webhook gateway's receiver: {type: sms.status, data: {otpId, messageId?, status, errorCode?}} signed with Standard Webhooks",
+  };
+  const paths = {};
+  for (const [provider, summary] of Object.entries(how)) {
+    const operation = {
+      tags: ["receipts"],
+      summary,
+      security: [],
+      parameters: [
+        appIdParam,
+        { name: "otp", in: "query", required: false, schema: { type: "string" }, description: "The otpId (set by the worker in the receipt URL)" },
+        { name: "cred", in: "query", required: false, schema: { type: "string" }, description: "Named credentials of the send" },
+        { name: "token", in: "query", required: false, schema: { type: "string" }, description: "The app's receipt token (providers that do not sign)" },
+      ],
+      requestBody: { required: false, content: { "application/json": { schema: {} }, "application/x-www-form-urlencoded": { schema: { type: "object" } } } },
+      responses: {
+        200: reply("Recorded, or a replay that changed nothing", ref("ReceiptOutcome")),
+        400: error("The receipt could not be read (1043)"),
+        401: error("Bad or missing signature or token, or unknown application (1041): nothing stored"),
+        404: error("No message of the application matches (1042)"),
+        413: error("Body over 16 KiB (1002)"),
+        503: error("Storage unavailable (1005)"),
+      },
+    };
+    paths[`/dlr/${provider}/{appId}`] = provider === "vonage" ? { post: operation, get: { ...operation, requestBody: undefined } } : { post: operation };
+  }
+  return paths;
+}
 
 const rotate = (what) => ({
   post: {
@@ -453,7 +528,13 @@ export const openapi = {
     license: { name: "Apache-2.0", identifier: "Apache-2.0" },
   },
   servers: [{ url: "http://127.0.0.1:8787", description: "./scripts/dev.sh" }],
-  tags: [{ name: "otp", description: "SMS.CX dialect" }, { name: "dexatel", description: "Dexatel dialect" }, { name: "admin" }, { name: "service" }],
+  tags: [
+    { name: "otp", description: "SMS.CX dialect" },
+    { name: "dexatel", description: "Dexatel dialect" },
+    { name: "admin" },
+    { name: "receipts", description: "Delivery receipts of SMS providers, in each provider's own format" },
+    { name: "service" },
+  ],
   paths: {
     "/health": {
       get: { tags: ["service"], summary: "Liveness", security: [], responses: { 200: reply("Up", ref("Health")) } },
@@ -498,8 +579,7 @@ export const openapi = {
           ...commonErrors,
           403: error("Destination country not allowed (2116) or scope (1604)"),
           429: rateLimited(),
-          502: error("The SMS gateway refused or failed (3001, 3003, 3004)"),
-          504: error("The SMS gateway timed out (3002)"),
+          502: error("No SMS gateway took the message: refused (3001), unreachable (3003); a timeout or a 500/502/504 is a 201 with the delivery unknown"),
         },
       },
     },
@@ -539,8 +619,8 @@ export const openapi = {
           403: dxError("Destination country not allowed (2116)"),
           404: dxError("Template or sender not found"),
           429: rateLimited(ref("DexatelError")),
-          502: dxError("The SMS gateway failed (3001, 3003, 3004)"),
-          504: dxError("The SMS gateway timed out (3002)"),
+          502: dxError("No SMS gateway took the message: refused (3001), unreachable (3003)"),
+          503: dxError("Storage unavailable (1005), SMS gateway not configured (3005) or busy (3008)"),
         },
       },
       get: {
@@ -674,6 +754,8 @@ export const openapi = {
     "/admin/apps/{appId}/rotate-secret": rotate("application secret (revokes earlier tokens)"),
     "/admin/apps/{appId}/rotate-api-key": rotate("API key"),
     "/admin/apps/{appId}/rotate-webhook-secret": rotate("webhook signing secret"),
+    "/admin/apps/{appId}/rotate-receipt-token": rotate("receipt token (receipt URLs given out before stop working)"),
+    ...receiptPaths(),
     "/admin/outbox": {
       get: {
         tags: ["admin"],

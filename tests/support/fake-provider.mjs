@@ -13,22 +13,38 @@
 //   { mode: "ok" }           the provider's success reply, chosen by the path:
 //                            Twilio Messages.json 201 {sid}, Vonage /sms/json 200
 //                            {messages:[{status:"0"}]}, SMS.CX /sms 201, Dexatel
-//                            /v1/messages 200, anything else 200 {"ok":true}
-//   { mode: "status", status: 500, body }   that status (default 500) and body
+//                            /v1/messages 200, Plivo Message/ 202 {message_uuid},
+//                            Sinch batches 201 {id}, Infobip /sms/3/messages 200
+//                            {messages:[{messageId}]}, anything else 200 {"ok":true};
+//                            the request's record keeps it as `reply`
+//   { mode: "status", status: 500, body, delayMs }   that status (default 500) and
+//                            body, after delayMs (default 0)
 //   { mode: "reply", status, body, headers } any reply, verbatim
 //   { mode: "malformed" }    the success status of the path with a body that is not JSON
 //   { mode: "slow", delayMs: 5000 }  the "ok" reply after delayMs
 //   { mode: "hang" }         never answers (until close)
 //   { mode: "destroy" }      reads the request, then destroys the connection (reset)
 //   { mode: "vonage-rejected", vonageStatus: "2" } Vonage's HTTP 200 with an error status
+//   { mode: "stream", status, totalBytes, chunkBytes } a success status, then a body
+//                            streamed in chunks until totalBytes or the client goes
+//                            away; the record's `streamed` counts the bytes written
 // and, on any plan, `failFirst: N` (with `failStatus`, default 500): the first N
 // requests matching the plan's path answer failStatus, the next ones follow the plan.
 
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import net from "node:net";
 
-const SUCCESS_STATUS = { twilio: 201, vonage: 200, smscx: 201, dexatel: 200, other: 200 };
+const SUCCESS_STATUS = {
+  twilio: 201,
+  vonage: 200,
+  smscx: 201,
+  dexatel: 200,
+  plivo: 202,
+  sinch: 201,
+  infobip: 200,
+  other: 200,
+};
 
 /** Which provider API a path belongs to. */
 export function providerOf(path) {
@@ -37,6 +53,9 @@ export function providerOf(path) {
   if (pathname === "/sms/json") return "vonage";
   if (pathname === "/sms") return "smscx";
   if (pathname === "/v1/messages") return "dexatel";
+  if (/^\/v1\/Account\/[^/]+\/Message\/$/.test(pathname)) return "plivo";
+  if (/^\/xms\/v1\/[^/]+\/batches$/.test(pathname)) return "sinch";
+  if (pathname === "/sms/3/messages") return "infobip";
   return "other";
 }
 
@@ -58,6 +77,23 @@ export function okReply(path) {
       return { status, body: { info: { totalParts: 1 }, data: [{ msgId: hex(16), status: "ACCEPTED" }] } };
     case "dexatel":
       return { status, body: { data: [{ id: hex(16), status: "queued" }] } };
+    case "plivo":
+      return { status, body: { api_id: randomUUID(), message: "message(s) queued", message_uuid: [randomUUID()] } };
+    case "sinch":
+      return { status, body: { id: `01${hex(12).toUpperCase()}`, type: "mt_text", canceled: false } };
+    case "infobip":
+      return {
+        status,
+        body: {
+          bulkId: randomUUID(),
+          messages: [
+            {
+              messageId: randomUUID(),
+              status: { groupId: 1, groupName: "PENDING", id: 26, name: "PENDING_ACCEPTED" },
+            },
+          ],
+        },
+      };
     default:
       return { status, body: { ok: true } };
   }
@@ -90,6 +126,55 @@ export function verifyStandardWebhook(secret, headers, body) {
     const got = Buffer.from(candidate);
     return got.length === expected.length && timingSafeEqual(got, expected);
   });
+}
+
+/** Twilio's `X-Twilio-Signature` of a POST of `params` (an object) to `url`. */
+export function twilioSignature(token, url, params) {
+  const data = Object.keys(params)
+    .sort()
+    .reduce((acc, key) => acc + key + params[key], url);
+  return createHmac("sha1", token).update(data).digest("base64");
+}
+
+/**
+ * Plivo's `X-Plivo-Signature-V3` of a POST of `params` to `url` under `nonce`, built
+ * as Plivo's SDKs check it: `base?sortedQuery.` + sorted name-value pairs + `.nonce`.
+ */
+export function plivoSignatureV3(token, url, params, nonce) {
+  const parsed = new URL(url);
+  const query = [...parsed.searchParams.entries()]
+    .sort(([a, x], [b, y]) => (a === b ? (x < y ? -1 : 1) : a < b ? -1 : 1))
+    .map(([k, v]) => `${k}=${v}`)
+    .join("&");
+  const hasParams = Object.keys(params).length > 0;
+  let data = `${parsed.origin}${parsed.pathname}`;
+  if (query || hasParams) data += `?${query}`;
+  if (query && hasParams) data += ".";
+  for (const key of Object.keys(params).sort()) data += key + params[key];
+  return createHmac("sha256", token).update(`${data}.${nonce}`).digest("base64");
+}
+
+/** Vonage's `sig` of `params` (HMAC hex of `&name=value` sorted, `&`/`=` in values as `_`). */
+export function vonageSignature(secret, params, method = "sha256") {
+  const data = Object.keys(params)
+    .filter((k) => k !== "sig")
+    .sort()
+    .map((k) => `&${k}=${String(params[k]).replace(/[&=]/g, "_")}`)
+    .join("");
+  return createHmac(method, secret).update(data).digest("hex");
+}
+
+/** `X-Dexatel-Signature`: hex HMAC-SHA256 of the body. */
+export function dexatelSignature(secret, body) {
+  return createHmac("sha256", secret).update(body).digest("hex");
+}
+
+/** Standard Webhooks headers for `body` under a `whsec_` secret. */
+export function standardWebhookHeaders(secret, body, timestamp = Math.floor(Date.now() / 1000)) {
+  const id = `msg_${hex(8)}`;
+  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+  const signature = createHmac("sha256", key).update(`${id}.${timestamp}.${body}`).digest("base64");
+  return { "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": `v1,${signature}` };
 }
 
 /**
@@ -134,10 +219,42 @@ export async function startFakeProvider({ plan = { mode: "ok" } } = {}) {
     switch (current.mode ?? "ok") {
       case "ok": {
         const ok = okReply(record.path);
+        record.reply = ok.body;
         return send(res, ok.status, ok.body);
       }
-      case "status":
-        return send(res, current.status ?? 500, current.body ?? { error: { code: 9999, message: "planned" } });
+      case "status": {
+        const reply = () =>
+          send(res, current.status ?? 500, current.body ?? { error: { code: 9999, message: "planned" } });
+        if (!current.delayMs) return reply();
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          reply();
+        }, current.delayMs);
+        timers.add(timer);
+        return;
+      }
+      case "stream": {
+        record.streamed = 0;
+        res.writeHead(current.status ?? 200, { "content-type": "application/json" });
+        const chunk = Buffer.alloc(current.chunkBytes ?? 16 * 1024, 0x20);
+        const total = current.totalBytes ?? 8 * 1024 * 1024;
+        const timer = setInterval(() => {
+          if (res.destroyed || record.streamed >= total) {
+            clearInterval(timer);
+            timers.delete(timer);
+            if (!res.destroyed) res.end();
+            return;
+          }
+          res.write(chunk);
+          record.streamed += chunk.length;
+        }, 2);
+        timers.add(timer);
+        res.on("close", () => {
+          clearInterval(timer);
+          timers.delete(timer);
+        });
+        return;
+      }
       case "reply":
         return send(res, current.status ?? 200, current.body ?? "", current.headers);
       case "malformed":
@@ -228,7 +345,10 @@ export async function startFakeProvider({ plan = { mode: "ok" } } = {}) {
     },
     /** Stops the server, dropping open connections and pending slow replies. */
     async close() {
-      for (const timer of timers) clearTimeout(timer);
+      for (const timer of timers) {
+      clearTimeout(timer);
+      clearInterval(timer);
+    }
       timers.clear();
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => server.close(() => resolve()));

@@ -1,12 +1,21 @@
 // SMS gateways of the built worker, against a fake provider on 127.0.0.1: the
-// request each adapter sends (method, path, auth, body), the outbox, and every
-// failure mode (error status, timeout, unreadable reply, refused or reset
-// connection, missing credentials), which must leave no OTP record behind.
+// request each adapter sends (method, path, auth, body), the outbox, what each
+// outcome of a send means (taken; refused or provably not taken, which leaves no
+// record and costs nothing; maybe taken: a timeout, a 500/502/504, a lost
+// connection or an unreadable success, which keeps the PENDING OTP, charges it and
+// never sends again), routes by country and prefix with their senders and named
+// credentials, failover within one deadline, and reply bodies read no further
+// than 64 KiB. Delivery receipts are in receipts.test.mjs.
 
 import { NO_LIMITS } from "../support/api.mjs";
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { closedPort, startFakeProvider, verifyStandardWebhook } from "../support/fake-provider.mjs";
+import {
+  closedPort,
+  providerOf as providerOfPath,
+  startFakeProvider,
+  verifyStandardWebhook,
+} from "../support/fake-provider.mjs";
 import { startWorker } from "./harness.mjs";
 
 const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
@@ -18,14 +27,34 @@ const SECRETS = {
 };
 const TWILIO_SID = "AC0123456789abcdef0123456789abcdef";
 const TWILIO_TOKEN = "twilio-auth-token-secret";
+const TWILIO_SID_EU = "AC00000000000000000000000000000eee";
 const CREDENTIALS = {
   TWILIO_ACCOUNT_SID: TWILIO_SID,
   TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
+  TWILIO_ACCOUNT_SID_EU: TWILIO_SID_EU,
+  TWILIO_AUTH_TOKEN_EU: "twilio-eu-auth-token-secret",
   VONAGE_API_KEY: "vonage-key",
   VONAGE_API_SECRET: "vonage-secret-value",
   SMSCX_API_KEY: "smscx-api-key-value",
   DEXATEL_API_KEY: "dexatel-api-key-value",
+  PLIVO_AUTH_ID: "MAXXXXXXXXXXXXXXXXXX",
+  PLIVO_AUTH_TOKEN: "plivo-auth-token-secret",
+  SINCH_SERVICE_PLAN_ID: "a1b2c3d4e5",
+  SINCH_API_TOKEN: "sinch-api-token-secret",
+  INFOBIP_API_KEY: "infobip-api-key-secret",
 };
+/** Path prefixes of the providers on the fake provider, for per-provider plans. */
+const PATHS = {
+  twilio: "/2010-04-01/",
+  vonage: "/sms/json",
+  plivo: "/v1/Account/",
+  sinch: "/xms/",
+  infobip: "/sms/3/",
+};
+const FR = "+33612424111";
+const GB = "+447400123456";
+const DE = "+4915123456789";
+const US = "+12015550123";
 /** Deadline of one provider request in these tests (GATEWAY_TIMEOUT_MS). */
 const TIMEOUT_MS = 600;
 const PHONE = "+33612424111";
@@ -35,8 +64,8 @@ const TEMPLATE = "Your Acme code is {{pin}}";
 const PIN_IN_TEXT = /code is ([0-9]{6})$/;
 const OTP_OBJECT_KEYS = ["otpId", "phoneNumber", "status", "cost", "parts", "dateCreated", "dateExpires"];
 
-/** Admin helper: creates an app with `gateway`; returns the 201 body. */
-async function createApp(worker, gateway, otp = {}) {
+/** Admin helper: creates an app with `gateway` (and `extra`: routes, limits); returns the 201 body. */
+async function createApp(worker, gateway, otp = {}, extra = {}) {
   const res = await worker.fetch("/admin/apps", {
     method: "POST",
     headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
@@ -45,11 +74,22 @@ async function createApp(worker, gateway, otp = {}) {
       gateway,
       otp: { originator: SENDER, template: TEMPLATE, ...otp },
       limits: NO_LIMITS,
+      ...extra,
     }),
   });
   const body = await res.json();
   assert.equal(res.status, 201, JSON.stringify(body));
   return body;
+}
+
+/** An admin call; returns `{ res, body }`. */
+async function admin(worker, method, path, body) {
+  const res = await worker.fetch(path, {
+    method,
+    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { res, body: await res.json() };
 }
 
 /** `POST /otp` as `app`; returns `{ res, body, ms }`. */
@@ -147,6 +187,9 @@ describe("SMS gateways", () => {
         VONAGE_API_BASE: provider.url,
         SMSCX_API_BASE: provider.url,
         DEXATEL_API_BASE: `${provider.url}/`,
+        PLIVO_API_BASE: provider.url,
+        SINCH_API_BASE: provider.url,
+        INFOBIP_API_BASE: provider.url,
       },
     });
   });
@@ -200,7 +243,8 @@ describe("SMS gateways", () => {
       assert.equal(req.path, "/sms/json");
       assert.match(req.headers["content-type"], /^application\/json/);
       const body = JSON.parse(req.body);
-      assert.deepEqual(Object.keys(body).sort(), ["api_key", "api_secret", "from", "text", "to", "type"]);
+      assert.deepEqual(Object.keys(body).sort(), ["api_key", "api_secret", "client-ref", "from", "text", "to", "type"]);
+      assert.equal(body["client-ref"], otp.otpId, "the otpId as Vonage's client reference");
       assert.equal(body.api_key, CREDENTIALS.VONAGE_API_KEY);
       assert.equal(body.api_secret, CREDENTIALS.VONAGE_API_SECRET);
       assert.equal(body.from, SENDER);
@@ -249,6 +293,57 @@ describe("SMS gateways", () => {
       assert.deepEqual(data.to, [DIGITS]);
       assert.equal(data.channel, "SMS");
       const verified = await verifyPin(worker, app, otp.otpId, pinOf(data.text));
+      assert.deepEqual(verified.body, { status: "VERIFIED" });
+    });
+
+    test("plivo: Basic-auth JSON to the account's Message/ with digits-only dst", async () => {
+      const app = await createApp(worker, { type: "plivo" });
+      provider.clear();
+      const otp = assertCreated(await sendOtp(worker, app));
+      const [req] = await provider.waitForRequests(1);
+      assert.equal(req.method, "POST");
+      assert.equal(req.path, `/v1/Account/${CREDENTIALS.PLIVO_AUTH_ID}/Message/`);
+      assert.equal(
+        req.headers.authorization,
+        `Basic ${Buffer.from(`${CREDENTIALS.PLIVO_AUTH_ID}:${CREDENTIALS.PLIVO_AUTH_TOKEN}`).toString("base64")}`,
+      );
+      const body = JSON.parse(req.body);
+      assert.deepEqual(Object.keys(body), ["src", "dst", "text"], "no receipt url without PUBLIC_BASE_URL");
+      assert.equal(body.src, SENDER);
+      assert.equal(body.dst, DIGITS);
+      const verified = await verifyPin(worker, app, otp.otpId, pinOf(body.text));
+      assert.deepEqual(verified.body, { status: "VERIFIED" });
+    });
+
+    test("sinch: a Bearer batch to the service plan with the otpId as client_reference", async () => {
+      const app = await createApp(worker, { type: "sinch" });
+      provider.clear();
+      const otp = assertCreated(await sendOtp(worker, app));
+      const [req] = await provider.waitForRequests(1);
+      assert.equal(req.path, `/xms/v1/${CREDENTIALS.SINCH_SERVICE_PLAN_ID}/batches`);
+      assert.equal(req.headers.authorization, `Bearer ${CREDENTIALS.SINCH_API_TOKEN}`);
+      const body = JSON.parse(req.body);
+      assert.deepEqual(body.to, [PHONE]);
+      assert.equal(body.from, SENDER);
+      assert.equal(body.client_reference, otp.otpId);
+      assert.equal(body.delivery_report, "none");
+      const verified = await verifyPin(worker, app, otp.otpId, pinOf(body.body));
+      assert.deepEqual(verified.body, { status: "VERIFIED" });
+    });
+
+    test("infobip: one message to /sms/3/messages with App auth", async () => {
+      const app = await createApp(worker, { type: "infobip" });
+      provider.clear();
+      const otp = assertCreated(await sendOtp(worker, app));
+      const [req] = await provider.waitForRequests(1);
+      assert.equal(req.path, "/sms/3/messages");
+      assert.equal(req.headers.authorization, `App ${CREDENTIALS.INFOBIP_API_KEY}`);
+      const { messages } = JSON.parse(req.body);
+      assert.equal(messages.length, 1);
+      assert.equal(messages[0].sender, SENDER);
+      assert.deepEqual(messages[0].destinations, [{ to: DIGITS }]);
+      assert.equal(messages[0].webhooks, undefined);
+      const verified = await verifyPin(worker, app, otp.otpId, pinOf(messages[0].content.text));
       assert.deepEqual(verified.body, { status: "VERIFIED" });
     });
 
@@ -349,32 +444,53 @@ describe("SMS gateways", () => {
     });
   });
 
-  describe("failures", () => {
+  /** `plan` for every path. */
+  const everywhere = (plan) => Object.fromEntries(["", ...Object.values(PATHS)].map((prefix) => [prefix, plan]));
+
+  /** Runs `fn` with `plans` (path prefix -> plan) in place, then puts "ok" back. */
+  async function withPlans(plans, fn) {
+    for (const [prefix, plan] of Object.entries(plans)) provider.setPlan(plan, prefix);
+    provider.clear();
+    try {
+      return await fn();
+    } finally {
+      for (const prefix of Object.keys(plans)) provider.setPlan({ mode: "ok" }, prefix);
+    }
+  }
+
+  describe("one gateway: taken, refused, or maybe taken", () => {
+    /** Refusals leave no record: this app never has one. */
     let app;
+    /** Maybe-sent OTPs stay: they go to this one. */
+    let kept;
     before(async () => {
       app = await createApp(worker, { type: "twilio" });
+      kept = await createApp(worker, { type: "twilio" });
     });
 
     /** Sends with `plan`; asserts the error and that no record of the app was kept. */
     async function expectFailure(plan, status, code, target = app) {
-      provider.setPlan(plan);
-      provider.clear();
-      try {
+      return withPlans(everywhere(plan), async () => {
         const result = await sendOtp(worker, target);
         assertGatewayError(result, status, code, [TWILIO_SID]);
+        assert.equal(provider.requests.length, 1, "one request: a send is never retried");
         assert.deepEqual(await otpKeys(worker, target), [], "no OTP record is left");
         return result;
-      } finally {
-        provider.setPlan({ mode: "ok" });
-      }
+      });
     }
 
-    test("a 500 from the provider is 502 / 3001", async () => {
-      await expectFailure({ mode: "status", status: 500 }, 502, 3001);
-      assert.equal(provider.requests.length, 1, "no retry of an SMS send");
-    });
+    /** Sends with `plan`; asserts a PENDING OTP that stays (delivery unknown), sent once. */
+    async function expectUnknown(plan, target = kept) {
+      return withPlans(everywhere(plan), async () => {
+        const result = await sendOtp(worker, target);
+        const otp = assertCreated(result);
+        assert.equal(provider.requests.length, 1, "never sent again");
+        assert.ok((await otpKeys(worker, target)).includes(`otp:${target.appId}:${otp.otpId}`), "the OTP stays");
+        return { ...result, otp };
+      });
+    }
 
-    test("a 4xx from the provider is 502 / 3001", async () => {
+    test("a 4xx from the provider is 502 / 3001, no record, no second gateway", async () => {
       await expectFailure(
         { mode: "status", status: 400, body: { code: 21211, message: "Invalid 'To' Phone Number" } },
         502,
@@ -382,38 +498,209 @@ describe("SMS gateways", () => {
       );
     });
 
-    test("a provider slower than GATEWAY_TIMEOUT_MS is 504 / 3002, answered at the deadline", async () => {
-      const { ms } = await expectFailure({ mode: "slow", delayMs: 5000 }, 504, 3002);
+    test("429 and 503 are a busy gateway: 503 / 3008, no record", async () => {
+      await expectFailure({ mode: "status", status: 429 }, 503, 3008);
+      await expectFailure({ mode: "status", status: 503 }, 503, 3008);
+    });
+
+    test("Cloudflare's 521 (the provider's host refused the connection) is 502 / 3003", async () => {
+      await expectFailure({ mode: "status", status: 521, body: "origin down" }, 502, 3003);
+    });
+
+    for (const status of [500, 502, 504]) {
+      test(`a ${status} may have sent the SMS: 201 PENDING, kept, never sent again`, async () => {
+        const { otp } = await expectUnknown({ mode: "status", status });
+        assert.equal(otp.status, "PENDING");
+      });
+    }
+
+    test("no reply before GATEWAY_TIMEOUT_MS: 201 PENDING at the deadline, the SMS may be out", async () => {
+      const { ms } = await expectUnknown({ mode: "hang" });
       assert.ok(ms >= TIMEOUT_MS - 50, `answered after ${ms} ms`);
       assert.ok(ms < 3000, `answered after ${ms} ms, not waiting for the provider`);
     });
 
-    test("a malformed success reply is 502 / 3004", async () => {
-      await expectFailure({ mode: "malformed" }, 502, 3004);
+    test("an unreadable success reply is a delivery unknown", async () => {
+      await expectUnknown({ mode: "malformed" });
     });
 
-    test("a reset connection is 502 / 3003", async () => {
+    test("a connection that fails without a reply is 502 / 3003, no record", async () => {
       await expectFailure({ mode: "destroy" }, 502, 3003);
-    });
-
-    test("a refused connection (closed port) is 502 / 3003", async () => {
       const down = await createApp(worker, { type: "webhook", url: `http://127.0.0.1:${deadPort}/sms` });
-      await expectFailure({ mode: "ok" }, 502, 3003, down);
+      const result = await sendOtp(worker, down);
+      assertGatewayError(result, 502, 3003);
+      assert.deepEqual(await otpKeys(worker, down), []);
     });
 
-    test("vonage: HTTP 200 with a non-zero message status is 502 / 3001", async () => {
+    test("the PIN of a send whose delivery is unknown verifies (the SMS did go out)", async () => {
+      const { otp } = await expectUnknown({ mode: "status", status: 500 });
+      const [req] = provider.requests;
+      const pin = pinOf(new URLSearchParams(req.body).get("Body"));
+      const verified = await verifyPin(worker, kept, otp.otpId, pin);
+      assert.deepEqual(verified.body, { status: "VERIFIED" });
+    });
+
+    test("vonage: HTTP 200 with a non-zero status is 502 / 3001; throttled (1) is busy", async () => {
       const vonage = await createApp(worker, { type: "vonage" });
       await expectFailure({ mode: "vonage-rejected", vonageStatus: "2" }, 502, 3001, vonage);
+      await expectFailure({ mode: "vonage-rejected", vonageStatus: "1" }, 503, 3008, vonage);
+      await expectUnknown({ mode: "malformed" }, vonage);
     });
 
-    test("vonage: a malformed reply is 502 / 3004", async () => {
-      const vonage = await createApp(worker, { type: "vonage" });
-      await expectFailure({ mode: "malformed" }, 502, 3004, vonage);
+    test("a send that may have gone out is charged, a refused one is not", async () => {
+      const priced = await createApp(
+        worker,
+        { type: "twilio" },
+        { prices: { default: 0.05 } },
+        { limits: { ...NO_LIMITS, dailyBudget: 0.05 } },
+      );
+      // Refused: given back, so the one SMS of the budget is still there.
+      await expectFailure({ mode: "status", status: 400 }, 502, 3001, priced);
+      // Maybe sent: charged, with its cost on the OTP.
+      const { otp } = await expectUnknown({ mode: "status", status: 502 }, priced);
+      assert.equal(otp.cost, 0.05);
+      const next = await sendOtp(worker, priced, { phoneNumber: GB });
+      assert.equal(next.res.status, 429, JSON.stringify(next.body));
+      assert.equal(next.body.error.code, 1007, "the budget was spent by the unknown send");
     });
 
     test("after a failure the same app sends again", async () => {
-      const otp = assertCreated(await sendOtp(worker, app));
-      assert.deepEqual(await otpKeys(worker, app), [`otp:${app.appId}:${otp.otpId}`]);
+      const fresh = await createApp(worker, { type: "twilio" });
+      await expectFailure({ mode: "status", status: 400 }, 502, 3001, fresh);
+      const otp = assertCreated(await sendOtp(worker, fresh));
+      assert.deepEqual(await otpKeys(worker, fresh), [`otp:${fresh.appId}:${otp.otpId}`]);
+    });
+  });
+
+  describe("routes and failover", () => {
+    let app;
+    const routes = [
+      { prefixes: ["+4474"], gateways: [{ type: "twilio", credentials: "EU", from: "+447400123000" }] },
+      { countries: ["FR", "US"], gateways: [{ type: "twilio" }, { type: "vonage", from: "AcmeFR" }, { type: "plivo" }] },
+      { gateways: [{ type: "sinch" }, { type: "infobip" }] },
+    ];
+    before(async () => {
+      app = await createApp(worker, { type: "outbox" }, {}, { routes });
+      assert.deepEqual(app.routes, routes, "the routes as given");
+    });
+
+    test("a prefix route sends through its named credentials and sender", async () => {
+      provider.clear();
+      assertCreated(await sendOtp(worker, app, { phoneNumber: GB }));
+      const [req] = await provider.waitForRequests(1);
+      assert.equal(req.path, `/2010-04-01/Accounts/${TWILIO_SID_EU}/Messages.json`);
+      assert.equal(
+        req.headers.authorization,
+        `Basic ${Buffer.from(`${TWILIO_SID_EU}:${CREDENTIALS.TWILIO_AUTH_TOKEN_EU}`).toString("base64")}`,
+      );
+      const form = new URLSearchParams(req.body);
+      assert.equal(form.get("From"), "+447400123000");
+      assert.equal(form.get("To"), GB);
+    });
+
+    test("a country route uses its first gateway; the default route the rest", async () => {
+      provider.clear();
+      assertCreated(await sendOtp(worker, app, { phoneNumber: US }));
+      const [us] = await provider.waitForRequests(1);
+      assert.equal(providerOfPath(us.path), "twilio");
+      assert.equal(new URLSearchParams(us.body).get("From"), SENDER, "the app's sender");
+      provider.clear();
+      assertCreated(await sendOtp(worker, app, { phoneNumber: DE }));
+      const [de] = await provider.waitForRequests(1);
+      assert.equal(providerOfPath(de.path), "sinch");
+    });
+
+    test("429 then 503 fail over to the next gateways, with each one's sender", async () => {
+      await withPlans(
+        { [PATHS.twilio]: { mode: "status", status: 429 }, [PATHS.vonage]: { mode: "status", status: 503 } },
+        async () => {
+          const otp = assertCreated(await sendOtp(worker, app, { phoneNumber: FR }));
+          assert.deepEqual(provider.requests.map((r) => providerOfPath(r.path)), ["twilio", "vonage", "plivo"]);
+          const vonage = JSON.parse(provider.requests[1].body);
+          assert.equal(vonage.from, "AcmeFR");
+          const plivo = JSON.parse(provider.requests[2].body);
+          assert.equal(plivo.src, SENDER);
+          const verified = await verifyPin(worker, app, otp.otpId, pinOf(plivo.text));
+          assert.deepEqual(verified.body, { status: "VERIFIED" }, "the PIN that went out");
+        },
+      );
+    });
+
+    test("a 500 or a hang never fails over: one request, kept as unknown", async () => {
+      for (const plan of [{ mode: "status", status: 500 }, { mode: "hang" }]) {
+        await withPlans({ [PATHS.twilio]: plan }, async () => {
+          assertCreated(await sendOtp(worker, app, { phoneNumber: FR }));
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          assert.deepEqual(provider.requests.map((r) => providerOfPath(r.path)), ["twilio"]);
+        });
+      }
+    });
+
+    test("a refusal (4xx) does not fail over", async () => {
+      await withPlans({ [PATHS.sinch]: { mode: "status", status: 400, body: { code: "syntax_invalid_json" } } }, async () => {
+        assertGatewayError(await sendOtp(worker, app, { phoneNumber: DE }), 502, 3001);
+        assert.deepEqual(provider.requests.map((r) => providerOfPath(r.path)), ["sinch"]);
+      });
+    });
+
+    test("every gateway busy: the last one's error, no record", async () => {
+      await withPlans(
+        { [PATHS.sinch]: { mode: "status", status: 503 }, [PATHS.infobip]: { mode: "status", status: 429 } },
+        async () => {
+          const result = await sendOtp(worker, app, { phoneNumber: DE });
+          assertGatewayError(result, 503, 3008);
+          assert.deepEqual(provider.requests.map((r) => providerOfPath(r.path)), ["sinch", "infobip"]);
+        },
+      );
+    });
+
+    test("all attempts share one GATEWAY_TIMEOUT_MS deadline", async () => {
+      await withPlans(
+        { [PATHS.sinch]: { mode: "status", status: 503, delayMs: 400 }, [PATHS.infobip]: { mode: "hang" } },
+        async () => {
+          const { ms, res, body } = await sendOtp(worker, app, { phoneNumber: DE });
+          assert.equal(res.status, 201, JSON.stringify(body));
+          assert.equal(provider.requests.length, 2);
+          assert.ok(ms >= TIMEOUT_MS - 50 && ms < TIMEOUT_MS + 350, `answered after ${ms} ms, within one deadline`);
+        },
+      );
+    });
+
+    test("a refused connection fails over to the next gateway", async () => {
+      const routed = await createApp(worker, { type: "outbox" }, {}, {
+        routes: [{ countries: ["FR"], gateways: [
+          { type: "webhook", url: `http://127.0.0.1:${deadPort}/sms` },
+          { type: "webhook", url: `${provider.url}/hooks/second` },
+        ] }],
+      });
+      provider.clear();
+      const otp = assertCreated(await sendOtp(worker, routed, { phoneNumber: FR }));
+      const [req] = await provider.waitForRequests(1, { path: "/hooks/second" });
+      assert.equal(JSON.parse(req.body).data.otpId, otp.otpId);
+    });
+
+    test("a gateway without credentials is skipped for the next", async () => {
+      const routed = await createApp(worker, { type: "outbox" }, {}, {
+        routes: [{ countries: ["FR"], gateways: [{ type: "twilio", credentials: "NOPE" }, { type: "vonage" }] }],
+      });
+      provider.clear();
+      assertCreated(await sendOtp(worker, routed, { phoneNumber: FR }));
+      assert.deepEqual(provider.requests.map((r) => providerOfPath(r.path)), ["vonage"]);
+    });
+  });
+
+  describe("reply bodies", () => {
+    test("a reply body is read no further than 64 KiB", async () => {
+      const app = await createApp(worker, { type: "twilio" });
+      await withPlans({ [PATHS.twilio]: { mode: "stream", status: 201, totalBytes: 8 * 1024 * 1024, chunkBytes: 16 * 1024 } }, async () => {
+        const { ms, res } = await sendOtp(worker, app);
+        assert.equal(res.status, 201, "an unreadable success: delivery unknown");
+        assert.ok(ms < TIMEOUT_MS - 100, `answered after ${ms} ms, without waiting for the rest of the body`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const req = provider.requests.find((r) => r.streamed !== undefined);
+        assert.ok(req, "the send was answered with a stream");
+        assert.ok(req.streamed < 2 * 1024 * 1024, `the provider could write ${req.streamed} bytes`);
+      });
     });
   });
 
@@ -426,6 +713,36 @@ describe("SMS gateways", () => {
       });
       assert.equal(res.status, 400);
       assert.equal((await res.json()).error.code, 3006);
+    });
+
+    test("routes are checked like every setting, and PATCH replaces them", async () => {
+      const app = await createApp(worker, { type: "outbox" });
+      const bad = [
+        [{ countries: ["fr"], gateways: [{ type: "twilio" }] }, 1040],
+        [{ prefixes: ["33"], gateways: [{ type: "twilio" }] }, 1040],
+        [{ countries: ["FR"], gateways: [] }, 1040],
+        [{ countries: ["FR"], gateways: [{ type: "carrier-pigeon" }] }, 1040],
+        [{ country: ["FR"], gateways: [{ type: "twilio" }] }, 1040],
+        [{ countries: ["FR"], gateways: [{ type: "twilio", credentials: "eu" }] }, 3006],
+        [{ countries: ["FR"], gateways: [{ type: "twilio", from: "AcmeCorporation" }] }, 2005],
+      ];
+      for (const [route, code] of bad) {
+        const { res, body } = await admin(worker, "PATCH", `/admin/apps/${app.appId}`, { routes: [route] });
+        assert.equal(res.status, 400, JSON.stringify(route));
+        assert.equal(body.error.code, code, JSON.stringify(route));
+      }
+      const last = await admin(worker, "PATCH", `/admin/apps/${app.appId}`, {
+        routes: [{ gateways: [{ type: "sinch" }] }, { countries: ["FR"], gateways: [{ type: "twilio" }] }],
+      });
+      assert.equal(last.body.error.code, 1040, "the default route comes last");
+      const routes = [{ countries: ["FR"], gateways: [{ type: "plivo", credentials: "FR_1" }] }];
+      const ok = await admin(worker, "PATCH", `/admin/apps/${app.appId}`, { routes });
+      assert.equal(ok.res.status, 200, JSON.stringify(ok.body));
+      assert.deepEqual(ok.body.routes, routes);
+      const cleared = await admin(worker, "PATCH", `/admin/apps/${app.appId}`, { routes: [] });
+      assert.deepEqual(cleared.body.routes, []);
+      const read = await admin(worker, "GET", `/admin/apps/${app.appId}`);
+      assert.ok(!JSON.stringify(read.body).includes("token"), "no secret in the app");
     });
   });
 });
@@ -453,6 +770,24 @@ describe("SMS gateways outside development", () => {
     assertGatewayError(result, 503, 3005, ["TWILIO"]);
     assert.deepEqual(await otpKeys(worker, app), []);
     assert.equal(provider.requests.length, 0, "nothing was sent");
+  });
+
+  test("a webhook to a private host is never called outside development (3005)", async () => {
+    const app = await createApp(worker, { type: "webhook", url: `${provider.url}/hooks/sms` });
+    provider.clear();
+    const result = await sendOtp(worker, app);
+    assertGatewayError(result, 503, 3005);
+    assert.equal(provider.requests.length, 0, "nothing was sent");
+  });
+
+  test("the outbox gateway cannot be chosen, not even in a route (3007)", async () => {
+    const routed = await worker.fetch("/admin/apps", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "Prod", gateway: { type: "twilio" }, routes: [{ countries: ["FR"], gateways: [{ type: "outbox" }] }] }),
+    });
+    assert.equal(routed.status, 400);
+    assert.equal((await routed.json()).error.code, 3007);
   });
 
   test("the outbox gateway cannot be chosen (3007)", async () => {

@@ -177,6 +177,19 @@ pub(crate) enum Item {
     },
     /// A send or a check refused before anything was stored or sent.
     Refused(Refusal),
+    /// What is known of the delivery of an OTP's SMS: a receipt's new final status
+    /// (`delivered`, `undelivered`, `failed`, with the provider's error code), or
+    /// `unknown` for a send the gateway may have taken (`crate::gateway::delivery`).
+    #[serde(rename_all = "camelCase")]
+    Delivery {
+        otp_id: String,
+        at: UnixSeconds,
+        /// The gateway type.
+        provider: String,
+        status: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_code: Option<String>,
+    },
 }
 
 /// An OTP's row as a shard sees it now.

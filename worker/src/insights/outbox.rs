@@ -23,6 +23,7 @@ use worker::{Env, ListOptions, Result, State, Storage};
 
 use super::sql;
 use super::{database, Item, OtpRow};
+use crate::gateway::delivery::{DeliveryStatus, ReportOutcome};
 use crate::json::storage_get;
 use crate::service::shard::{ShardOp, ShardReply, ShardRequest};
 
@@ -126,6 +127,37 @@ pub(crate) fn derive(
             });
         }
         (ShardOp::Insights { items: given }, _) => items.extend(given.iter().cloned()),
+        // Delivery: a receipt's new final status, or a send that may have gone out.
+        (
+            ShardOp::Receipt {
+                otp_id, provider, ..
+            },
+            ShardReply::Receipt {
+                outcome: ReportOutcome::Recorded,
+                delivery: Some(d),
+            },
+        ) => items.push(Item::Delivery {
+            otp_id: otp_id.clone(),
+            at: now,
+            provider: provider.clone(),
+            status: d.status.as_str().to_owned(),
+            error_code: d.error_code.clone(),
+        }),
+        (ShardOp::Sent { otp_id, delivery }, _)
+        | (
+            ShardOp::Confirm {
+                id: otp_id,
+                delivery: Some(delivery),
+                ..
+            },
+            _,
+        ) if delivery.status == DeliveryStatus::Unknown => items.push(Item::Delivery {
+            otp_id: otp_id.clone(),
+            at: now,
+            provider: delivery.provider.clone(),
+            status: delivery.status.as_str().to_owned(),
+            error_code: None,
+        }),
         _ => {}
     }
     items
@@ -358,12 +390,71 @@ mod tests {
     }
 
     #[test]
+    fn a_recorded_receipt_and_an_unknown_send_are_delivery_events() {
+        use crate::gateway::delivery::{Delivery, DeliveryReport};
+        let mut delivered = Delivery::sent(
+            "twilio",
+            None,
+            Some("SM1".into()),
+            DeliveryStatus::Delivered,
+            5,
+        );
+        let receipt = |outcome, delivery| {
+            derive(
+                &request(ShardOp::Receipt {
+                    otp_id: "a".into(),
+                    provider: "twilio".into(),
+                    report: DeliveryReport {
+                        message_id: Some("SM1".into()),
+                        status: Some(DeliveryStatus::Delivered),
+                        error_code: None,
+                        otp_id: None,
+                    },
+                }),
+                &ShardReply::Receipt { outcome, delivery },
+                &[],
+            )
+        };
+        assert_eq!(
+            receipt(ReportOutcome::Recorded, Some(delivered.clone())),
+            vec![Item::Delivery {
+                otp_id: "a".into(),
+                at: 150,
+                provider: "twilio".into(),
+                status: "delivered".into(),
+                error_code: None,
+            }]
+        );
+        assert_eq!(
+            receipt(ReportOutcome::Unchanged, Some(delivered.clone())),
+            vec![]
+        );
+        delivered.status = DeliveryStatus::Unknown;
+        let sent = |delivery: Delivery| {
+            derive(
+                &request(ShardOp::Sent {
+                    otp_id: "a".into(),
+                    delivery,
+                }),
+                &ShardReply::Done,
+                &[],
+            )
+        };
+        assert!(
+            matches!(&sent(delivered.clone())[..], [Item::Delivery { status, .. }] if status == "unknown")
+        );
+        delivered.status = DeliveryStatus::Pending;
+        assert_eq!(sent(delivered), vec![]);
+    }
+
+    #[test]
     fn a_create_records_the_otp_with_its_facts_and_one_send() {
         let r = record("a", OtpStatus::Pending);
         let items = derive(
             &request(ShardOp::Create {
                 record: r.clone(),
                 facts: Some(facts()),
+                counted: None,
             }),
             &ShardReply::Done,
             &[("a".into(), Some(r))],

@@ -271,6 +271,22 @@ impl<'a> Rows<'a> {
                 ..EventJson::default()
             }),
             Item::Refused(r) => self.events.push(refused(id, r)),
+            Item::Delivery {
+                otp_id,
+                at,
+                provider,
+                status,
+                error_code,
+            } => self.events.push(EventJson {
+                id,
+                kind: "delivery",
+                at: *at,
+                otp_id: Some(otp_id),
+                result: Some(status),
+                reason: error_code.as_deref(),
+                gateway: Some(provider),
+                ..EventJson::default()
+            }),
         }
     }
 }

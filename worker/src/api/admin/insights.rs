@@ -277,7 +277,7 @@ pub(crate) async fn events(
     let kind = query_param(req, "kind").filter(|s| !s.is_empty());
     if kind
         .as_deref()
-        .is_some_and(|k| !["send", "unsent", "check", "refused"].contains(&k))
+        .is_some_and(|k| !["send", "unsent", "check", "refused", "delivery"].contains(&k))
     {
         return Err(ApiError::insights_kind_invalid());
     }
