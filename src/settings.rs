@@ -196,12 +196,13 @@ pub enum Field {
 }
 
 impl Field {
-    /// The text, `None` when missing; a number or other type is [`Error::FieldTypeInvalid`].
-    fn text(&self) -> Result<Option<&str>> {
+    /// The text, `None` when missing; a number or other type is `wrong_type`: the
+    /// field's own SMS.CX error (every unusable `phoneNumber` is 2020, …).
+    fn text(&self, wrong_type: Error) -> Result<Option<&str>> {
         match self {
             Field::Missing => Ok(None),
             Field::Text(s) => Ok(Some(s)),
-            Field::Number(_) | Field::Other => Err(Error::FieldTypeInvalid),
+            Field::Number(_) | Field::Other => Err(wrong_type),
         }
     }
 
@@ -367,11 +368,11 @@ pub struct ResolvedOtp {
 /// Merges `request` over `app` and checks every rule, in SMS.CX's field order, so
 /// the first violation reported is the one SMS.CX would report.
 pub fn resolve(app: &OtpSettings, request: &OtpRequest) -> Result<ResolvedOtp> {
-    let phone_input = match request.phone_number.text()? {
+    let phone_input = match request.phone_number.text(Error::PhoneNumberInvalid)? {
         Some(p) if !p.trim().is_empty() => p,
         _ => return Err(Error::PhoneNumberEmpty),
     };
-    let country_iso = match request.country_iso.text()? {
+    let country_iso = match request.country_iso.text(Error::CountryIsoInvalid)? {
         Some(iso) if !iso.trim().is_empty() => {
             let iso = iso.trim();
             if !is_known_country(iso) {
@@ -381,16 +382,16 @@ pub fn resolve(app: &OtpSettings, request: &OtpRequest) -> Result<ResolvedOtp> {
         }
         _ => None,
     };
-    let originator = match request.from.text()? {
+    let originator = match request.from.text(Error::FromInvalid)? {
         Some(from) => from.trim().to_owned(),
         None => app.originator.clone(),
     };
     validate_originator(&originator)?;
-    let request_template = request.template.text()?;
+    let request_template = request.template.text(Error::TemplateInvalid)?;
     if let Some(t) = request_template {
         validate_template(t)?;
     }
-    let track_id = match request.track_id.text()? {
+    let track_id = match request.track_id.text(Error::TrackIdInvalid)? {
         Some(id) if !is_uuid(id) => return Err(Error::TrackIdInvalid),
         other => other.map(str::to_owned),
     };
@@ -420,14 +421,14 @@ pub fn resolve(app: &OtpSettings, request: &OtpRequest) -> Result<ResolvedOtp> {
         Some(n) => n as u8,
         None => app.pin_length,
     };
-    let callback_url = match request.otp_callback_url.text()? {
+    let callback_url = match request.otp_callback_url.text(Error::CallbackUrlInvalid)? {
         Some(url) if !url.trim().is_empty() => {
             check_callback_url(url.trim(), request.private_hosts)?;
             Some(url.trim().to_owned())
         }
         _ => app.callback_url.clone(),
     };
-    let language = match request.language.text()? {
+    let language = match request.language.text(Error::LanguageInvalid)? {
         Some(l) if !l.trim().is_empty() => {
             validate_language(l.trim())?;
             Some(l.trim().to_ascii_lowercase())
@@ -987,7 +988,7 @@ mod tests {
                 r#"{"phoneNumber": "+3361242411a"}"#,
                 Error::PhoneNumberInvalid,
             ),
-            (r#"{"phoneNumber": 33612424111}"#, Error::FieldTypeInvalid),
+            (r#"{"phoneNumber": 33612424111}"#, Error::PhoneNumberInvalid),
         ];
         for (json, expected) in cases {
             assert_eq!(resolve_json(json).err(), Some(*expected), "{json}");

@@ -67,7 +67,7 @@ describe("OtpEngine gives what the free functions give, on both of its paths", (
       [{ phoneNumber: "" }, 2001],
       [{ phoneNumber: "+33612424111", ttl: "soon" }, 2007],
       [{ phoneNumber: "+33612424111", ttl: 1e400 }, 2114],
-      [{ phoneNumber: 33612424111 }, 2114],
+      [{ phoneNumber: 33612424111 }, 2020],
       [{ phoneNumber: "+33abc" }, 2020],
       [null, 2114],
       ["+33612424111", 2114],

@@ -169,7 +169,12 @@ describe("SMS.CX OTP API", () => {
       [{ phoneNumber: PHONE, template: "{{pin}}" + "x".repeat(1000) }, 2107],
       [{ phoneNumber: PHONE, language: "french" }, 2108],
       [{ phoneNumber: PHONE, otpCallbackUrl: "http://example.com/cb" }, 2019, "callback_url_not_https"],
-      [{ phoneNumber: 33612424111 }, 2114],
+      // A field of the wrong JSON type gets its own SMS.CX code too.
+      [{ phoneNumber: 33612424111 }, 2020, "phone_number_invalid"],
+      [{ phoneNumber: PHONE, from: 42 }, 2005, "from_invalid"],
+      [{ phoneNumber: PHONE, ttl: [60] }, 2007, "ttl_not_number"],
+      [{ phoneNumber: PHONE, maxAttempts: {} }, 2010, "max_attempts_not_number"],
+      [{ phoneNumber: PHONE, pinLength: true }, 2015, "pin_length_not_number"],
     ];
     const before = (await api.outbox(PHONE)).length;
     for (const [body, code, reason] of cases) {
