@@ -113,15 +113,21 @@ impl<'a> Service<'a> {
         })
     }
 
-    /// Runs `op` in shard `shard`; the guard's refusals become 429 errors.
-    async fn call(&self, shard: u8, op: ShardOp) -> ApiResult<ShardReply> {
-        let request = ShardRequest {
+    /// `op` with what every shard operation carries: the app, the request's `now`,
+    /// the retention and the Dexatel guard settings.
+    fn request(&self, op: ShardOp) -> ShardRequest {
+        ShardRequest {
             app_id: self.app.app_id.clone(),
             now: self.rc.now,
             retention: self.rc.config.retention,
             guard: self.app.dexatel,
             op,
-        };
+        }
+    }
+
+    /// Runs `op` in shard `shard`; the guard's refusals become 429 errors.
+    async fn call(&self, shard: u8, op: ShardOp) -> ApiResult<ShardReply> {
+        let request = self.request(op);
         let name = format!("{}:{shard:x}", self.app.app_id);
         let reply =
             crate::durable::call(&self.rc.bindings.shards, &name, "otp shard", &request).await?;
@@ -225,7 +231,7 @@ impl<'a> Service<'a> {
                 delivery: self.delivery_of(&receipt),
             };
             if let Some(shard) = otp_core::id::shard_of(&record.otp_id) {
-                self.after_reply(shard, sent);
+                self.after_reply(shard, sent, "a delivery update was lost");
             }
         }
         self.index_message(&record.otp_id, &receipt, record.expires_at);
@@ -278,18 +284,12 @@ impl<'a> Service<'a> {
             otp_id: otp_id.to_owned(),
             until: expires_at.saturating_add(i64::from(self.rc.config.retention)),
         };
-        self.after_reply(shard, op);
+        self.after_reply(shard, op, "a message index entry was lost");
     }
 
     /// Runs `op` in shard `shard` after the reply (logged when it fails).
-    fn after_reply(&self, shard: u8, op: ShardOp) {
-        let request = ShardRequest {
-            app_id: self.app.app_id.clone(),
-            now: self.rc.now,
-            retention: self.rc.config.retention,
-            guard: self.app.dexatel,
-            op,
-        };
+    fn after_reply(&self, shard: u8, op: ShardOp, lost: &'static str) {
+        let request = self.request(op);
         crate::ops::count(|o| o.after_object_calls += 1);
         let shards = self.rc.env.durable_object(shard::BINDING);
         let name = format!("{}:{shard:x}", self.app.app_id);
@@ -301,7 +301,7 @@ impl<'a> Service<'a> {
                 Err(_) => false,
             };
             if !done {
-                worker::console_error!("otp shard {name}: a delivery update was lost");
+                worker::console_error!("otp shard {name}: {lost}");
             }
         });
     }
@@ -527,36 +527,17 @@ impl<'a> Service<'a> {
                 return Err(e);
             }
         };
-        let confirm = ShardRequest {
-            app_id: self.app.app_id.clone(),
-            now: self.rc.now,
-            retention: self.rc.config.retention,
-            guard: self.app.dexatel,
-            op: ShardOp::Confirm {
-                number,
-                id: record.otp_id.clone(),
-                at,
-                message_id: message_id.clone(),
-                delivery: sent,
-                counted,
-            },
+        let confirm = ShardOp::Confirm {
+            number,
+            id: record.otp_id.clone(),
+            at,
+            message_id: message_id.clone(),
+            delivery: sent,
+            counted,
         };
         // The code is out: the confirmation does not hold up the reply (if it is
         // lost, the send in flight is forgotten after its reservation).
-        crate::ops::count(|o| o.after_object_calls += 1);
-        let shards = self.rc.env.durable_object(shard::BINDING);
-        let name = format!("{}:{shard:x}", self.app.app_id);
-        self.rc.ctx.wait_until(async move {
-            let confirmed = match shards {
-                Ok(ns) => crate::durable::call_after_reply(&ns, &name, "otp shard", &confirm)
-                    .await
-                    .is_ok(),
-                Err(_) => false,
-            };
-            if !confirmed {
-                worker::console_error!("otp shard {name}: a send could not be confirmed");
-            }
-        });
+        self.after_reply(shard, confirm, "a send could not be confirmed");
         Ok(SentToNumber { record, message_id })
     }
 
