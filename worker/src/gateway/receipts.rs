@@ -166,6 +166,27 @@ pub(crate) fn read(
     }
 }
 
+/// Whether the receipt URL's own parameters (`otp`) are authenticated: covered by
+/// the provider's signature (Twilio, Plivo) or carried with the token (Sinch,
+/// Infobip, Vonage without a signature secret). Signatures over the body only
+/// (Vonage's signed receipts, Dexatel, Standard Webhooks) leave the URL open to
+/// change, so its `otp` is not used: the OTP comes from the signed body, or from
+/// the message id.
+pub(crate) fn trusts_url(kind: &str, inbound: &Inbound, keys: &Keys<'_>) -> bool {
+    match kind {
+        "twilio" | "plivo" | "sinch" | "infobip" => true,
+        "vonage" => {
+            let credentials = inbound
+                .query_param("cred")
+                .filter(|name| is_credentials_name(name));
+            Named::new(keys.settings, credentials)
+                .setting("VONAGE_SIGNATURE_SECRET")
+                .is_none()
+        }
+        _ => false,
+    }
+}
+
 fn one(report: DeliveryReport) -> Vec<DeliveryReport> {
     vec![report]
 }
@@ -304,6 +325,44 @@ mod tests {
             get.params().unwrap(),
             [("status".to_owned(), "failed".to_owned())]
         );
+    }
+
+    #[test]
+    fn the_url_otp_counts_only_where_the_url_is_authenticated() {
+        let env = settings(vec![("VONAGE_SIGNATURE_SECRET_S", "x")]);
+        let keys = Keys {
+            settings: &env,
+            token: "t",
+            webhook_secret: "",
+            now: 0,
+        };
+        let at = |url: &str| post(url, "application/json", "{}");
+        for kind in ["twilio", "plivo", "sinch", "infobip"] {
+            assert!(
+                trusts_url(kind, &at("https://w.test/dlr/x/a?otp=o"), &keys),
+                "{kind}"
+            );
+        }
+        assert!(trusts_url(
+            "vonage",
+            &at("https://w.test/dlr/vonage/a?otp=o"),
+            &keys
+        ));
+        assert!(!trusts_url(
+            "vonage",
+            &at("https://w.test/dlr/vonage/a?otp=o&cred=S"),
+            &keys
+        ));
+        assert!(!trusts_url(
+            "dexatel",
+            &at("https://w.test/dlr/dexatel/a?otp=o"),
+            &keys
+        ));
+        assert!(!trusts_url(
+            "webhook",
+            &at("https://w.test/dlr/webhook/a?otp=o"),
+            &keys
+        ));
     }
 
     #[test]

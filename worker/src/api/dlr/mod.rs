@@ -79,7 +79,10 @@ pub(crate) async fn routes(
         ReceiptError::Unreadable => ApiError::receipt_invalid(),
         ReceiptError::Unsupported => ApiError::not_found(),
     })?;
-    let url_otp = inbound.query_param("otp");
+    // The URL's otp only where the URL is authenticated too (see `trusts_url`).
+    let url_otp = inbound
+        .query_param("otp")
+        .filter(|_| receipts::trusts_url(provider, &inbound, &keys));
     let service = Service::new(rc, &app, None);
     let mut outcome = Outcome {
         recorded: 0,
