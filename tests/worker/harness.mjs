@@ -82,8 +82,9 @@ export async function startWorker({
     compatibilityDate: COMPATIBILITY_DATE,
     kvNamespaces,
     // Same bindings as wrangler.toml: a fixed set of shards per application holds its
-    // records and per-number guards; one object per application counts its rate limits.
-    durableObjects: { OTP_SHARD: "OtpShard", RATE_LIMITER: "RateLimiter" },
+    // records and per-number guards; one object per application counts its rate limits;
+    // one object per console session.
+    durableObjects: { OTP_SHARD: "OtpShard", RATE_LIMITER: "RateLimiter", ADMIN_SESSIONS: "AdminSessions" },
     // Same as [[d1_databases]] in wrangler.toml: the insights (migrated below).
     d1Databases: insights ? [INSIGHTS_DB] : [],
     bindings: { ENVIRONMENT: "test", ...bindings },

@@ -60,7 +60,7 @@ pub(crate) async fn route(
     let read = matches!(method, Method::Get | Method::Head);
     match segments {
         [""] if read => redirect("/demo"),
-        ["demo"] | ["demo", ""] if read => page(&req, &env).await,
+        ["demo"] | ["demo", ""] if read => page(&req, &env, PAGE).await,
         ["demo", "session"] | ["demo", "outbox"] if !is_development(&env) => {
             Err(ApiError::dev_only())
         }
@@ -73,14 +73,14 @@ pub(crate) async fn route(
         [""] | ["demo"] | ["demo", ""] | ["demo", "session" | "outbox"] => {
             Err(ApiError::method_not_allowed())
         }
-        ["demo", rest @ ..] => file(&req, &env, rest, read).await,
+        ["demo", rest @ ..] => file(&req, &env, "demo", rest, read).await,
         _ => Err(ApiError::not_found()),
     }
 }
 
 /// Whether `segment` may name a file or folder under `/demo/`: plain names only
 /// (no empty, dot or percent-encoded segments), as the build script copies them.
-fn plain_segment(segment: &str) -> bool {
+pub(crate) fn plain_segment(segment: &str) -> bool {
     !segment.is_empty()
         && !segment.starts_with('.')
         && segment
@@ -88,12 +88,18 @@ fn plain_segment(segment: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
-/// `/demo/{rest}`: the asset `demo/{rest}`, read (GET, HEAD) only.
-async fn file(req: &Request, env: &Env, rest: &[&str], read: bool) -> ApiResult<Response> {
+/// `/{folder}/{rest}`: the asset `{folder}/{rest}`, read (GET, HEAD) only.
+pub(crate) async fn file(
+    req: &Request,
+    env: &Env,
+    folder: &str,
+    rest: &[&str],
+    read: bool,
+) -> ApiResult<Response> {
     if !rest.iter().all(|s| plain_segment(s)) {
         return Err(ApiError::not_found());
     }
-    let path = format!("demo/{}", rest.join("/"));
+    let path = format!("{folder}/{}", rest.join("/"));
     let if_none_match = req.headers().get("If-None-Match").ok().flatten();
     let (method, if_none_match) = match read {
         true => (Method::Get, if_none_match.as_deref()),
@@ -148,8 +154,8 @@ fn content_security_policy(html: &str) -> String {
 
 /// The page, with its Content-Security-Policy (computed from the page itself, so
 /// that it always allows exactly its import map) and framing and referrer policies.
-async fn page(req: &Request, env: &Env) -> ApiResult<Response> {
-    let mut asset = assets::required(env, PAGE).await?;
+pub(crate) async fn page(req: &Request, env: &Env, asset: &str) -> ApiResult<Response> {
+    let mut asset = assets::required(env, asset).await?;
     let tag = asset.headers().get("ETag").ok().flatten();
     let html = asset.text().await.map_err(internal)?;
     let csp = content_security_policy(&html);
@@ -157,7 +163,7 @@ async fn page(req: &Request, env: &Env) -> ApiResult<Response> {
     if let Some(tag) = tag {
         page.headers_mut().set("ETag", &tag).map_err(internal)?;
     }
-    let mut res = assets::reply(req, page, assets::content_type(PAGE))?;
+    let mut res = assets::reply(req, page, assets::content_type("page.html"))?;
     let headers = res.headers_mut();
     for (name, value) in [
         ("Content-Security-Policy", csp.as_str()),

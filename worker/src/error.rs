@@ -106,6 +106,13 @@ worker_errors! {
     /// Too many wrong admin tokens came from this client address: every admin
     /// request from it is refused until the window ends (429 with `Retry-After`).
     admin_throttled = (429, 1050, "rate_limited", "Too many wrong admin tokens from this address: retry after the time in Retry-After."),
+    /// A console request signed in by the session cookie that changes state
+    /// without an `Origin` equal to the request's own origin.
+    admin_origin_forbidden = (403, 1060, "forbidden", "A request signed in by the console's session cookie must carry the console's own Origin."),
+    /// `POST /admin/session`: the body is not `{"token": "<ADMIN_TOKEN>"}`.
+    admin_session_invalid = (400, 1061, "invalid_param", "The body must be {\"token\": \"<ADMIN_TOKEN>\"}."),
+    /// `GET /admin/apps`: `search`, `pageSize` or `pageToken` is invalid.
+    apps_query_invalid = (400, 1062, "invalid_param", "search must be at most 64 characters, pageSize a whole number from 1 to 100, pageToken the nextPageToken of a previous page."),
     /// This endpoint exists only when ENVIRONMENT is development.
     dev_only = (404, 1013, "not_found", "This endpoint is only available in development."),
     /// A query parameter is missing or invalid.

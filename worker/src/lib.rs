@@ -22,6 +22,7 @@ mod apps;
 mod assets;
 mod callback;
 mod config;
+mod console;
 mod context;
 mod demo;
 mod durable;
@@ -115,6 +116,10 @@ fn area(segments: &[&str]) -> Option<Area> {
         | ["admin", "apps", _, "rotate-secret" | "rotate-api-key" | "rotate-webhook-secret"]
         | ["admin", "apps", _, "rotate-receipt-token"]
         | ["admin", "outbox"] => Some(Area::Admin),
+        // The operator console's session and what it needs (`api::admin::session`).
+        ["admin", "session"]
+        | ["admin", "apps", _, "templates" | "senders" | "test-otp"]
+        | ["admin", "apps", _, "templates" | "senders", _] => Some(Area::Admin),
         ["admin", "apps", _, "stats" | "verifications" | "verifications.csv" | "events" | "fraud"]
         | ["admin", "apps", _, "fraud", "blocks"]
         | ["admin", "stats"]
@@ -140,6 +145,8 @@ async fn route(req: Request, env: Env, ctx: Context) -> ApiResult<Response> {
         (["openapi.json"], _) => return Err(ApiError::method_not_allowed()),
         // The browser demo: `/` redirects to `/demo`; see [`demo`].
         ([""] | ["demo", ..], _) => return demo::route(req, env, ctx, &segments).await,
+        // The operator console; see [`console`].
+        (["console", ..], _) => return console::route(req, env, &segments).await,
         _ => {}
     }
     let area = area(&segments).ok_or_else(ApiError::not_found)?;

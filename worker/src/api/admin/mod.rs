@@ -3,8 +3,10 @@
 //! verifications, events) and, in development, the SMS outbox and the insights
 //! sweep at a given time.
 
+mod console;
 mod fraud;
 mod insights;
+mod session;
 
 use otp_core::app_policy::AppPolicy;
 use otp_core::fraud::FraudSettings;
@@ -38,9 +40,21 @@ pub(crate) async fn routes(
     rest: &[&str],
 ) -> ApiResult<Response> {
     let method = req.method();
+    if rest == ["session"] {
+        return session::route(req, rc).await;
+    }
     require_admin(&req, rc).await?;
     let apps = AppStore::new(rc.bindings.kv.clone());
     match (rest, method) {
+        (["apps"], Method::Get) => console::list_apps(&req, rc).await,
+        (["apps", id, kind @ ("templates" | "senders"), items @ ..], _) => {
+            let app = load(&apps, id).await?;
+            crate::api::dexatel::admin_items(req, rc, &app, kind, items).await
+        }
+        (["apps", id, "test-otp"], Method::Post) => {
+            let app = load(&apps, id).await?;
+            console::test_otp(rc, &app, http::json_body(&mut req).await?).await
+        }
         (["apps"], Method::Post) => create_app(rc, &apps, http::json_body(&mut req).await?).await,
         (["apps", id], Method::Get) => get_app(&apps, id).await,
         (["apps", id], Method::Patch) => {
@@ -79,44 +93,71 @@ pub(crate) async fn routes(
     }
 }
 
-/// Refuses the request unless it carries `Authorization: Bearer <ADMIN_TOKEN>`.
-/// With no `ADMIN_TOKEN` configured the admin API is closed.
+/// Refuses the request unless it carries `Authorization: Bearer <ADMIN_TOKEN>`
+/// or the cookie of an open console session ([`session`]; then a request that
+/// changes state must also carry its own `Origin`, else 403 1060). With no
+/// `ADMIN_TOKEN` configured the admin API is closed.
 ///
-/// Wrong tokens are throttled per client address (`CF-Connecting-IP`; an IPv6
-/// address by its /64): once an address has sent
+/// Wrong tokens (and unknown session cookies) are throttled per client address
+/// (`CF-Connecting-IP`; an IPv6 address by its /64): once an address has sent
 /// [`ADMIN_FAILURES_PER_WINDOW`](crate::limiter::ADMIN_FAILURES_PER_WINDOW) wrong
 /// ones in a window, every admin request from it is refused (429, 1050, with
 /// `Retry-After`) before any comparison, the right token too, until the window
-/// ends. One object call per admin request, two when the token is wrong.
+/// ends. One object call per admin request, two when the token is wrong (and one
+/// more for a session cookie).
 async fn require_admin(req: &Request, rc: &RequestContext) -> ApiResult<()> {
     let expected = rc
         .config
         .admin_token
         .as_deref()
         .ok_or_else(ApiError::admin_unauthorized)?;
-    // A person signs in from a browser or a terminal: the connecting address is
-    // theirs (absent only in direct local calls, which then share one bucket).
-    let address = rc.end_user.ip(true)?.unwrap_or_else(|| "unknown".into());
-    let failure = admin_failure(admin_bucket(&rc.config.hash_key, &address));
-    let limits = RateLimits::new(&rc.bindings.limiter);
-    if let Err(refusal) = limits.check(ADMIN_LIMITER, failure.clone(), rc.now).await? {
-        return Err(ApiError::admin_throttled().retry_after(u64::from(refusal.retry_after)));
+    let throttle = AdminThrottle::check(rc).await?;
+    let given = req.headers().get("Authorization").ok().flatten();
+    if given.is_none() {
+        if let Some(id) = session::cookie(req) {
+            session::require_same_origin(req)?;
+            if session::check(rc, &id).await?.is_some() {
+                return Ok(());
+            }
+            throttle.count_failure(rc).await;
+            return Err(ApiError::admin_unauthorized());
+        }
     }
-    let given = req
-        .headers()
-        .get("Authorization")
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    let given = given.unwrap_or_default();
     let token = given.strip_prefix("Bearer ").unwrap_or("").trim();
     if token.is_empty() || !constant_time_eq(token.as_bytes(), expected.as_bytes()) {
-        // Counted. A take refused because concurrent failures spent the bucket
-        // first changes nothing, and neither does a failure to count (the check
-        // above reached the object): this request is refused anyway.
-        let _ = limits.take(ADMIN_LIMITER, vec![failure], rc.now).await;
+        throttle.count_failure(rc).await;
         return Err(ApiError::admin_unauthorized());
     }
     Ok(())
+}
+
+/// The throttle of wrong admin tokens for the request's client address.
+pub(crate) struct AdminThrottle {
+    failure: crate::limiter::Take,
+}
+
+impl AdminThrottle {
+    /// Refuses (429, 1050) an address that sent too many wrong tokens.
+    pub(crate) async fn check(rc: &RequestContext) -> ApiResult<AdminThrottle> {
+        // A person signs in from a browser or a terminal: the connecting address is
+        // theirs (absent only in direct local calls, which then share one bucket).
+        let address = rc.end_user.ip(true)?.unwrap_or_else(|| "unknown".into());
+        let failure = admin_failure(admin_bucket(&rc.config.hash_key, &address));
+        let limits = RateLimits::new(&rc.bindings.limiter);
+        if let Err(refusal) = limits.check(ADMIN_LIMITER, failure.clone(), rc.now).await? {
+            return Err(ApiError::admin_throttled().retry_after(u64::from(refusal.retry_after)));
+        }
+        Ok(AdminThrottle { failure })
+    }
+
+    /// Counts one wrong token. A take refused because concurrent failures spent
+    /// the bucket first changes nothing, and neither does a failure to count (the
+    /// check reached the object): the request is refused anyway.
+    pub(crate) async fn count_failure(self, rc: &RequestContext) {
+        let limits = RateLimits::new(&rc.bindings.limiter);
+        let _ = limits.take(ADMIN_LIMITER, vec![self.failure], rc.now).await;
+    }
 }
 
 fn reply<T: Serialize>(value: &T, status: u16) -> ApiResult<Response> {

@@ -123,6 +123,57 @@ async fn dispatch(mut req: Request, rc: &RequestContext, rest: &[&str]) -> DxRes
     }
 }
 
+/// The admin API's view of an application's templates and senders
+/// (`/admin/apps/{appId}/templates[/{id}]`, `/admin/apps/{appId}/senders[/{id}]`):
+/// the same handlers, bodies, paging and error shapes as `/v1/templates` and
+/// `/v1/senders`, for `app` (found by the admin API) instead of the app of an
+/// `X-Dexatel-Key`, which the server keeps only hashed. `kind` is `templates` or
+/// `senders`; `rest` the segments after it.
+pub(crate) async fn admin_items(
+    mut req: Request,
+    rc: &RequestContext,
+    app: &AppRecord,
+    kind: &str,
+    rest: &[&str],
+) -> ApiResult<Response> {
+    use Method::{Delete, Get, Post, Put};
+    let path = req.path();
+    let method = req.method();
+    let kv = &rc.bindings.kv;
+    let (templates, senders, now) = (TemplateStore::new(kv), SenderStore::new(kv), rc.now);
+    let result = match (kind, rest, method.clone()) {
+        ("templates", [], Post) => match json_body(&mut req).await {
+            Ok(body) => templates::create(&templates, app, &body, now).await,
+            Err(e) => Err(e),
+        },
+        ("templates", [], Get) => match page(&req) {
+            Ok(page) => templates::list(&templates, app, page).await,
+            Err(e) => Err(e),
+        },
+        ("templates", [id], Get) => templates::get(&templates, app, id).await,
+        ("templates", [id], Put) => match json_body(&mut req).await {
+            Ok(body) => templates::update(&templates, app, id, &body, now).await,
+            Err(e) => Err(e),
+        },
+        ("templates", [id], Delete) => templates::delete(&templates, app, id).await,
+        ("senders", [], Post) => match json_body(&mut req).await {
+            Ok(body) => senders::create(&senders, app, &body, now).await,
+            Err(e) => Err(e),
+        },
+        ("senders", [], Get) => match page(&req) {
+            Ok(page) => senders::list(&senders, app, page).await,
+            Err(e) => Err(e),
+        },
+        ("senders", [id], Get) => senders::get(&senders, app, id).await,
+        (_, [] | [_], _) => Err(DxError::method_not_allowed()),
+        _ => Err(DxError::not_found()),
+    };
+    result.or_else(|err| {
+        err.to_response(&path, method.as_ref(), rc.now)
+            .map_err(|_| ApiError::internal())
+    })
+}
+
 /// The page a list request asks for.
 fn page(req: &Request) -> DxResult<Page> {
     Page::parse(
