@@ -32,6 +32,9 @@ OUT="worker/build/index.js"
 #   demo.html          GET /demo and /demo/ (demo/index.html)
 #   demo/<file>        GET /demo/<file>: the rest of demo/, and demo/pkg/dist/*.js and
 #                      demo/pkg/wasm/otp_core{.js,_bg.wasm} (the package's ESM browser build)
+#   console.html       GET /console and /console/ (console/index.html, the operator console)
+#   console/<file>     GET /console/<file>: the rest of console/, and console/uplot/ (uPlot's
+#                      ESM build and stylesheet from node_modules, for the console's charts)
 # Only what is copied here can be served. Rebuilt on every run (a few copies); the
 # directory is replaced only when its content changed, so `wrangler dev` reloads only then.
 FORCE_BUILD=0 bash scripts/build-pkg.sh
@@ -43,6 +46,10 @@ assemble_assets() {
   cp api/openapi.json "$tmp/openapi.json"
   cp -R demo/. "$tmp/demo/"
   mv "$tmp/demo/index.html" "$tmp/demo.html"
+  mkdir -p "$tmp/console/uplot"
+  cp -R console/. "$tmp/console/"
+  mv "$tmp/console/index.html" "$tmp/console.html"
+  cp node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.min.css node_modules/uplot/LICENSE "$tmp/console/uplot/"
   cp pkg/dist/{index,core,errors,service,stores,callback,client,load-browser}.js "$tmp/demo/pkg/dist/"
   cp pkg/wasm/otp_core.js pkg/wasm/otp_core_bg.wasm "$tmp/demo/pkg/wasm/"
   if [[ -d "$ASSETS" ]] && diff -r -q "$tmp" "$ASSETS" >/dev/null; then
