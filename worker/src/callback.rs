@@ -25,19 +25,15 @@
 //! Logs hold the otpId, the attempt and the outcome only: never the URL (it may
 //! carry a token), the phone number or the PIN.
 
-use std::future::{poll_fn, Future};
-use std::pin::pin;
-use std::task::Poll;
 use std::time::Duration;
 
 use otp_core::otp::OtpView;
 use otp_core::settings::{check_callback_url, PrivateHosts};
 use otp_core::webhook::{self, CallbackPolicy};
 use serde::Serialize;
-use worker::web_sys::RequestRedirect;
-use worker::{AbortController, Context, Delay, Env, Fetch, Headers, Method, Request};
+use worker::{AbortController, Context, Delay, Env, Fetch};
 
-use crate::gateway::fetch::{FetchError, PostRequest, USER_AGENT};
+use crate::gateway::fetch::{build, first_of, FetchError, PostRequest};
 use crate::signing;
 
 /// The `event` of a status callback.
@@ -240,44 +236,6 @@ async fn post_for_status(request: &PostRequest, timeout: Duration) -> Result<u16
     // Ends a request still waiting (timeout) or a reply body nobody reads.
     controller.abort();
     outcome.unwrap_or(Err(FetchError::Timeout))
-}
-
-/// The `worker::Request` for `request`: its headers and the `User-Agent`, no redirects.
-fn build(request: &PostRequest) -> Result<Request, FetchError> {
-    let headers = Headers::new();
-    headers
-        .set("User-Agent", USER_AGENT)
-        .map_err(|_| FetchError::Invalid)?;
-    for (name, value) in &request.headers {
-        headers.set(name, value).map_err(|_| FetchError::Invalid)?;
-    }
-    crate::http::new_request(
-        Method::Post,
-        &request.url,
-        &headers,
-        Some(&request.body),
-        Some(RequestRedirect::Manual),
-    )
-    .map_err(|_| FetchError::Invalid)
-}
-
-/// Runs `work` until it finishes or `deadline` fires: `Some(output)` or `None`.
-async fn first_of<T>(
-    work: impl Future<Output = T>,
-    deadline: impl Future<Output = ()>,
-) -> Option<T> {
-    let mut work = pin!(work);
-    let mut deadline = pin!(deadline);
-    poll_fn(|cx| {
-        if let Poll::Ready(output) = work.as_mut().poll(cx) {
-            return Poll::Ready(Some(output));
-        }
-        if deadline.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
-        }
-        Poll::Pending
-    })
-    .await
 }
 
 #[cfg(test)]

@@ -123,8 +123,9 @@ fn append_limited(bytes: &mut Vec<u8>, chunk: &[u8], limit: usize) {
     bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
 }
 
-/// The `worker::Request` for `request`.
-fn build(request: &PostRequest) -> Result<Request, FetchError> {
+/// The `worker::Request` for `request`: its headers and the `User-Agent`, no
+/// redirects (shared with the status callbacks).
+pub(crate) fn build(request: &PostRequest) -> Result<Request, FetchError> {
     let headers = Headers::new();
     headers
         .set("User-Agent", USER_AGENT)
@@ -143,7 +144,7 @@ fn build(request: &PostRequest) -> Result<Request, FetchError> {
 }
 
 /// Runs `work` until it finishes or `deadline` fires: `Some(output)` or `None`.
-async fn first_of<T>(
+pub(crate) async fn first_of<T>(
     work: impl Future<Output = T>,
     deadline: impl Future<Output = ()>,
 ) -> Option<T> {
