@@ -1,7 +1,7 @@
 // The operator console: a client of the admin API and nothing more. Plain ES
 // modules; views are routed by the URL's hash (#/, #/apps, #/apps/{id}/{tab}).
 
-import { countSmsParts, init, renderTemplate } from "otp-sms-verify";
+import { countSmsParts, init, renderTemplate } from "otp-sms-verify/core";
 import uPlot from "uplot";
 import { api, ApiFailure } from "./api.js";
 

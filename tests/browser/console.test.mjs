@@ -76,7 +76,7 @@ describe("operator console", () => {
 
     // Create an app: credentials shown once, with copy buttons.
     await page.getByRole("link", { name: "Applications" }).click();
-    await page.getByLabel("Name").fill("Console shop");
+    await page.getByLabel("Name", { exact: true }).fill("Console shop");
     await page.getByRole("button", { name: "Create" }).click();
     await page.getByRole("heading", { name: "Application created" }).waitFor();
     const apiKey = await page.locator(".secret", { hasText: /^otpk_/ }).textContent();
@@ -138,7 +138,7 @@ describe("operator console", () => {
     await page.locator("#test-result", { hasText: "PENDING" }).waitFor();
     const otpId = (await page.locator("#test-result").textContent()).match(/[0-9a-f-]{36}/)[0];
     const sms = (await worker.api.outbox("+33612345678")).find((m) => m.otpId === otpId);
-    assert.match(sms.text, /^Console Co: your code is [A-Z0-9]{8}, valid 15 min\n@shop\.example\.com #[A-Z0-9]{8}$/);
+    assert.match(sms.text, /^Console Co: your code is [A-Z0-9]{8}, valid 15 min\n+@shop\.example\.com #[A-Z0-9]{8}$/);
     await worker.api.sweep({ appId });
     await page.getByRole("link", { name: "Insights" }).click();
     await page.locator("#log td", { hasText: otpId }).waitFor();
