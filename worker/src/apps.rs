@@ -22,6 +22,7 @@ use worker::kv::KvStore;
 use crate::error::{ApiError, ApiResult};
 use crate::gateway::routes::{self, Route, RouteError};
 use crate::gateway::GatewayConfig;
+use crate::turnstile::{TurnstileSettings, TurnstileView};
 
 /// Prefix of API keys, so that leaked keys are easy to recognise and scan for.
 pub(crate) const API_KEY_PREFIX: &str = "otpk_";
@@ -63,6 +64,9 @@ pub(crate) struct AppRecord {
     /// (`otp_core::app_policy`).
     #[serde(default)]
     pub(crate) policy: AppPolicy,
+    /// Cloudflare Turnstile for browser-facing integrations (`crate::turnstile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) turnstile: Option<TurnstileSettings>,
     pub(crate) created_at: UnixSeconds,
     pub(crate) updated_at: UnixSeconds,
 }
@@ -80,6 +84,8 @@ pub(crate) struct AppView<'a> {
     limits: &'a SendPolicy,
     fraud_guard: &'a FraudSettings,
     policy: &'a AppPolicy,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    turnstile: Option<TurnstileView<'a>>,
     date_created: String,
     date_updated: String,
 }
@@ -97,6 +103,7 @@ impl AppRecord {
             limits: &self.limits,
             fraud_guard: &self.fraud_guard,
             policy: &self.policy,
+            turnstile: self.turnstile.as_ref().map(TurnstileSettings::view),
             date_created: otp_core::time::format_utc(self.created_at),
             date_updated: otp_core::time::format_utc(self.updated_at),
         }

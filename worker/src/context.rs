@@ -50,6 +50,8 @@ pub(crate) struct RequestContext {
     pub(crate) now: UnixSeconds,
     /// What the request says of its end user's address.
     pub(crate) end_user: EndUser,
+    /// The request's `X-Turnstile-Token`, for apps that require Turnstile.
+    pub(crate) turnstile_token: Option<String>,
 }
 
 /// Header in which a server states the address of the end user it acts for.
@@ -117,6 +119,11 @@ impl RequestContext {
             bindings,
             now,
             end_user: EndUser::from_request(req),
+            turnstile_token: req
+                .headers()
+                .get(crate::turnstile::TOKEN_HEADER)
+                .ok()
+                .flatten(),
         })
     }
 }

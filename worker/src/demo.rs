@@ -218,6 +218,7 @@ async fn demo_app(kv: &KvStore, now: UnixSeconds) -> ApiResult<AppRecord> {
         }
     }
     let app = AppRecord {
+        turnstile: None,
         fraud_guard: Default::default(),
         policy: Default::default(),
         app_id: otp_core::id::new_uuid_v4(&mut OsRandom),

@@ -154,6 +154,14 @@ worker_errors! {
     fraud_settings_invalid = (400, 1031, "invalid_param", "fraudGuard holds an unknown field or a value of the wrong type."),
     /// An application's policy (lockdown, test numbers) holds an unknown field or a value of the wrong type.
     policy_invalid = (400, 1032, "invalid_param", "policy holds an unknown field or a value of the wrong type."),
+    /// The app's Turnstile settings lack a secret or a usable siteverify URL.
+    turnstile_settings_invalid = (400, 1036, "invalid_param", "turnstile needs a secret and an https siteverifyUrl."),
+    /// The app requires Turnstile and `X-Turnstile-Token` is missing or malformed.
+    turnstile_token_invalid = (400, 1033, "invalid_request", "X-Turnstile-Token is missing or malformed."),
+    /// Turnstile's siteverify refused the token.
+    turnstile_failed = (403, 1034, "forbidden", "The Turnstile token was not accepted."),
+    /// Turnstile's siteverify could not be reached or answered nonsense; nothing was sent.
+    turnstile_unavailable = (503, 1035, "service_unavailable", "Turnstile verification is unavailable; nothing was sent. Retry later."),
     /// `X-End-User-Ip` is not an IPv4 or IPv6 address.
     end_user_ip_invalid = (400, 1030, "invalid_request", "X-End-User-Ip must be the end user's IPv4 or IPv6 address."),
     /// No credentials: neither `X-API-KEY` nor `Authorization: Bearer`.

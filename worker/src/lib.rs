@@ -39,6 +39,7 @@ mod recent;
 mod reply;
 mod service;
 mod signing;
+mod turnstile;
 
 use worker::{
     event, Context, Env, Method, Request, Response, Result, ScheduleContext, ScheduledEvent,

@@ -182,6 +182,7 @@ impl<'a> Service<'a> {
     /// removed again when the SMS could not be sent.
     pub(crate) async fn send(&self, request: &OtpRequest) -> ApiResult<PlannedOtp> {
         let planned = self.plan(request)?;
+        self.verify_turnstile().await?;
         if let Some(code) = self.app.policy.test_code(&planned.phone) {
             return self.send_to_test_number(request, code).await;
         }
@@ -255,6 +256,15 @@ impl<'a> Service<'a> {
         };
         self.call_for_id(&record.otp_id, create).await?;
         Ok(planned)
+    }
+
+    /// The app's Turnstile check of this request, when the app requires one:
+    /// before anything is stored or sent.
+    async fn verify_turnstile(&self) -> ApiResult<()> {
+        match &self.app.turnstile {
+            Some(settings) => crate::turnstile::verify(self.rc, settings, self.end_user_ip).await,
+            None => Ok(()),
+        }
     }
 
     /// The delivery a gateway's receipt starts.
@@ -468,6 +478,7 @@ impl<'a> Service<'a> {
         pin: &str,
     ) -> ApiResult<SentToNumber> {
         let planned = self.plan(request)?;
+        self.verify_turnstile().await?;
         let number = self.number(&planned.phone);
         let shard = shard_of_hash(&number);
         let begin = ShardOp::BeginSend {

@@ -32,6 +32,7 @@ use crate::http;
 use crate::limiter::{admin_bucket, admin_failure, RateLimits, ADMIN_LIMITER};
 use crate::service::shard::{ShardOp, ShardReply, ShardRequest};
 use crate::signing::new_webhook_secret;
+use crate::turnstile::TurnstileSettings;
 
 /// The routes under `/admin/`; `rest` are the path segments after `admin`.
 pub(crate) async fn routes(
@@ -250,6 +251,17 @@ fn patch_policy(policy: &AppPolicy, p: Value, otp: &OtpSettings) -> ApiResult<Ap
     })
 }
 
+/// Turnstile settings (`null`: off), replaced whole: a secret is never merged.
+fn parse_turnstile(rc: &RequestContext, value: Value) -> ApiResult<Option<TurnstileSettings>> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    let settings: TurnstileSettings =
+        http::from_value(&value).map_err(|_| ApiError::turnstile_settings_invalid())?;
+    settings.validate(rc.config.private_hosts)?;
+    Ok(Some(settings))
+}
+
 /// What holds across settings: a daily budget needs prices for the countries the
 /// app sends to; test codes follow the app's PIN type.
 fn check_app(app: &AppRecord) -> ApiResult<()> {
@@ -286,6 +298,14 @@ pub(crate) struct AppInput {
     #[serde(rename = "fraudGuard")]
     fraud_guard: Option<Value>,
     policy: Option<Value>,
+    /// `null` turns Turnstile off (kept apart from an absent field).
+    #[serde(default, deserialize_with = "present")]
+    turnstile: Option<Value>,
+}
+
+/// A field given, `null` included (absent is `None` by `default`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 #[derive(Serialize, Default)]
@@ -351,7 +371,12 @@ async fn create_app(rc: &RequestContext, apps: &AppStore, input: AppInput) -> Ap
         None => AppPolicy::default(),
     };
     let (secret, api_key, webhook_secret) = (new_app_secret(), new_api_key(), new_webhook_secret());
+    let turnstile = match input.turnstile {
+        Some(value) => parse_turnstile(rc, value)?,
+        None => None,
+    };
     let app = AppRecord {
+        turnstile,
         app_id: otp_core::id::new_uuid_v4(&mut otp_core::rng::OsRandom),
         name: name.trim().to_owned(),
         secret_hash: hash_credential(&secret),
@@ -429,6 +454,9 @@ async fn update_app(
     }
     if let Some(p) = input.policy {
         app.policy = patch_policy(&app.policy, p, &app.otp)?;
+    }
+    if let Some(value) = input.turnstile {
+        app.turnstile = parse_turnstile(rc, value)?;
     }
     check_app(&app)?;
     app.updated_at = rc.now;
