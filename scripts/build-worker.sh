@@ -50,7 +50,7 @@ assemble_assets() {
   cp -R console/. "$tmp/console/"
   mv "$tmp/console/index.html" "$tmp/console.html"
   cp node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.min.css node_modules/uplot/LICENSE "$tmp/console/uplot/"
-  cp pkg/dist/{index,core,errors,service,stores,callback,client,load-browser}.js "$tmp/demo/pkg/dist/"
+  cp pkg/dist/{index,core,errors,service,stores,redis-store,durable-object,callback,client,load-browser}.js "$tmp/demo/pkg/dist/"
   cp pkg/wasm/otp_core.js pkg/wasm/otp_core_bg.wasm "$tmp/demo/pkg/wasm/"
   if [[ -d "$ASSETS" ]] && diff -r -q "$tmp" "$ASSETS" >/dev/null; then
     rm -rf "$tmp"
