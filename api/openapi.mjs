@@ -497,6 +497,163 @@ function receiptPaths() {
   return paths;
 }
 
+// --- Insights (admin; worker/src/insights, worker/src/api/admin/insights.rs) -------------
+const day = { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}$", description: "UTC day YYYY-MM-DD (inclusive)" };
+const nullableString = { type: ["string", "null"] };
+const counters = {
+  sent: { type: "integer", description: "OTPs whose SMS went out (resends count once)" },
+  verified: { type: "integer" },
+  failed: { type: "integer" },
+  expired: { type: "integer", description: "Recorded by the scheduled sweep once the OTP's TTL passed" },
+  cancelled: { type: "integer" },
+  refused: { type: "integer", description: "Sends refused before anything was sent (caps, budget, country, guards)" },
+  parts: { type: "integer", description: "SMS parts sent, resends included" },
+  cost: { type: "number", description: "Sum of the SMS costs (parts × price per part)" },
+  conversionRate: { type: ["number", "null"], description: "verified ÷ sent, 4 decimals; null when nothing was sent" },
+};
+Object.assign(schemas, {
+  InsightsCounters: { type: "object", required: Object.keys(counters), properties: counters },
+  InsightsStats: {
+    type: "object",
+    required: ["data", "totals"],
+    properties: {
+      data: {
+        type: "array",
+        description: "One group per key: every day of the span for groupBy=day, else the 1,000 groups with most sent",
+        items: { type: "object", required: ["key", ...Object.keys(counters)], properties: { key: { type: "string" }, ...counters } },
+      },
+      totals: ref("InsightsCounters"),
+    },
+  },
+  InsightsVerification: {
+    type: "object",
+    required: ["otpId", "status", "statusAt", "attempts", "maxAttempts", "sms", "parts", "cost", "test", "dateCreated", "dateExpires"],
+    properties: {
+      otpId: { type: "string" },
+      trackId: nullableString,
+      dialect: { type: ["string", "null"], enum: ["smscx", "dexatel", null] },
+      countryIso: nullableString,
+      phoneNumber: { type: ["string", "null"], description: "The range with its last 4 digits hidden (+3361242****)" },
+      range: { type: ["string", "null"], description: "The number without its last 4 digits" },
+      status: { enum: ["PENDING", "VERIFIED", "FAILED", "EXPIRED", "CANCELLED", "REFUSED", "UNSENT"] },
+      statusAt: dateTime,
+      attempts: { type: "integer" },
+      maxAttempts: { type: "integer" },
+      sms: { type: "integer", description: "SMS sent, resends included" },
+      parts: { type: "integer" },
+      cost: { type: "number" },
+      gateway: nullableString,
+      test: { type: "boolean", description: "An OTP to one of the app's test numbers" },
+      dateCreated: dateTime,
+      dateExpires: dateTime,
+    },
+  },
+  InsightsEvent: {
+    type: "object",
+    required: ["id", "kind", "at", "sms", "parts", "cost"],
+    properties: {
+      id: { type: "string" },
+      kind: { enum: ["send", "unsent", "check", "refused", "delivery"] },
+      at: dateTime,
+      otpId: nullableString,
+      op: { type: ["string", "null"], description: "refused: send or check" },
+      result: { type: ["string", "null"], description: "check: verified or the reason (invalid_pin, otp_expired, …); delivery: delivered, undelivered, failed or unknown" },
+      reason: { type: ["string", "null"], description: "refused: rate_limited, country_not_allowed, number_blocked, number_cooldown, range_burst, …; delivery: the provider's error code" },
+      code: { type: ["integer", "null"], description: "refused: the error code of the reply" },
+      until: { type: ["string", "null"], description: "refused: when a retry can succeed (UTC YYYY-MM-DD HH:MM:SS)" },
+      dialect: nullableString,
+      countryIso: nullableString,
+      range: nullableString,
+      gateway: nullableString,
+      sms: { type: "integer" },
+      parts: { type: "integer" },
+      cost: { type: "number" },
+    },
+  },
+});
+
+/** The admin API's insights: stats, verifications (JSON and CSV), events, the dev sweep. */
+function insightsPaths() {
+  const q = (name, schema, description) => ({ name, in: "query", required: false, schema, description });
+  const span = [q("from", day, "First day (default: 29 days before `to`)"), q("to", day, "Last day (default: today)")];
+  const page = [q("pageToken", { type: "string" }, "nextPageToken of the previous page"), q("pageSize", { type: "integer", minimum: 1, maximum: 500 }, "Default 100")];
+  const includeTest = q("includeTest", { enum: ["true", "false"] }, "Count the test numbers' OTPs (default false)");
+  const groupBy = (values) => q("groupBy", { enum: values }, "Default day");
+  const errors = {
+    400: error("Bad parameter: dates (1019), groupBy (1020), pageToken (1021), status (1022), kind (1023), pageSize (1025), includeTest (1026), phoneNumber (2001-2020)"),
+    401: error("Admin token missing or invalid (1012)"),
+    503: error("Insights are not configured (1024) or the database is unavailable (1005)"),
+  };
+  const app = { ...errors, 404: error("No such app (1010)") };
+  const stats = (summary, parameters, responses) => ({
+    get: { tags: ["insights"], summary, security: adminAuth, parameters, responses: { 200: reply("Counts per group and in all", ref("InsightsStats")), ...responses } },
+  });
+  const verificationFilters = [
+    ...span,
+    q("status", { enum: ["PENDING", "VERIFIED", "FAILED", "EXPIRED", "CANCELLED", "REFUSED", "UNSENT"] }),
+    q("phoneNumber", { type: "string" }, "A full number (E.164, or national with countryIso), searched through its keyed hash"),
+    q("countryIso", { type: "string" }),
+    q("trackId", { type: "string" }),
+  ];
+  const listOf = (item) => ({ type: "object", required: ["data", "nextPageToken"], properties: { data: { type: "array", items: item }, nextPageToken: nullableString } });
+  return {
+    "/admin/apps/{appId}/stats": {
+      parameters: [appIdParam],
+      ...stats("An application's OTPs counted by day, country, range or gateway (test numbers left out unless includeTest)", [...span, groupBy(["day", "country", "range", "gateway"]), includeTest], app),
+    },
+    "/admin/stats": stats("Every application's OTPs counted by day, country, range, gateway or app", [...span, groupBy(["day", "country", "range", "gateway", "app"]), includeTest], errors),
+    "/admin/apps/{appId}/verifications": {
+      parameters: [appIdParam],
+      get: {
+        tags: ["insights"],
+        summary: "An application's OTPs, newest first, a page at a time",
+        security: adminAuth,
+        parameters: [...verificationFilters, ...page],
+        responses: { 200: reply("A page", listOf(ref("InsightsVerification"))), ...app },
+      },
+    },
+    "/admin/apps/{appId}/verifications.csv": {
+      parameters: [appIdParam],
+      get: {
+        tags: ["insights"],
+        summary: "The same OTPs as CSV (RFC 4180, the columns of the JSON list), every page streamed",
+        security: adminAuth,
+        parameters: [...verificationFilters, page[0]],
+        responses: { 200: { description: "CSV", content: { "text/csv": { schema: { type: "string" } } } }, ...app },
+      },
+    },
+    "/admin/apps/{appId}/events": {
+      parameters: [appIdParam],
+      get: {
+        tags: ["insights"],
+        summary: "An application's events (sends, sends taken back, checks, refusals with reason, range and until, delivery reports), newest first",
+        security: adminAuth,
+        parameters: [...span, q("kind", { enum: ["send", "unsent", "check", "refused", "delivery"] }), ...page],
+        responses: { 200: reply("A page", listOf(ref("InsightsEvent"))), ...app },
+      },
+    },
+    "/admin/dev/sweep": {
+      post: {
+        tags: ["insights"],
+        summary: "Development only: send an app's shard outboxes to the database, then run the scheduled sweep (EXPIRED, retention) as at `now`",
+        security: adminAuth,
+        parameters: [q("now", { type: "integer", minimum: 0 }, "Unix seconds (default: the request's clock)"), q("appId", { type: "string" }, "Flush this app's shards first")],
+        responses: {
+          200: reply("What the sweep did", {
+            type: "object",
+            required: ["flushed", "now", "expired", "deletedOtps", "deletedEvents"],
+            properties: { flushed: { type: "integer" }, now: { type: "integer" }, expired: { type: "integer" }, deletedOtps: { type: "integer" }, deletedEvents: { type: "integer" } },
+          }),
+          400: error("now is not Unix seconds (1014)"),
+          401: error("Admin token missing or invalid (1012)"),
+          404: error("Not in development (1013), or no such app (1010)"),
+          503: error("Insights are not configured (1024) or the database is unavailable (1005)"),
+        },
+      },
+    },
+  };
+}
+
 const rotate = (what) => ({
   post: {
     tags: ["admin"],
@@ -533,11 +690,20 @@ export const openapi = {
     { name: "dexatel", description: "Dexatel dialect" },
     { name: "admin" },
     { name: "receipts", description: "Delivery receipts of SMS providers, in each provider's own format" },
+    { name: "insights", description: "Outcomes, cost and conversion of the OTPs (admin token), from the insights database" },
     { name: "service" },
   ],
   paths: {
     "/health": {
-      get: { tags: ["service"], summary: "Liveness", security: [], responses: { 200: reply("Up", ref("Health")) } },
+      get: {
+        tags: ["service"],
+        summary: "Liveness",
+        security: [],
+        responses: {
+          200: reply("Up", ref("Health")),
+          503: reply("Misconfigured: example or short secrets outside development (the reasons, never the values)", { type: "object" }),
+        },
+      },
     },
     "/openapi.json": {
       get: { tags: ["service"], summary: "This document", security: [], responses: { 200: reply("OpenAPI 3.1", { type: "object" }) } },
@@ -685,6 +851,21 @@ export const openapi = {
       get: { tags: ["dexatel"], summary: "A sender", security: dxAuth, responses: { 200: reply("The sender", dxData(ref("DexatelSender"))), ...dxCommon, 404: dxError("Not found (1402)") } },
     },
     "/admin/apps": {
+      get: {
+        tags: ["admin"],
+        summary: "Applications, paged, optionally searched by name or id",
+        security: adminAuth,
+        parameters: [
+          { name: "search", in: "query", required: false, schema: { type: "string" } },
+          { name: "pageSize", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 100 } },
+          { name: "pageToken", in: "query", required: false, schema: { type: "string" } },
+        ],
+        responses: {
+          200: reply("A page of applications", { type: "object", required: ["data"], properties: { data: { type: "array", items: ref("App") }, nextPageToken: { type: ["string", "null"] } } }),
+          400: error("Bad page size or token (1062)"),
+          401: error("Admin token missing or invalid (1012)"),
+        },
+      },
       post: {
         tags: ["admin"],
         summary: "Create an application (credentials shown once)",
@@ -692,6 +873,76 @@ export const openapi = {
         requestBody: { required: true, content: json(ref("AppInput")) },
         responses: { 201: reply("Created", ref("App")), 400: error("Invalid field"), 401: error("Admin token missing or invalid (1012)"), 413: error("Too large"), 415: error("Not JSON") },
       },
+    },
+    "/admin/session": {
+      post: {
+        tags: ["admin"],
+        summary: "Console sign-in: the admin token for a session cookie (HttpOnly, SameSite=Strict, 30 min)",
+        security: [],
+        requestBody: { required: true, content: json({ type: "object", required: ["token"], properties: { token: { type: "string" } } }) },
+        responses: {
+          201: reply("Signed in; Set-Cookie otp_console", { type: "object", properties: { expiresAt: dateTime } }),
+          400: error("Not a JSON object with a token (1000, 1061)"),
+          401: error("Wrong token (1012)"),
+          403: error("Origin of another site (1060)"),
+          413: error("Body over 16 KiB (1002)"),
+          415: error("Body is not JSON (1003)"),
+        },
+      },
+      get: {
+        tags: ["admin"],
+        summary: "The console session of the cookie",
+        security: [],
+        responses: { 200: reply("Open", { type: "object", properties: { expiresAt: dateTime } }), 401: error("No open session (1012)") },
+      },
+      delete: {
+        tags: ["admin"],
+        summary: "Sign out: the session ends at once",
+        security: [],
+        responses: { 204: { description: "Signed out" }, 403: error("Origin of another site (1060)") },
+      },
+    },
+    "/admin/apps/{appId}/test-otp": {
+      parameters: [appIdParam],
+      post: {
+        tags: ["admin"],
+        summary: "Send a test OTP through the application (the body of POST /otp)",
+        security: adminAuth,
+        requestBody: { required: true, content: json(ref("CreateOtp")) },
+        responses: {
+          201: reply("Sent", ref("Otp")),
+          400: error("Bad input (the codes of POST /otp)"),
+          401: error("Admin token missing or invalid (1012)"),
+          403: error("Country not allowed (2116), sender or template not allowed (2133, 2134)"),
+          404: error("No such app (1010)"),
+          413: error("Body over 16 KiB (1002)"),
+          415: error("Body is not JSON (1003)"),
+          429: rateLimited(),
+          502: error("The SMS gateway refused or failed"),
+          503: error("Storage or gateway unavailable"),
+          504: error("The SMS gateway timed out"),
+        },
+      },
+    },
+    "/admin/apps/{appId}/templates": {
+      parameters: [appIdParam],
+      get: { tags: ["admin"], summary: "The app's Dexatel templates (Dexatel's shapes)", security: adminAuth, parameters: pageParams, responses: { 200: reply("A page", { type: "object" }), 400: dxError("Bad page (Dexatel codes)"), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app (1010)") } },
+      post: { tags: ["admin"], summary: "Create a Dexatel template", security: adminAuth, requestBody: { required: true, content: json({ type: "object" }) }, responses: { 201: reply("Created", { type: "object" }), 400: dxError("Bad template (1251-1263)"), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app (1010)"), 413: dxError("Body over 16 KiB (1002)"), 415: dxError("Body is not JSON (1003)") } },
+    },
+    "/admin/apps/{appId}/templates/{templateId}": {
+      parameters: [appIdParam, { name: "templateId", in: "path", required: true, schema: { type: "string" } }],
+      get: { tags: ["admin"], summary: "A Dexatel template", security: adminAuth, responses: { 200: reply("The template", { type: "object" }), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app or template (1010, 1251)") } },
+      put: { tags: ["admin"], summary: "Change a Dexatel template", security: adminAuth, requestBody: { required: true, content: json({ type: "object" }) }, responses: { 200: reply("Changed", { type: "object" }), 400: dxError("Bad template (1251-1263)"), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app or template (1010, 1251)"), 413: dxError("Body over 16 KiB (1002)"), 415: dxError("Body is not JSON (1003)") } },
+      delete: { tags: ["admin"], summary: "Delete a Dexatel template", security: adminAuth, responses: { 200: reply("Deleted", { type: "object" }), 204: { description: "Deleted" }, 401: error("Admin token missing or invalid (1012)"), 404: error("No such app or template (1010, 1251)") } },
+    },
+    "/admin/apps/{appId}/senders": {
+      parameters: [appIdParam],
+      get: { tags: ["admin"], summary: "The app's Dexatel senders (Dexatel's shapes)", security: adminAuth, parameters: pageParams, responses: { 200: reply("A page", { type: "object" }), 400: dxError("Bad page (Dexatel codes)"), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app (1010)") } },
+      post: { tags: ["admin"], summary: "Create a Dexatel sender", security: adminAuth, requestBody: { required: true, content: json({ type: "object" }) }, responses: { 201: reply("Created", { type: "object" }), 400: dxError("Bad sender (1402-1441)"), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app (1010)"), 413: dxError("Body over 16 KiB (1002)"), 415: dxError("Body is not JSON (1003)") } },
+    },
+    "/admin/apps/{appId}/senders/{senderId}": {
+      parameters: [appIdParam, { name: "senderId", in: "path", required: true, schema: { type: "string" } }],
+      get: { tags: ["admin"], summary: "A Dexatel sender", security: adminAuth, responses: { 200: reply("The sender", { type: "object" }), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app or sender (1010, 1402)") } },
     },
     "/admin/apps/{appId}/fraud": {
       parameters: [appIdParam],
@@ -756,6 +1007,7 @@ export const openapi = {
     "/admin/apps/{appId}/rotate-webhook-secret": rotate("webhook signing secret"),
     "/admin/apps/{appId}/rotate-receipt-token": rotate("receipt token (receipt URLs given out before stop working)"),
     ...receiptPaths(),
+    ...insightsPaths(),
     "/admin/outbox": {
       get: {
         tags: ["admin"],
@@ -786,6 +1038,21 @@ export const openapi = {
     schemas,
   },
 };
+
+// Every admin operation can be refused before its token is compared: an address
+// that sent too many wrong admin tokens (README: security) gets 429 with Retry-After.
+for (const [path, item] of Object.entries(openapi.paths)) {
+  if (!path.startsWith("/admin")) continue;
+  for (const op of Object.values(item)) {
+    if (op && typeof op === "object" && op.responses && !op.responses[429]) {
+      op.responses[429] = {
+        description: "Too many wrong admin tokens from this address (1050); Retry-After says when to retry",
+        headers: { "Retry-After": { schema: { type: "integer" } } },
+        content: json(ref("Error")),
+      };
+    }
+  }
+}
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const out = fileURLToPath(new URL("./openapi.json", import.meta.url));
