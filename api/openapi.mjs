@@ -38,6 +38,8 @@ const rateLimited = (schema = ref("Error")) => ({
 
 // --- Dexatel dialect ---------------------------------------------------------------
 const dxError = (description) => reply(description, ref("DexatelError"));
+/** The admin routes over the Dexatel stores: the app's errors in SMS.CX's shape, the items' in Dexatel's. */
+const anyError = (description) => reply(description, { oneOf: [ref("Error"), ref("DexatelError")] });
 const dxAuth = [{ dexatelKey: [] }];
 const dxCommon = {
   400: dxError("Bad input (Dexatel codes 1251-1263, 1402-1441, 1505-1696; 1000 malformed JSON)"),
@@ -926,23 +928,23 @@ export const openapi = {
     },
     "/admin/apps/{appId}/templates": {
       parameters: [appIdParam],
-      get: { tags: ["admin"], summary: "The app's Dexatel templates (Dexatel's shapes)", security: adminAuth, parameters: pageParams, responses: { 200: reply("A page", { type: "object" }), 400: dxError("Bad page (Dexatel codes)"), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app (1010)") } },
-      post: { tags: ["admin"], summary: "Create a Dexatel template", security: adminAuth, requestBody: { required: true, content: json({ type: "object" }) }, responses: { 201: reply("Created", { type: "object" }), 400: dxError("Bad template (1251-1263)"), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app (1010)"), 413: dxError("Body over 16 KiB (1002)"), 415: dxError("Body is not JSON (1003)") } },
+      get: { tags: ["admin"], summary: "The app's Dexatel templates (Dexatel's shapes)", security: adminAuth, parameters: pageParams, responses: { 200: reply("A page", { type: "object" }), 400: dxError("Bad page (Dexatel codes)"), 401: error("Admin token missing or invalid (1012)"), 404: anyError("No such app (1010)") } },
+      post: { tags: ["admin"], summary: "Create a Dexatel template", security: adminAuth, requestBody: { required: true, content: json({ type: "object" }) }, responses: { 201: reply("Created", { type: "object" }), 400: dxError("Bad template (1251-1263)"), 401: error("Admin token missing or invalid (1012)"), 404: anyError("No such app (1010)"), 413: dxError("Body over 16 KiB (1002)"), 415: dxError("Body is not JSON (1003)") } },
     },
     "/admin/apps/{appId}/templates/{templateId}": {
       parameters: [appIdParam, { name: "templateId", in: "path", required: true, schema: { type: "string" } }],
-      get: { tags: ["admin"], summary: "A Dexatel template", security: adminAuth, responses: { 200: reply("The template", { type: "object" }), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app or template (1010, 1251)") } },
-      put: { tags: ["admin"], summary: "Change a Dexatel template", security: adminAuth, requestBody: { required: true, content: json({ type: "object" }) }, responses: { 200: reply("Changed", { type: "object" }), 400: dxError("Bad template (1251-1263)"), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app or template (1010, 1251)"), 413: dxError("Body over 16 KiB (1002)"), 415: dxError("Body is not JSON (1003)") } },
-      delete: { tags: ["admin"], summary: "Delete a Dexatel template", security: adminAuth, responses: { 200: reply("Deleted", { type: "object" }), 204: { description: "Deleted" }, 401: error("Admin token missing or invalid (1012)"), 404: error("No such app or template (1010, 1251)") } },
+      get: { tags: ["admin"], summary: "A Dexatel template", security: adminAuth, responses: { 200: reply("The template", { type: "object" }), 401: error("Admin token missing or invalid (1012)"), 404: anyError("No such app (1010) or template (1251, Dexatel's shape)") } },
+      put: { tags: ["admin"], summary: "Change a Dexatel template", security: adminAuth, requestBody: { required: true, content: json({ type: "object" }) }, responses: { 200: reply("Changed", { type: "object" }), 400: dxError("Bad template (1251-1263)"), 401: error("Admin token missing or invalid (1012)"), 404: anyError("No such app (1010) or template (1251, Dexatel's shape)"), 413: dxError("Body over 16 KiB (1002)"), 415: dxError("Body is not JSON (1003)") } },
+      delete: { tags: ["admin"], summary: "Delete a Dexatel template", security: adminAuth, responses: { 200: reply("Deleted", { type: "object" }), 204: { description: "Deleted" }, 401: error("Admin token missing or invalid (1012)"), 404: anyError("No such app (1010) or template (1251, Dexatel's shape)") } },
     },
     "/admin/apps/{appId}/senders": {
       parameters: [appIdParam],
-      get: { tags: ["admin"], summary: "The app's Dexatel senders (Dexatel's shapes)", security: adminAuth, parameters: pageParams, responses: { 200: reply("A page", { type: "object" }), 400: dxError("Bad page (Dexatel codes)"), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app (1010)") } },
-      post: { tags: ["admin"], summary: "Create a Dexatel sender", security: adminAuth, requestBody: { required: true, content: json({ type: "object" }) }, responses: { 201: reply("Created", { type: "object" }), 400: dxError("Bad sender (1402-1441)"), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app (1010)"), 413: dxError("Body over 16 KiB (1002)"), 415: dxError("Body is not JSON (1003)") } },
+      get: { tags: ["admin"], summary: "The app's Dexatel senders (Dexatel's shapes)", security: adminAuth, parameters: pageParams, responses: { 200: reply("A page", { type: "object" }), 400: dxError("Bad page (Dexatel codes)"), 401: error("Admin token missing or invalid (1012)"), 404: anyError("No such app (1010)") } },
+      post: { tags: ["admin"], summary: "Create a Dexatel sender", security: adminAuth, requestBody: { required: true, content: json({ type: "object" }) }, responses: { 201: reply("Created", { type: "object" }), 400: dxError("Bad sender (1402-1441)"), 401: error("Admin token missing or invalid (1012)"), 404: anyError("No such app (1010)"), 413: dxError("Body over 16 KiB (1002)"), 415: dxError("Body is not JSON (1003)") } },
     },
     "/admin/apps/{appId}/senders/{senderId}": {
       parameters: [appIdParam, { name: "senderId", in: "path", required: true, schema: { type: "string" } }],
-      get: { tags: ["admin"], summary: "A Dexatel sender", security: adminAuth, responses: { 200: reply("The sender", { type: "object" }), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app or sender (1010, 1402)") } },
+      get: { tags: ["admin"], summary: "A Dexatel sender", security: adminAuth, responses: { 200: reply("The sender", { type: "object" }), 401: error("Admin token missing or invalid (1012)"), 404: anyError("No such app (1010) or sender (1402, Dexatel's shape)") } },
     },
     "/admin/apps/{appId}/fraud": {
       parameters: [appIdParam],
