@@ -143,7 +143,15 @@ test("core functions give the same results as in Node", async () => {
     { encoding: "GSM-7", units: 160, parts: 1 }, // € is in the extension table: 2 units
     { encoding: "UCS-2", units: 71, parts: 2 },
   ]);
-  assert.deepEqual(inBrowser.phone, { e164: "+33612424111", digits: "33612424111", callingCode: 33, countryIso: "FR", masked: "+3361242****" });
+  assert.deepEqual(inBrowser.phone, {
+    e164: "+33612424111",
+    digits: "33612424111",
+    callingCode: 33,
+    countryIso: "FR",
+    masked: "+3361242****",
+    type: "mobile",
+    valid: true,
+  });
   assert.equal(inBrowser.e164.countryIso, "US");
   assert.equal(inBrowser.text, "Acme: your code is 012345, valid 5 min\n\n@acme.example #012345");
   assert.equal(inBrowser.settings.ttl, 300);
