@@ -291,19 +291,23 @@ describe("insights: exact counts after a scripted mix through both dialects", ()
   });
 
   test("test numbers are left out of the counts unless includeTest=true", async () => {
-    const db = await worker.d1();
-    await db
-      .prepare(
-        "INSERT INTO otps (otp_id, app_id, country, num_range, test, status, status_at, sms, parts, cost, created_at, expires_at) " +
-          "VALUES ('00000000-0000-4000-8000-000000000001', ?1, 'FR', '+3361299', 1, 'VERIFIED', ?2, 1, 1, 0.05, ?2, ?3)",
-      )
-      .bind(s.appId, T0, T0 + 600)
-      .run();
-    const without = await admin(`/admin/apps/${s.appId}/stats?from=${DAY}&to=${DAY}`);
-    const withTest = await admin(`/admin/apps/${s.appId}/stats?from=${DAY}&to=${DAY}&includeTest=true`);
-    assert.deepEqual([without.body.totals.sent, without.body.totals.verified], [5, 1]);
-    assert.deepEqual([withTest.body.totals.sent, withTest.body.totals.verified], [6, 2]);
-    await db.prepare("DELETE FROM otps WHERE otp_id = '00000000-0000-4000-8000-000000000001'").run();
+    const t = await api.createApp({ name: "Tests", policy: { testNumbers: [{ number: "+33698765432", code: "424242" }] } });
+    const otp = api.otp(t.apiKey);
+    const sent = await otp.send({ phoneNumber: "+33698765432" });
+    assert.equal(sent.status, 201, JSON.stringify(sent.body));
+    assert.equal((await otp.verify(sent.body.otpId, "424242")).status, 200);
+    await api.sweep({ appId: t.appId });
+    const without = await admin(`/admin/apps/${t.appId}/stats?from=${DAY}&to=${DAY}`);
+    const withTest = await admin(`/admin/apps/${t.appId}/stats?from=${DAY}&to=${DAY}&includeTest=true`);
+    assert.deepEqual(without.body.totals, zero);
+    assert.deepEqual(
+      [withTest.body.totals.sent, withTest.body.totals.verified, withTest.body.totals.cost, withTest.body.totals.conversionRate],
+      [1, 1, 0, 1],
+    );
+    const across = await admin(`/admin/stats?from=${DAY}&to=${DAY}&groupBy=app`);
+    assert.ok(!across.body.data.some((g) => g.key === t.appId), "left out across applications too");
+    const list = await admin(`/admin/apps/${t.appId}/verifications?from=${DAY}&to=${DAY}`);
+    assert.deepEqual(list.body.data.map((v) => [v.status, v.test]), [["VERIFIED", true]]);
   });
 
   test("no store keeps more of a number than its range: the last 4 digits stay unknown", async () => {

@@ -241,7 +241,11 @@ describe("load: 2000 OTPs sent and verified, 50 in flight", () => {
       .prepare("SELECT kind, result, count(*) AS n FROM events WHERE app_id = ?1 GROUP BY kind, result ORDER BY kind")
       .bind(app.appId)
       .all();
-    console.log(`  insights: ${rows.results.length} OTPs in D1, events ${JSON.stringify(events.results)}`);
+    const size = { bytes: (await db.prepare("SELECT 1").run()).meta.size_after };
+    console.log(
+      `  insights: ${rows.results.length} OTPs in D1, events ${JSON.stringify(events.results)}, ` +
+        `database ${(size.bytes / 1024).toFixed(0)} KiB (${(size.bytes / rows.results.length).toFixed(0)} bytes per OTP with its events and indexes)`,
+    );
     assert.deepEqual(new Set(rows.results.map((r) => r.otp_id)), new Set(otps.map((o) => o.id)), "exactly the OTPs sent");
     assert.deepEqual(rows.results.filter((r) => r.status !== "VERIFIED" || r.sms !== 1), [], "each VERIFIED, one SMS");
     assert.deepEqual(events.results, [

@@ -134,7 +134,7 @@ worker_errors! {
     /// Insights: `status` is not an OTP status.
     insights_status_invalid = (400, 1022, "invalid_param", "status must be PENDING, VERIFIED, FAILED, EXPIRED, CANCELLED, REFUSED or UNSENT."),
     /// Insights: `kind` is not an event kind.
-    insights_kind_invalid = (400, 1023, "invalid_param", "kind must be send, unsent, check or refused."),
+    insights_kind_invalid = (400, 1023, "invalid_param", "kind must be send, unsent, check, refused or delivery."),
     /// Insights are off: no D1 database is bound as `INSIGHTS_DB`.
     insights_off = (503, 1024, "service_unavailable", "Insights are not configured: bind a D1 database as INSIGHTS_DB."),
     /// Insights: `pageSize` is not a whole number from 1 to 500.

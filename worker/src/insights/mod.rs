@@ -160,6 +160,10 @@ pub(crate) enum Item {
         cost: f64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         gateway: Option<String>,
+        /// The OTP's first SMS: its row starts with this SMS's counters (later
+        /// sends and take-backs add them up from the events again).
+        #[serde(default)]
+        first: bool,
     },
     /// The OTP's last send was taken back: its SMS could not be sent.
     #[serde(rename_all = "camelCase")]

@@ -29,13 +29,17 @@ use crate::service::shard::{ShardOp, ShardReply, ShardRequest};
 
 const PREFIX: &str = "x:";
 const SEQUENCE: &str = "x#";
-/// Operations' entries sent to D1 in one batch.
+/// Operations' entries sent to D1 in one batch; a shard with this many waiting
+/// flushes at once.
 const BATCH_ENTRIES: usize = 128;
 /// How long the flush after a reply waits, so that the writes of a busy shard go
-/// to D1 together (about one batch a second per shard at most).
-const FLUSH_DELAY: Duration = Duration::from_millis(1_000);
+/// to D1 together (one batch per shard every few seconds at most): D1 calls, not
+/// rows, are what a flush costs most.
+const FLUSH_DELAY: Duration = Duration::from_millis(5_000);
 /// Sequence numbers reserved per write of `x#`.
 const RESERVED: u64 = 1_024;
+/// How often a waiting flush looks whether a batch is full.
+const FLUSH_STEP: Duration = Duration::from_millis(500);
 /// The alarm comes back this many seconds after a write (or a failed flush): what
 /// an interrupted flush left is sent then.
 pub(crate) const RETRY_SECONDS: i64 = 60;
@@ -70,12 +74,18 @@ pub(crate) fn derive(
         });
     }
     if let Some(r) = sent {
+        // A create, or a send to a number that made a new record (not a resend).
+        let first = match &request.op {
+            ShardOp::BeginSend { record, .. } => record.otp_id == r.otp_id,
+            _ => true,
+        };
         items.push(Item::Send {
             otp_id: r.otp_id.clone(),
             at: now,
             parts: r.parts,
             cost: r.cost,
             gateway: facts.map(|f| f.gateway.clone()),
+            first,
         });
     }
     let changed = |otp_id: &str| records.iter().any(|(id, _)| id == otp_id);
@@ -194,6 +204,8 @@ pub(crate) struct Outbox {
     /// A flush after a reply is waiting or running; `again`: items came meanwhile.
     flushing: Rc<Cell<bool>>,
     again: Rc<Cell<bool>>,
+    /// Entries written since the last flush started (about: for an early flush).
+    waiting: Rc<Cell<usize>>,
 }
 
 impl Outbox {
@@ -205,6 +217,7 @@ impl Outbox {
             next: Cell::new(None),
             flushing: Rc::default(),
             again: Rc::default(),
+            waiting: Rc::default(),
         }
     }
 
@@ -226,11 +239,12 @@ impl Outbox {
                 (free, free)
             }
         };
+        let rendered = sql::render(&format!("{}-{seq:012}", self.tag), items)?;
         let entries = Object::new();
         Reflect::set(
             &entries,
             &JsValue::from_str(&entry_key(seq)),
-            &JsValue::from_str(&serde_json::to_string(items)?),
+            &JsValue::from_str(&rendered),
         )?;
         let reserved = if seq < reserved {
             reserved
@@ -245,6 +259,7 @@ impl Outbox {
         };
         storage.put_multiple_raw(entries).await?;
         self.next.set(Some((seq + 1, reserved)));
+        self.waiting.set(self.waiting.get() + 1);
         Ok(())
     }
 
@@ -256,17 +271,23 @@ impl Outbox {
             self.again.set(true);
             return;
         }
-        let (flushing, again, tag) = (
+        let (flushing, again, waiting) = (
             Rc::clone(&self.flushing),
             Rc::clone(&self.again),
-            Rc::clone(&self.tag),
+            Rc::clone(&self.waiting),
         );
         // The object lives on after its reply while this runs.
         worker::wasm_bindgen_futures::spawn_local(async move {
             loop {
-                worker::Delay::from(FLUSH_DELAY).await;
+                // Wait for more, unless a batch is already there.
+                let mut waited = Duration::ZERO;
+                while waited < FLUSH_DELAY && waiting.get() < BATCH_ENTRIES {
+                    worker::Delay::from(FLUSH_STEP).await;
+                    waited += FLUSH_STEP;
+                }
                 again.set(false);
-                if let Err(e) = flush(&storage, &env, &tag).await {
+                waiting.set(0);
+                if let Err(e) = flush(&storage, &env).await {
                     worker::console_warn!("insights: flush failed, the alarm retries: {e}");
                     break;
                 }
@@ -283,7 +304,8 @@ impl Outbox {
         if !self.on {
             return Ok(());
         }
-        flush(storage, env, &self.tag).await
+        self.waiting.set(0);
+        flush(storage, env).await
     }
 
     /// Whether the outbox holds anything.
@@ -303,7 +325,7 @@ fn entry_key(seq: u64) -> String {
 }
 
 /// Sends the outbox to D1, a batch of entries at a time, deleting what D1 took.
-async fn flush(storage: &Storage, env: &Env, tag: &str) -> Result<()> {
+async fn flush(storage: &Storage, env: &Env) -> Result<()> {
     let Some(db) = database(env) else {
         return Ok(());
     };
@@ -315,23 +337,18 @@ async fn flush(storage: &Storage, env: &Env, tag: &str) -> Result<()> {
             .list_with_options(ListOptions::new().prefix(PREFIX).limit(BATCH_ENTRIES))
             .await?;
         let mut keys = Vec::new();
-        let mut entries = Vec::new();
+        let mut batch = sql::Batch::default();
         page.for_each(&mut |value, key| {
             let (Some(key), Some(text)) = (key.as_string(), value.as_string()) else {
                 return;
             };
-            let seq = key.strip_prefix(PREFIX).unwrap_or_default();
-            match serde_json::from_str::<Vec<Item>>(&text) {
-                Ok(items) => entries.push((format!("{tag}-{seq}"), items)),
-                // Never sent: nothing else can read it either.
-                Err(e) => worker::console_error!("insights: unreadable outbox entry {key}: {e}"),
-            }
+            batch.add(&text);
             keys.push(key);
         });
         if keys.is_empty() {
             return Ok(());
         }
-        let statements = sql::statements(&db, &app_id, &entries)?;
+        let statements = batch.statements(&db, &app_id)?;
         if !statements.is_empty() {
             db.batch(statements).await?;
         }

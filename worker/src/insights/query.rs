@@ -347,7 +347,7 @@ pub(crate) async fn verifications(
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Event {
     pub(crate) id: String,
-    /// `send`, `unsent`, `check` or `refused`.
+    /// `send`, `unsent`, `check`, `refused` or `delivery`.
     pub(crate) kind: String,
     pub(crate) at: String,
     pub(crate) otp_id: Option<String>,

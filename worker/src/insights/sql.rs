@@ -1,6 +1,7 @@
-//! Writes to the insights database: the statements of one flush of a shard's
-//! outbox (at most five, each taking all its rows as one JSON array), and the
-//! scheduled job's expiry and retention.
+//! Writes to the insights database: the rows of each operation, rendered once
+//! when the shard stores them ([`render`]), the statements of one flush of a
+//! shard's outbox ([`statements`]: at most five, each taking all its rows as one
+//! JSON array), and the scheduled job's expiry and retention.
 //!
 //! Every statement is idempotent and order-independent, so a batch applied twice,
 //! or after a later one, leaves the same rows:
@@ -12,8 +13,9 @@
 //!   then a final one: VERIFIED, FAILED, CANCELLED, UNSENT, and above all REFUSED,
 //!   which a Dexatel send refused after its shard made the record ends as),
 //!   attempts by `max`, the facts of its creation kept once known;
-//! - its SMS, parts and cost are the sums of its `send` and `unsent` events,
-//!   computed again after each such event.
+//! - its SMS, parts and cost start as its first SMS's (set only when the row is
+//!   made) and are the sums of its `send` and `unsent` events, computed again
+//!   after any other such event.
 
 use otp_core::time::UnixSeconds;
 use serde::Serialize;
@@ -39,12 +41,14 @@ macro_rules! rank {
 
 const UPSERT_OTPS: &str = concat!(
     "INSERT INTO otps (otp_id, app_id, dialect, country, num_range, number_hash, gateway, test, \
-     track_id, status, status_at, attempts, max_attempts, created_at, expires_at) \
+     track_id, status, status_at, attempts, max_attempts, created_at, expires_at, sms, parts, \
+     cost) \
      SELECT value ->> '$.otpId', ?1, value ->> '$.dialect', value ->> '$.country', \
      value ->> '$.range', value ->> '$.number', value ->> '$.gateway', value ->> '$.test', \
      value ->> '$.trackId', value ->> '$.status', value ->> '$.statusAt', \
      value ->> '$.attempts', value ->> '$.maxAttempts', value ->> '$.createdAt', \
-     value ->> '$.expiresAt' \
+     value ->> '$.expiresAt', coalesce(value ->> '$.sms', 0), \
+     coalesce(value ->> '$.parts', 0), coalesce(value ->> '$.cost', 0) \
      FROM json_each(?2) WHERE true ON CONFLICT (otp_id) DO UPDATE SET \
      dialect = coalesce(otps.dialect, excluded.dialect), \
      num_range = coalesce(otps.num_range, excluded.num_range), \
@@ -123,6 +127,13 @@ struct OtpJson<'a> {
     max_attempts: u32,
     created_at: UnixSeconds,
     expires_at: UnixSeconds,
+    /// The first SMS's counters, for the row's creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sms: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parts: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost: Option<f64>,
 }
 
 /// An event's row, as JSON for [`EVENTS`] and [`UNSENT`] (absent fields are null).
@@ -173,48 +184,106 @@ struct Rows<'a> {
     counted: Vec<&'a str>,
 }
 
-/// The statements that record `entries` of `app_id`: the items of one shard's
-/// operations, each with the event ids' prefix of its operation
-/// (`{shard}-{sequence}`), in the shard's order.
-pub(crate) fn statements(
-    db: &D1Database,
-    app_id: &str,
-    entries: &[(String, Vec<Item>)],
-) -> Result<Vec<D1PreparedStatement>> {
+/// The lines of a rendered operation, one per statement, in this order.
+const LINES: usize = 5;
+
+/// Renders the items of one operation (event ids `{prefix}-{index}`) as the rows
+/// of the five statements: one line each (JSON objects joined by commas; JSON
+/// text holds no raw newline), so that a flush only joins them ([`Batch::add`]).
+pub(crate) fn render(prefix: &str, items: &[Item]) -> Result<String> {
     let mut rows = Rows::default();
-    for (prefix, items) in entries {
-        for (i, item) in items.iter().enumerate() {
-            rows.add(format!("{prefix}-{i}"), item);
+    for (i, item) in items.iter().enumerate() {
+        rows.add(format!("{prefix}-{i}"), item);
+    }
+    // A first SMS's counters go with the row it makes (no recount).
+    for item in items {
+        if let Item::Send {
+            otp_id,
+            parts,
+            cost,
+            first: true,
+            ..
+        } = item
+        {
+            if let Some(row) = rows.otps.iter_mut().find(|r| r.otp_id == otp_id.as_str()) {
+                row.sms = Some(1);
+                row.parts = Some(*parts);
+                row.cost = Some(*cost);
+                rows.counted.retain(|id| *id != otp_id.as_str());
+            }
         }
     }
-    let app = JsValue::from_str(app_id);
-    let mut out = Vec::with_capacity(5);
-    if !rows.otps.is_empty() {
-        out.push(
-            db.prepare(UPSERT_OTPS)
-                .bind(&[app.clone(), json(&rows.otps)?])?,
-        );
-    }
-    if !rows.gone.is_empty() {
-        out.push(db.prepare(GONE).bind(&[json(&rows.gone)?])?);
-    }
-    if !rows.events.is_empty() {
-        out.push(db.prepare(EVENTS).bind(&[app, json(&rows.events)?])?);
-    }
-    if !rows.unsent.is_empty() {
-        out.push(db.prepare(UNSENT).bind(&[json(&rows.unsent)?])?);
-    }
-    if !rows.counted.is_empty() {
-        rows.counted.sort_unstable();
-        rows.counted.dedup();
-        out.push(db.prepare(COUNTERS).bind(&[json(&rows.counted)?])?);
-    }
+    let mut out = String::new();
+    joined(&mut out, &rows.otps)?;
+    out.push('\n');
+    joined(&mut out, &rows.gone)?;
+    out.push('\n');
+    joined(&mut out, &rows.events)?;
+    out.push('\n');
+    joined(&mut out, &rows.unsent)?;
+    out.push('\n');
+    joined(&mut out, &rows.counted)?;
     Ok(out)
 }
 
-/// The rows of a statement as one JSON text parameter.
-fn json<T: Serialize>(rows: &T) -> Result<JsValue> {
-    Ok(JsValue::from_str(&serde_json::to_string(rows)?))
+/// Appends the JSON of each of `rows`, joined by commas.
+fn joined<T: Serialize>(out: &mut String, rows: &[T]) -> Result<()> {
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(row)?);
+    }
+    Ok(())
+}
+
+/// The rows of a flush: the rendered operations' lines, joined per statement.
+#[derive(Default)]
+pub(crate) struct Batch {
+    lines: [String; LINES],
+}
+
+impl Batch {
+    /// Adds one rendered operation ([`render`]).
+    pub(crate) fn add(&mut self, rendered: &str) {
+        for (line, part) in self.lines.iter_mut().zip(rendered.split('\n')) {
+            if part.is_empty() {
+                continue;
+            }
+            if !line.is_empty() {
+                line.push(',');
+            }
+            line.push_str(part);
+        }
+    }
+
+    /// The statements that record the batch for `app_id`.
+    pub(crate) fn statements(
+        &self,
+        db: &D1Database,
+        app_id: &str,
+    ) -> Result<Vec<D1PreparedStatement>> {
+        let [otps, gone, events, unsent, counted] = &self.lines;
+        let array = |line: &str| JsValue::from_str(&format!("[{line}]"));
+        let app = JsValue::from_str(app_id);
+        let mut out = Vec::with_capacity(LINES);
+        if !otps.is_empty() {
+            out.push(db.prepare(UPSERT_OTPS).bind(&[app.clone(), array(otps)])?);
+        }
+        if !gone.is_empty() {
+            out.push(db.prepare(GONE).bind(&[array(gone)])?);
+        }
+        if !events.is_empty() {
+            out.push(db.prepare(EVENTS).bind(&[app, array(events)])?);
+        }
+        if !unsent.is_empty() {
+            out.push(db.prepare(UNSENT).bind(&[array(unsent)])?);
+        }
+        if !counted.is_empty() {
+            out.push(db.prepare(COUNTERS).bind(&[array(counted)])?);
+        }
+        Ok(out)
+    }
 }
 
 impl<'a> Rows<'a> {
@@ -233,6 +302,7 @@ impl<'a> Rows<'a> {
                 parts,
                 cost,
                 gateway,
+                ..
             } => {
                 self.events.push(EventJson {
                     id,
@@ -308,6 +378,9 @@ fn otp(row: &OtpRow) -> OtpJson<'_> {
         max_attempts: row.max_attempts,
         created_at: row.created_at,
         expires_at: row.expires_at,
+        sms: None,
+        parts: None,
+        cost: None,
     }
 }
 
@@ -376,4 +449,66 @@ async fn delete_chunks(db: &D1Database, sql: &str, cutoff: UnixSeconds) -> Resul
         }
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::insights::OtpRow;
+
+    fn row(id: &str) -> Item {
+        Item::Otp(OtpRow {
+            otp_id: id.into(),
+            status: "PENDING".into(),
+            status_at: 1,
+            attempts: 0,
+            max_attempts: 3,
+            created_at: 1,
+            expires_at: 61,
+            country: "FR".into(),
+            track_id: None,
+            facts: None,
+        })
+    }
+
+    fn send(id: &str, first: bool) -> Item {
+        Item::Send {
+            otp_id: id.into(),
+            at: 1,
+            parts: 2,
+            cost: 0.1,
+            gateway: None,
+            first,
+        }
+    }
+
+    #[test]
+    fn a_first_send_makes_its_row_with_its_counters_and_a_resend_recounts() {
+        let created = render("t-000000000001", &[row("a"), send("a", true)]).unwrap();
+        let lines: Vec<&str> = created.split('\n').collect();
+        assert_eq!(lines.len(), LINES);
+        assert!(
+            lines[0].contains(r#""otpId":"a""#)
+                && lines[0].contains(r#""sms":1,"parts":2,"cost":0.1"#)
+        );
+        assert!(lines[2].contains(r#""id":"t-000000000001-1","kind":"send""#));
+        assert_eq!(lines[4], "", "no recount of a new row");
+        let resent = render("t-000000000002", &[row("a"), send("a", false)]).unwrap();
+        let lines: Vec<&str> = resent.split('\n').collect();
+        assert!(!lines[0].contains(r#""sms""#));
+        assert_eq!(lines[4], r#""a""#);
+    }
+
+    #[test]
+    fn a_batch_joins_each_statement_s_rows() {
+        let mut batch = Batch::default();
+        batch.add(&render("t-1", &[row("a"), send("a", true)]).unwrap());
+        batch.add(&render("t-2", &[send("a", false)]).unwrap());
+        batch.add("\n\n\n\n");
+        assert_eq!(batch.lines[0].matches("otpId").count(), 1);
+        assert_eq!(batch.lines[2].matches(r#""kind":"send""#).count(), 2);
+        assert!(batch.lines[2].contains("},{"));
+        assert_eq!(batch.lines[4], r#""a""#);
+        assert!(batch.lines[1].is_empty() && batch.lines[3].is_empty());
+    }
 }
