@@ -22,15 +22,18 @@
 //!
 //! The shard's outbox (`x:` keys) is written in the same operation as the change
 //! it describes, so it is as durable as the record: an evicted isolate or object
-//! loses no event. After its reply the shard flushes the outbox to D1 in one
-//! batch ([`outbox::Outbox::flush_soon`]: at most once a second per shard, so a
-//! busy shard sends many items per batch), and deletes what D1 took. What a
+//! loses no event. The items are rendered into their D1 rows when stored
+//! ([`sql::render`]). After its reply the shard flushes the outbox to D1 in one
+//! batch ([`outbox::Outbox::flush_soon`]: after up to 5 s, or once 128
+//! operations wait, so a busy shard sends many operations per D1 call), and
+//! deletes what D1 took. What a
 //! failed or interrupted flush leaves is sent again by the shard's alarm, set
 //! within a minute of every write. Every write to D1 is idempotent and
 //! order-independent ([`sql`]): events are keyed by the shard's sequence, an OTP
 //! row only moves forward (PENDING, then EXPIRED, then a final status; attempts
-//! only grow) and its counters are sums of its events, so a batch sent twice or
-//! late changes nothing.
+//! only grow) and its counters are its first SMS's or sums of its events, so a
+//! batch sent twice or late changes nothing. Why not a Queue, and what was
+//! measured: the README's Insights section.
 //!
 //! The scheduled job (`[triggers] crons`, [`sweep`]) marks PENDING rows past
 //! their expiry EXPIRED and deletes rows older than `INSIGHTS_RETENTION_DAYS`
