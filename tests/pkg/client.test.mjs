@@ -34,7 +34,10 @@ after(async () => {
 
 /**
  * A `fetch` that records every request (method, path, headers, reply status) and
- * adds `X-Dev-Now` while `clock.now` is set (the worker's development clock).
+ * adds `X-Dev-Now` while `clock.now` is set (the worker's development clock). Each
+ * request goes on a connection of its own (`Connection: close`, as Miniflare's own
+ * dispatchFetch does): workerd closes idle kept-alive connections, and a request
+ * sent on one at that instant fails with no reply (cloudflare/workers-sdk#14641).
  */
 function recordingFetch() {
   const calls = [];
@@ -42,7 +45,7 @@ function recordingFetch() {
   const wrapped = async (url, init) => {
     const headers = { ...init.headers };
     if (clock.now !== undefined) headers["x-dev-now"] = String(clock.now);
-    const res = await fetch(url, { ...init, headers });
+    const res = await fetch(url, { ...init, headers: { ...headers, connection: "close" } });
     calls.push({ method: init.method, path: new URL(url).pathname, headers, status: res.status });
     return res;
   };
