@@ -24,6 +24,13 @@
 //!
 //! Logs hold the otpId, the attempt and the outcome only: never the URL (it may
 //! carry a token), the phone number or the PIN.
+//!
+//! Each delivery ends in one entry of the application's delivery log
+//! ([`crate::webhook_log`]: host, event, last status or error, attempts, latency),
+//! recorded after the delivery, off the request path; a URL or secret refused by
+//! the policy is recorded too, as not sent. A test event ([`send_test`]) is signed
+//! and sent exactly like a status callback, to the same policy, in one attempt
+//! whose result the admin API answers.
 
 use std::time::Duration;
 
@@ -34,7 +41,9 @@ use serde::Serialize;
 use worker::{AbortController, Context, Delay, Env, Fetch};
 
 use crate::gateway::fetch::{build, first_of, FetchError, PostRequest};
+use crate::limiter::RateLimits;
 use crate::signing;
+use crate::webhook_log::{self, Entry, Kind, Outcome};
 
 /// The `event` of a status callback.
 pub(crate) const EVENT: &str = "otp_update";
@@ -43,6 +52,9 @@ pub(crate) const EVENT: &str = "otp_update";
 pub(crate) const RETRY_BASE_VAR: &str = "CALLBACK_RETRY_BASE_MS";
 /// Var: deadline of one attempt, in milliseconds (at most the core's 5000).
 pub(crate) const TIMEOUT_VAR: &str = "CALLBACK_TIMEOUT_MS";
+
+/// The `event` of a test event ([`send_test`]).
+pub(crate) const TEST_EVENT: &str = "test";
 
 /// The callback body.
 #[derive(Serialize)]
@@ -56,6 +68,32 @@ fn event_body(view: &OtpView) -> Result<String, serde_json::Error> {
     serde_json::to_string(&Event {
         event: EVENT,
         data: [view],
+    })
+}
+
+/// The body of a test event: `{"event": "test", "data": [<OTP object>]}`, an OTP
+/// object of the same shape as a status callback's, made up (a fresh otpId, a
+/// masked example number), so that a receiver can try its whole handling.
+fn test_body(now: i64) -> Result<String, serde_json::Error> {
+    let created = otp_core::time::format_utc(now);
+    let view = OtpView {
+        otp_id: otp_core::id::new_uuid_v4(&mut otp_core::rng::OsRandom),
+        track_id: None,
+        phone_number: "+3361242****".into(),
+        country_iso: "FR".into(),
+        status: otp_core::otp::OtpStatus::Verified,
+        cost: 0.0,
+        parts: 1,
+        max_attempts: 5,
+        attempts: 1,
+        ttl: 600,
+        otp_callback_url: None,
+        date_created: created.clone(),
+        date_expires: otp_core::time::format_utc(now + 600),
+    };
+    serde_json::to_string(&Event {
+        event: TEST_EVENT,
+        data: [&view],
     })
 }
 
@@ -115,31 +153,144 @@ fn refusal(url: &str, secret: &str, development: bool) -> Option<&'static str> {
     signing::check_secret(secret).err().map(|e| e.message())
 }
 
+/// Whose callback it is and why: the application (whose log records it) and
+/// what triggered it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Source<'a> {
+    pub(crate) app_id: &'a str,
+    pub(crate) kind: Kind,
+}
+
 /// Sends the status callback of `view` to `url` after the response, with
-/// retries. Never fails and never waits: problems are logged.
+/// retries, and records the result. Never fails and never waits: problems are
+/// logged.
 pub(crate) fn schedule_status_callback(
     ctx: &Context,
     env: &Env,
+    source: Source<'_>,
     url: String,
     webhook_secret: String,
     view: &OtpView,
 ) {
-    if let Some(delivery) = Delivery::new(env, url, webhook_secret, view) {
-        ctx.wait_until(delivery.run());
+    let app_id = source.app_id.to_owned();
+    let env = env.clone();
+    match Delivery::new(&env, source, url, webhook_secret, view) {
+        Ok(delivery) => ctx.wait_until(async move {
+            let entry = delivery.run().await;
+            record(&env, &app_id, entry).await;
+        }),
+        Err(Some(entry)) => ctx.wait_until(async move { record(&env, &app_id, entry).await }),
+        Err(None) => {}
     }
 }
 
-/// Sends the status callback of `view` now, with retries, and returns when done
-/// (for callers with no response to wait for, such as a Durable Object alarm).
+/// Sends the status callback of `view` now, with retries, records the result
+/// and returns when done (for callers with no response to wait for, such as a
+/// Durable Object alarm).
 pub(crate) async fn deliver_status_callback(
     env: &Env,
+    source: Source<'_>,
     url: String,
     webhook_secret: String,
     view: &OtpView,
 ) {
-    if let Some(delivery) = Delivery::new(env, url, webhook_secret, view) {
-        delivery.run().await;
+    let entry = match Delivery::new(env, source, url, webhook_secret, view) {
+        Ok(delivery) => delivery.run().await,
+        Err(Some(entry)) => entry,
+        Err(None) => return,
+    };
+    record(env, source.app_id, entry).await;
+}
+
+/// Sends a test event to `url` now, signed with `webhook_secret` like a status
+/// callback, in one attempt (no retries: the operator waits for it), records it
+/// in `app_id`'s log and returns its entry. The caller checks the URL first; a
+/// URL or secret the policy refuses is not sent (the entry says why).
+pub(crate) async fn send_test(
+    env: &Env,
+    app_id: &str,
+    url: String,
+    webhook_secret: String,
+) -> Entry {
+    let now = now_seconds();
+    let entry = match refusal(&url, &webhook_secret, crate::config::is_development(env)) {
+        Some(why) => not_sent(Kind::Test, TEST_EVENT, None, None, &url, why, now),
+        None => match test_body(now) {
+            Ok(body) => {
+                let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
+                let base = policy_from(var(TIMEOUT_VAR), var(RETRY_BASE_VAR));
+                let delivery = Delivery {
+                    url,
+                    secret: webhook_secret,
+                    msg_id: signing::new_message_id(),
+                    otp_id: None,
+                    otp_status: None,
+                    kind: Kind::Test,
+                    event: TEST_EVENT,
+                    body,
+                    policy: CallbackPolicy::shortened(Some(1), Some(base.timeout_ms()), Some(0)),
+                };
+                delivery.run().await
+            }
+            Err(_) => not_sent(Kind::Test, TEST_EVENT, None, None, &url, "not encoded", now),
+        },
+    };
+    record(env, app_id, entry.clone()).await;
+    entry
+}
+
+/// Keeps `entry` in `app_id`'s delivery log; a failure is logged (the delivery
+/// itself is over).
+async fn record(env: &Env, app_id: &str, entry: Entry) {
+    let now = entry.at;
+    let result = match env.durable_object(crate::limiter::BINDING) {
+        Ok(ns) => {
+            RateLimits::new(&ns)
+                .record_webhook(app_id, entry, now)
+                .await
+        }
+        Err(_) => Err(crate::error::ApiError::storage_unavailable()),
+    };
+    if result.is_err() {
+        worker::console_warn!("callback app={app_id}: delivery not recorded");
     }
+}
+
+fn now_seconds() -> i64 {
+    (worker::Date::now().as_millis() / 1000) as i64
+}
+
+/// The entry of a delivery the policy refused (nothing sent).
+fn not_sent(
+    kind: Kind,
+    event: &str,
+    otp_id: Option<String>,
+    otp_status: Option<String>,
+    url: &str,
+    why: &str,
+    now: i64,
+) -> Entry {
+    Entry {
+        webhook_id: signing::new_message_id(),
+        at: now,
+        event: event.to_owned(),
+        kind,
+        otp_id,
+        otp_status,
+        host: webhook_log::host_of(url),
+        outcome: Outcome::NotSent,
+        http_status: None,
+        error: Some(why.to_owned()),
+        attempts: 0,
+        latency_ms: None,
+    }
+}
+
+/// The status name of `view` (`VERIFIED`, …).
+fn status_name(view: &OtpView) -> Option<String> {
+    serde_json::to_value(view.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
 }
 
 /// One event on its way to one receiver.
@@ -147,32 +298,55 @@ struct Delivery {
     url: String,
     secret: String,
     msg_id: String,
-    otp_id: String,
+    otp_id: Option<String>,
+    otp_status: Option<String>,
+    kind: Kind,
+    event: &'static str,
     body: String,
     policy: CallbackPolicy,
 }
 
 impl Delivery {
-    /// The delivery of `view`'s event; `None` (logged) if the URL or the secret is
-    /// refused or the event cannot be encoded.
-    fn new(env: &Env, url: String, secret: String, view: &OtpView) -> Option<Delivery> {
+    /// The delivery of `view`'s event; if the URL or the secret is refused, the
+    /// entry saying so (logged); `Err(None)` if the event cannot be encoded.
+    fn new(
+        env: &Env,
+        source: Source<'_>,
+        url: String,
+        secret: String,
+        view: &OtpView,
+    ) -> Result<Delivery, Option<Entry>> {
+        let otp_status = status_name(view);
         if let Some(why) = refusal(&url, &secret, crate::config::is_development(env)) {
             worker::console_warn!("callback otp={}: not sent: {why}", view.otp_id);
-            return None;
+            let id = Some(view.otp_id.clone());
+            let now = now_seconds();
+            return Err(Some(not_sent(
+                source.kind,
+                EVENT,
+                id,
+                otp_status,
+                &url,
+                why,
+                now,
+            )));
         }
         let body = match event_body(view) {
             Ok(body) => body,
             Err(err) => {
                 worker::console_error!("callback otp={}: not encoded: {err}", view.otp_id);
-                return None;
+                return Err(None);
             }
         };
         let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
-        Some(Delivery {
+        Ok(Delivery {
             url,
             secret,
             msg_id: signing::new_message_id(),
-            otp_id: view.otp_id.clone(),
+            otp_id: Some(view.otp_id.clone()),
+            otp_status,
+            kind: source.kind,
+            event: EVENT,
             body,
             policy: policy_from(var(TIMEOUT_VAR), var(RETRY_BASE_VAR)),
         })
@@ -194,27 +368,59 @@ impl Delivery {
         }
     }
 
-    async fn run(self) {
+    /// Makes the attempts and returns the entry of the delivery.
+    async fn run(self) -> Entry {
         let max = self.policy.max_attempts();
         let timeout = Duration::from_millis(u64::from(self.policy.timeout_ms()));
+        let started = now_seconds();
+        let otp = self.otp_id.as_deref().unwrap_or(TEST_EVENT);
         let mut attempt = 1;
+        let mut last = (Err(FetchError::Invalid), 0u32, 0u32);
+        let mut delivered = false;
         while let Some(pause) = self.policy.delay_before(attempt) {
             if pause > 0 {
                 Delay::from(Duration::from_millis(u64::from(pause))).await;
             }
-            let now = (worker::Date::now().as_millis() / 1000) as i64;
-            let outcome = post_for_status(&self.request(now), timeout).await;
+            let began = worker::Date::now().as_millis();
+            let outcome = post_for_status(&self.request(now_seconds()), timeout).await;
+            let latency = worker::Date::now().as_millis().saturating_sub(began);
+            last = (outcome, attempt, u32::try_from(latency).unwrap_or(u32::MAX));
             worker::console_log!(
-                "callback otp={} attempt={attempt}/{max} status={}",
-                self.otp_id,
+                "callback otp={otp} attempt={attempt}/{max} status={}",
                 outcome_label(outcome)
             );
             match next_step(outcome) {
-                Next::Done | Next::GiveUp => return,
+                Next::Done => {
+                    delivered = true;
+                    break;
+                }
+                Next::GiveUp => break,
+                Next::Retry if attempt == max => {
+                    worker::console_warn!("callback otp={otp}: gave up after {max} attempts");
+                    break;
+                }
                 Next::Retry => attempt += 1,
             }
         }
-        worker::console_warn!("callback otp={}: gave up after {max} attempts", self.otp_id);
+        let (outcome, attempts, latency) = last;
+        Entry {
+            webhook_id: self.msg_id,
+            at: started,
+            event: self.event.to_owned(),
+            kind: self.kind,
+            otp_id: self.otp_id,
+            otp_status: self.otp_status,
+            host: webhook_log::host_of(&self.url),
+            outcome: if delivered {
+                Outcome::Delivered
+            } else {
+                Outcome::Failed
+            },
+            http_status: outcome.ok(),
+            error: outcome.err().map(|_| outcome_label(outcome)),
+            attempts,
+            latency_ms: (attempts > 0).then_some(latency),
+        }
     }
 }
 
@@ -376,7 +582,10 @@ mod tests {
             url: "https://hooks.example.com/otp".into(),
             secret: signing::new_webhook_secret(),
             msg_id: "msg_same".into(),
-            otp_id: "otp".into(),
+            otp_id: Some("otp".into()),
+            otp_status: Some("VERIFIED".into()),
+            kind: Kind::Status,
+            event: EVENT,
             body: event_body(&view()).unwrap(),
             policy: CallbackPolicy::STANDARD,
         };

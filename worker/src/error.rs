@@ -113,6 +113,10 @@ worker_errors! {
     admin_session_invalid = (400, 1061, "invalid_param", "The body must be {\"token\": \"<ADMIN_TOKEN>\"}."),
     /// `GET /admin/apps`: `search`, `pageSize` or `pageToken` is invalid.
     apps_query_invalid = (400, 1062, "invalid_param", "search must be at most 64 characters, pageSize a whole number from 1 to 100, pageToken the nextPageToken of a previous page."),
+    /// `POST /admin/apps/{id}/webhooks/test`: the body is not `{}` or `{"url": "…"}`.
+    webhook_test_invalid = (400, 1063, "invalid_param", "The body must be {} or {\"url\": \"https://…\"}: the URL to send the test event to, by default the application's callback URL."),
+    /// `POST /admin/apps/{id}/webhooks/test` with no URL given and none configured.
+    webhook_url_missing = (400, 1064, "invalid_param", "The application has no callback URL (otp.callbackUrl): set one, or give {\"url\": …} in the body."),
     /// This endpoint exists only when ENVIRONMENT is development.
     dev_only = (404, 1013, "not_found", "This endpoint is only available in development."),
     /// A query parameter is missing or invalid.

@@ -40,6 +40,7 @@ mod reply;
 mod service;
 mod signing;
 mod turnstile;
+mod webhook_log;
 
 use worker::{
     event, Context, Env, Method, Request, Response, Result, ScheduleContext, ScheduledEvent,
@@ -120,7 +121,9 @@ fn area(segments: &[&str]) -> Option<Area> {
         // The operator console's session and what it needs (`api::admin::session`).
         ["admin", "session"]
         | ["admin", "apps", _, "templates" | "senders" | "test-otp"]
-        | ["admin", "apps", _, "templates" | "senders", _] => Some(Area::Admin),
+        | ["admin", "apps", _, "templates" | "senders", _]
+        | ["admin", "apps", _, "webhooks", "test" | "deliveries"]
+        | ["admin", "blocks"] => Some(Area::Admin),
         ["admin", "apps", _, "stats" | "verifications" | "verifications.csv" | "events" | "fraud"]
         | ["admin", "apps", _, "fraud", "blocks"]
         | ["admin", "stats"]

@@ -169,6 +169,13 @@ enum LimiterRequest {
         until: Option<UnixSeconds>,
         now: UnixSeconds,
     },
+    /// Keep the result of a webhook delivery ([`crate::webhook_log`]).
+    WebhookRecord {
+        entry: crate::webhook_log::Entry,
+        now: UnixSeconds,
+    },
+    /// The last webhook deliveries, newest first.
+    WebhookList { now: UnixSeconds },
 }
 
 /// The answer to [`LimiterRequest::Admit`].
@@ -365,6 +372,14 @@ impl DurableObject for RateLimiter {
             | LimiterRequest::Outcomes { .. }
             | LimiterRequest::GuardSnapshot { .. }
             | LimiterRequest::GuardBlock { .. } => Ok(()),
+            LimiterRequest::WebhookRecord { entry, now } => {
+                crate::webhook_log::record(&self.state.storage(), entry, now).await?;
+                Ok(())
+            }
+            LimiterRequest::WebhookList { now } => {
+                let entries = crate::webhook_log::recent(&self.state.storage(), now).await?;
+                return crate::reply::json(&entries, 200);
+            }
             LimiterRequest::Purge => {
                 let storage = self.state.storage();
                 storage.delete_alarm().await?;
@@ -591,6 +606,34 @@ impl<'a> RateLimits<'a> {
         self.call::<std::result::Result<(), Refusal>>(app_id, &LimiterRequest::Purge)
             .await?
             .map_err(|_| ApiError::internal())
+    }
+
+    /// Keeps the result of a webhook delivery (after a reply: not counted as an
+    /// operation of the request being served).
+    pub(crate) async fn record_webhook(
+        &self,
+        app_id: &str,
+        entry: crate::webhook_log::Entry,
+        now: UnixSeconds,
+    ) -> ApiResult<()> {
+        let request = LimiterRequest::WebhookRecord { entry, now };
+        crate::durable::call_after_reply(
+            self.ns,
+            &format!("limits:{app_id}"),
+            "rate limiter",
+            &request,
+        )
+        .await
+    }
+
+    /// The last webhook deliveries of `app_id`, newest first.
+    pub(crate) async fn webhooks(
+        &self,
+        app_id: &str,
+        now: UnixSeconds,
+    ) -> ApiResult<Vec<crate::webhook_log::Entry>> {
+        self.call(app_id, &LimiterRequest::WebhookList { now })
+            .await
     }
 
     /// Returns units taken from `bucket` at `taken_at` (best effort: logged on failure).

@@ -570,9 +570,14 @@ impl<'a> Service<'a> {
     fn status_callback(&self, record: &OtpRecord) {
         // The record's URL already defaults to the app's when the OTP was created.
         if let Some(url) = record.otp_callback_url.clone() {
+            let source = crate::callback::Source {
+                app_id: &self.app.app_id,
+                kind: crate::webhook_log::Kind::Status,
+            };
             crate::callback::schedule_status_callback(
                 &self.rc.ctx,
                 &self.rc.env,
+                source,
                 url,
                 self.app.webhook_secret.clone(),
                 &record.view(self.rc.now, None),

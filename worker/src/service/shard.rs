@@ -960,8 +960,13 @@ impl OtpShard {
         };
         for record in records {
             if let Some(url) = record.otp_callback_url.clone() {
+                let source = crate::callback::Source {
+                    app_id: &app_id,
+                    kind: crate::webhook_log::Kind::Expired,
+                };
                 crate::callback::deliver_status_callback(
                     &self.env,
+                    source,
                     url,
                     app.webhook_secret.clone(),
                     &record.view(now, None),

@@ -46,35 +46,8 @@ pub(crate) async fn list_apps(req: &Request, rc: &RequestContext) -> ApiResult<R
     if search.chars().count() > MAX_SEARCH_CHARS {
         return Err(ApiError::apps_query_invalid());
     }
-    let size = match http::query_param(req, "pageSize").filter(|s| !s.trim().is_empty()) {
-        None => DEFAULT_PAGE_SIZE,
-        Some(s) => s
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-            .ok_or_else(ApiError::apps_query_invalid)?,
-    };
-    let token = http::query_param(req, "pageToken").filter(|s| !s.trim().is_empty());
-    if token.as_ref().is_some_and(|t| {
-        t.len() > 1024
-            || !t
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_=+/.".contains(&b))
-    }) {
-        return Err(ApiError::apps_query_invalid());
-    }
+    let page = app_keys(req, rc, DEFAULT_PAGE_SIZE).await?;
     let kv = &rc.bindings.kv;
-    let mut list = kv.list().prefix(APP_PREFIX.into()).limit(size);
-    if let Some(token) = token {
-        list = list.cursor(token);
-    }
-    crate::ops::count(|o| o.kv_reads += 1);
-    let page = list.execute().await.map_err(|e| {
-        // A cursor KV does not know is the caller's error.
-        worker::console_log!("apps list: {e}");
-        ApiError::apps_query_invalid()
-    })?;
     let reads = page
         .keys
         .iter()
@@ -91,11 +64,7 @@ pub(crate) async fn list_apps(req: &Request, rc: &RequestContext) -> ApiResult<R
         .filter(|app| matches(app, &search))
         .map(AppRecord::view)
         .collect();
-    let next_page_token = if page.list_complete {
-        None
-    } else {
-        page.cursor.filter(|c| !c.is_empty())
-    };
+    let next_page_token = next_token(&page);
     crate::reply::json(
         &AppList {
             data,
@@ -104,6 +73,58 @@ pub(crate) async fn list_apps(req: &Request, rc: &RequestContext) -> ApiResult<R
         200,
     )
     .map_err(|_| ApiError::internal())
+}
+
+/// The next page of application keys (`app:{id}`, in id order) after the
+/// `pageToken` of `req`, at most its `pageSize` (1-100, else `default_size`).
+/// Bad parameters, and a cursor KV does not know, are 400 1062.
+pub(super) async fn app_keys(
+    req: &Request,
+    rc: &RequestContext,
+    default_size: u64,
+) -> ApiResult<worker::kv::ListResponse> {
+    let size = match http::query_param(req, "pageSize").filter(|s| !s.trim().is_empty()) {
+        None => default_size,
+        Some(s) => s
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+            .ok_or_else(ApiError::apps_query_invalid)?,
+    };
+    let token = http::query_param(req, "pageToken").filter(|s| !s.trim().is_empty());
+    if token.as_ref().is_some_and(|t| {
+        t.len() > 1024
+            || !t
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_=+/.".contains(&b))
+    }) {
+        return Err(ApiError::apps_query_invalid());
+    }
+    let mut list = rc.bindings.kv.list().prefix(APP_PREFIX.into()).limit(size);
+    if let Some(token) = token {
+        list = list.cursor(token);
+    }
+    crate::ops::count(|o| o.kv_reads += 1);
+    list.execute().await.map_err(|e| {
+        // A cursor KV does not know is the caller's error.
+        worker::console_log!("apps list: {e}");
+        ApiError::apps_query_invalid()
+    })
+}
+
+/// The `nextPageToken` of a listing: its cursor while there are more keys.
+pub(super) fn next_token(page: &worker::kv::ListResponse) -> Option<String> {
+    if page.list_complete {
+        None
+    } else {
+        page.cursor.clone().filter(|c| !c.is_empty())
+    }
+}
+
+/// The application id of an application key (`app:{id}`).
+pub(super) fn app_id_of(key: &str) -> Option<&str> {
+    key.strip_prefix(APP_PREFIX)
 }
 
 /// `POST /admin/apps/{id}/test-otp`: an OTP sent through the application, with

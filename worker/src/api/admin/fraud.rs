@@ -5,10 +5,16 @@
 //! - `GET /admin/apps/{appId}/fraud` → the snapshot (`otp_core::fraud::FraudSnapshot`);
 //! - `POST /admin/apps/{appId}/fraud/blocks` `{"scope": "range"|"country", "key":
 //!   "3361242"|"FR", "seconds": 3600}` → 204;
-//! - `DELETE /admin/apps/{appId}/fraud/blocks?scope=…&key=…` → 204.
+//! - `DELETE /admin/apps/{appId}/fraud/blocks?scope=…&key=…` → 204;
+//! - `GET /admin/blocks?pageSize=&pageToken=` → the blocks in force across every
+//!   application, for the console's overview: a page reads the next `pageSize`
+//!   applications (1-100, default 100) and asks each one's object at once, so
+//!   that no request makes more than about 200 calls however many applications
+//!   there are; `nextPageToken` is there while more remain.
 
+use otp_core::fraud::BlockEntry;
 use otp_core::phone::parse_phone;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use worker::{Request, Response};
 
@@ -30,6 +36,73 @@ pub(super) async fn snapshot(
         .guard_snapshot(&app.app_id, rc.now)
         .await?;
     crate::reply::json(&snapshot, 200).map_err(|_| ApiError::internal())
+}
+
+/// A block of one application.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AppBlock<'a> {
+    app_id: &'a str,
+    name: &'a str,
+    #[serde(flatten)]
+    block: &'a BlockEntry,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Blocks<'a> {
+    data: Vec<AppBlock<'a>>,
+    /// Applications read for this page.
+    applications: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
+}
+
+/// `GET /admin/blocks`: the blocks in force of a page of applications, latest end
+/// first within each application, applications in id order.
+pub(super) async fn all_blocks(req: &Request, rc: &RequestContext) -> ApiResult<Response> {
+    let page = super::console::app_keys(req, rc, 100).await?;
+    let ids: Vec<&str> = page
+        .keys
+        .iter()
+        .filter_map(|k| super::console::app_id_of(&k.name))
+        .collect();
+    let limits = RateLimits::new(&rc.bindings.limiter);
+    let snapshots =
+        futures_util::future::join_all(ids.iter().map(|id| limits.guard_snapshot(id, rc.now)))
+            .await;
+    let mut blocked = Vec::new();
+    for (id, snapshot) in ids.iter().zip(snapshots) {
+        let snapshot = snapshot?;
+        if !snapshot.blocks.is_empty() {
+            blocked.push((*id, snapshot.blocks));
+        }
+    }
+    // Names only of the applications with blocks (an app deleted meanwhile is skipped).
+    let apps = AppStore::new(rc.bindings.kv.clone());
+    let records = futures_util::future::join_all(blocked.iter().map(|(id, _)| apps.get(id))).await;
+    let mut named = Vec::new();
+    for ((_, blocks), record) in blocked.iter().zip(records) {
+        if let Some(app) = record? {
+            named.push((app, blocks));
+        }
+    }
+    let data = named
+        .iter()
+        .flat_map(|(app, blocks)| {
+            blocks.iter().map(|block| AppBlock {
+                app_id: &app.app_id,
+                name: &app.name,
+                block,
+            })
+        })
+        .collect();
+    let body = Blocks {
+        data,
+        applications: ids.len(),
+        next_page_token: super::console::next_token(&page),
+    };
+    crate::reply::json(&body, 200).map_err(|_| ApiError::internal())
 }
 
 /// Body of a manual block.

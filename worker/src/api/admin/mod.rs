@@ -7,6 +7,7 @@ mod console;
 mod fraud;
 mod insights;
 mod session;
+mod webhooks;
 
 use otp_core::app_policy::AppPolicy;
 use otp_core::fraud::FraudSettings;
@@ -56,6 +57,14 @@ pub(crate) async fn routes(
             let app = load(&apps, id).await?;
             console::test_otp(rc, &app, http::json_body(&mut req).await?).await
         }
+        (["apps", id, "webhooks", "test"], Method::Post) => {
+            let body = http::json_body(&mut req).await?;
+            webhooks::test(rc, &load(&apps, id).await?, body).await
+        }
+        (["apps", id, "webhooks", "deliveries"], Method::Get) => {
+            webhooks::deliveries(rc, &load(&apps, id).await?).await
+        }
+        (["blocks"], Method::Get) => fraud::all_blocks(&req, rc).await,
         (["apps"], Method::Post) => create_app(rc, &apps, http::json_body(&mut req).await?).await,
         (["apps", id], Method::Get) => get_app(&apps, id).await,
         (["apps", id], Method::Patch) => {
