@@ -277,6 +277,26 @@ const schemas = {
     required: ["info"],
     properties: { info: { type: "object", required: ["id"], properties: { id: { type: "string" } } } },
   },
+  WebhookDelivery: {
+    type: "object",
+    description: "One webhook delivery (a status callback, an EXPIRED callback or a test event) and its result. Only the receiver's host is kept, never the URL's path or query, nor the secret.",
+    required: ["webhookId", "at", "date", "event", "kind", "host", "outcome", "attempts"],
+    properties: {
+      webhookId: { type: "string", description: "The webhook-id header of the event (the same on every attempt)" },
+      at: { type: "integer", description: "When the first attempt started (Unix seconds)" },
+      date: dateTime,
+      event: { enum: ["otp_update", "test"] },
+      kind: { enum: ["status", "expired", "test"], description: "status: a change answered to a request (VERIFIED, FAILED, CANCELLED); expired: sent by the record's alarm; test: POST .../webhooks/test" },
+      otpId: { type: "string" },
+      otpStatus: { type: "string", description: "The status the callback reports" },
+      host: { type: "string", description: "The receiver's host and port" },
+      outcome: { enum: ["delivered", "failed", "not_sent"], description: "delivered: a 2xx; failed: every attempt failed or the receiver refused it; not_sent: the URL or secret is refused by the policy" },
+      httpStatus: { type: "integer", description: "The last attempt's HTTP status, if it got one" },
+      error: { type: "string", description: "timeout, unreachable or invalid-url for an attempt without status; the policy's reason when not sent" },
+      attempts: { type: "integer", minimum: 0, maximum: 4 },
+      latencyMs: { type: "integer", minimum: 0, description: "The last attempt's time to its status or error" },
+    },
+  },
   Gateway: {
     type: "object",
     required: ["type"],
@@ -980,6 +1000,83 @@ export const openapi = {
           { name: "key", in: "query", required: true, schema: { type: "string" } },
         ],
         responses: { 204: { description: "Lifted" }, 400: error("Bad scope or key (1014, 2123)"), 401: error("Admin token missing or invalid (1012)"), 404: error("No such app (1010)") },
+      },
+    },
+    "/admin/apps/{appId}/webhooks/test": {
+      parameters: [appIdParam],
+      post: {
+        tags: ["admin"],
+        summary: "Send a test webhook event: {\"event\": \"test\", \"data\": [<OTP object>]} signed like a status callback (Standard Webhooks, the webhook secret), to url or the app's callback URL, under the callback URL policy, in one attempt; logged with the deliveries",
+        security: adminAuth,
+        requestBody: {
+          required: true,
+          content: json({ type: "object", additionalProperties: false, properties: { url: { type: "string", description: "Default: the application's otp.callbackUrl" } } }),
+        },
+        responses: {
+          200: reply("Sent or tried: the delivery and its result (a receiver's failure is a 200 with outcome failed)", ref("WebhookDelivery")),
+          400: error("Malformed body (1000, 1063), no URL given or configured (1064), URL refused by the policy (2019 with its reason: not https, private or numeric host)"),
+          401: error("Admin token missing or invalid (1012)"),
+          403: error("Origin of another site (1060)"),
+          404: error("No such app (1010)"),
+          413: error("Body over 16 KiB (1002)"),
+          415: error("Body is not JSON (1003)"),
+        },
+      },
+    },
+    "/admin/apps/{appId}/webhooks/deliveries": {
+      parameters: [appIdParam],
+      get: {
+        tags: ["admin"],
+        summary: "The last webhook deliveries with their results, newest first: status callbacks, EXPIRED callbacks and test events (the last 50, of the last 7 days)",
+        security: adminAuth,
+        responses: {
+          200: reply("Deliveries", { type: "object", required: ["data"], properties: { data: { type: "array", maxItems: 50, items: ref("WebhookDelivery") } } }),
+          401: error("Admin token missing or invalid (1012)"),
+          404: error("No such app (1010)"),
+          503: error("Storage unavailable (1005)"),
+        },
+      },
+    },
+    "/admin/blocks": {
+      get: {
+        tags: ["admin"],
+        summary: "The fraud guard's blocks in force across every application (the console's overview): a page reads the next pageSize applications; nextPageToken while more remain",
+        security: adminAuth,
+        parameters: [
+          { name: "pageSize", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 100, default: 100 } },
+          { name: "pageToken", in: "query", required: false, schema: { type: "string" } },
+        ],
+        responses: {
+          200: reply("Blocks of a page of applications", {
+            type: "object",
+            required: ["data", "applications"],
+            properties: {
+              data: {
+                type: "array",
+                items: {
+                  type: "object",
+                  required: ["appId", "name", "scope", "key", "reason", "since", "until", "level", "enforced"],
+                  properties: {
+                    appId: { type: "string" },
+                    name: { type: "string" },
+                    scope: { enum: ["range", "country"] },
+                    key: { type: "string", description: "The range's digits or the country's code" },
+                    reason: { enum: ["range_low_conversion", "range_burst", "country_anomaly", "manual_block"] },
+                    since: { type: "integer" },
+                    until: { type: "integer" },
+                    level: { type: "integer" },
+                    enforced: { type: "boolean", description: "false: shadow mode only records it" },
+                  },
+                },
+              },
+              applications: { type: "integer", description: "Applications read for this page" },
+              nextPageToken: { type: "string" },
+            },
+          }),
+          400: error("Bad page size or token (1062)"),
+          401: error("Admin token missing or invalid (1012)"),
+          503: error("Storage unavailable (1005)"),
+        },
       },
     },
     "/admin/apps/{appId}": {

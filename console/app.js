@@ -119,25 +119,43 @@ function kpis(items) {
     .join("")}</div>`;
 }
 
+/**
+ * The blocks in force across every application: `GET /admin/blocks` pages through
+ * them all on the server (one call per application's object), a page at a time.
+ */
+async function allBlocks() {
+  const blocks = [];
+  let applications = 0;
+  let token = null;
+  do {
+    const q = new URLSearchParams({ pageSize: "100" });
+    if (token) q.set("pageToken", token);
+    const page = await api("GET", `/admin/blocks?${q}`);
+    blocks.push(...page.data);
+    applications += page.applications;
+    token = page.nextPageToken ?? null;
+  } while (token);
+  return { blocks, applications };
+}
+
+const when = (unix) => new Date(unix * 1000).toISOString().slice(0, 16).replace("T", " ");
+
 async function overviewPage() {
   document.title = "Overview · otp-sms-verify console";
-  const [day, month, countries, apps] = await Promise.all([
+  // Statistics across every application come from the insights database in one
+  // query each; blocks from every application's object, paged.
+  const [day, month, countries, { blocks, applications }] = await Promise.all([
     api("GET", `/admin/stats?from=${today()}&to=${today()}&groupBy=app`).catch(() => null),
     api("GET", `/admin/stats?from=${monthStart()}&to=${today()}&groupBy=app`).catch(() => null),
     api("GET", `/admin/stats?from=${monthStart()}&to=${today()}&groupBy=country`).catch(() => null),
-    api("GET", "/admin/apps?pageSize=100"),
+    allBlocks(),
   ]);
-  const blocks = [];
-  await Promise.all(
-    apps.data.map(async (app) => {
-      const snap = await api("GET", `/admin/apps/${app.appId}/fraud`).catch(() => null);
-      for (const b of snap?.blocks ?? []) blocks.push({ app, ...b });
-    }),
-  );
   const t = (s) => s?.totals ?? {};
+  const noInsights = day === null ? `<p class="notice">Insights are off or unavailable: no statistics.</p>` : "";
   main.innerHTML = `
     <h1>Overview</h1>
-    <p class="lede">Across ${apps.data.length} application${apps.data.length === 1 ? "" : "s"}${apps.nextPageToken ? " (the first 100)" : ""}.</p>
+    <p class="lede">Across ${applications} application${applications === 1 ? "" : "s"}.</p>
+    ${noInsights}
     <section aria-labelledby="today-h"><h2 id="today-h" class="card-title">Today</h2>
       ${kpis([["Sent", t(day).sent ?? 0], ["Verified", t(day).verified ?? 0], ["Conversion", pct(t(day).conversionRate)], ["Cost", money(t(day).cost)]])}
     </section>
@@ -147,11 +165,11 @@ async function overviewPage() {
     <section class="card" aria-labelledby="countries-h"><h2 id="countries-h" class="card-title">Top countries this month</h2>
       ${statsTable(countries?.data?.slice(0, 10) ?? [], "Country")}
     </section>
-    <section class="card" aria-labelledby="blocks-h"><h2 id="blocks-h" class="card-title">Active blocks</h2>
+    <section class="card" aria-labelledby="blocks-h"><h2 id="blocks-h" class="card-title">Active blocks (${blocks.length})</h2>
       ${
         blocks.length
-          ? `<div class="table-wrap"><table class="data"><thead><tr><th scope="col">Application</th><th scope="col">Scope</th><th scope="col">Key</th><th scope="col">Details</th></tr></thead><tbody>${blocks
-              .map((b) => `<tr><td><a href="#/apps/${esc(b.app.appId)}/limits">${esc(b.app.name)}</a></td><td>${esc(b.scope)}</td><td class="mono">${esc(b.key)}</td><td class="mono">${esc(JSON.stringify({ ...b, app: undefined, scope: undefined, key: undefined }))}</td></tr>`)
+          ? `<div class="table-wrap"><table class="data" id="overview-blocks"><thead><tr><th scope="col">Application</th><th scope="col">Scope</th><th scope="col">Key</th><th scope="col">Reason</th><th scope="col">Until (UTC)</th><th scope="col">Enforced</th></tr></thead><tbody>${blocks
+              .map((b) => `<tr><td><a href="#/apps/${esc(b.appId)}/limits">${esc(b.name)}</a></td><td>${esc(b.scope)}</td><td class="mono">${esc(b.key)}</td><td>${esc(b.reason)}</td><td>${esc(when(b.until))}</td><td>${b.enforced ? "yes" : "shadow"}</td></tr>`)
               .join("")}</tbody></table></div>`
           : `<p class="help">No block in force.</p>`
       }
@@ -277,7 +295,7 @@ function showCredentials(container, values, title) {
   ].filter(([, v]) => v);
   container.innerHTML = `<section class="card" aria-labelledby="cred-h" tabindex="-1" id="cred-card">
     <h2 class="card-title" id="cred-h">${esc(title)}</h2>
-    <p class="help">Copy them now: secrets are shown this once and kept hashed.</p>
+    <p class="help">Copy them now: they are shown this once (the server keeps the app secret and API key only as hashes).</p>
     <dl>${items
       .map(
         ([label, v], i) => `<dt>${esc(label)}</dt><dd class="row-actions"><span class="secret" id="cred-${i}">${esc(v)}</span>
@@ -595,10 +613,109 @@ async function limitsTab(el, app) {
   jsonEditor(el, app, "policy", "Policy and test numbers", "Lockdown of per-request overrides, and test numbers with their fixed codes (no SMS sent).");
 }
 
+/** One delivery's result, in words. */
+function deliveryResult(d) {
+  if (d.outcome === "delivered") return `Delivered: HTTP ${d.httpStatus}`;
+  if (d.outcome === "not_sent") return `Not sent: ${d.error}`;
+  return `Failed: ${d.httpStatus ? `HTTP ${d.httpStatus}` : d.error}`;
+}
+
 async function webhooksTab(el, app) {
-  el.innerHTML = `<section class="card"><h2 class="card-title">Webhooks</h2>
-    <p class="help">Status changes of each OTP are posted to the callback URL (set in the OTP tab), signed with the webhook secret (Standard Webhooks). Rotate the secret with the button above: the new one is shown once.</p>
-    <p>Callback URL: <span class="mono">${esc(app.otp.callbackUrl ?? "none")}</span></p></section>`;
+  el.innerHTML = `
+    <form class="card" id="hook-url-form" novalidate>
+      <h2 class="card-title">Callback URL</h2>
+      <p class="help" id="f-hookUrl-help">Every status change of an OTP (VERIFIED, FAILED, CANCELLED, EXPIRED) is posted here as {"event": "otp_update", "data": [OTP]}, unless a send gives its own otpCallbackUrl. HTTPS, a public host; up to 4 attempts.</p>
+      <div class="field-row">
+        <div class="field field-grow"><label class="label" for="f-hookUrl">Callback URL</label>
+          <input id="f-hookUrl" type="url" inputmode="url" spellcheck="false" value="${esc(app.otp.callbackUrl ?? "")}" placeholder="https://example.com/otp-events" aria-describedby="f-hookUrl-help f-hookUrl-error">
+          <span class="field-error" id="f-hookUrl-error"></span></div>
+        <button class="btn btn-primary" type="submit">Save URL</button>
+      </div>
+      <p class="help" id="hook-url-saved" role="status"></p>
+    </form>
+    <section class="card" aria-labelledby="hook-secret-h">
+      <h2 class="card-title" id="hook-secret-h">Signing secret</h2>
+      <p class="help">Each event carries webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks: HMAC-SHA256 with the webhook secret). The secret is shown once, when the application is created or the secret rotated; rotating signs every next event with the new one at once.</p>
+      <div class="row-actions"><button class="btn" type="button" id="hook-rotate">Rotate webhook secret</button></div>
+      <div id="hook-secret"></div>
+    </section>
+    <form class="card" id="hook-test-form" novalidate>
+      <h2 class="card-title">Send a test event</h2>
+      <p class="help" id="f-hookTestUrl-help">Posts {"event": "test", "data": [an example OTP]} signed like a status callback, in one attempt, to this URL or else the callback URL.</p>
+      <div class="field-row">
+        <div class="field field-grow"><label class="label" for="f-hookTestUrl">URL (optional)</label>
+          <input id="f-hookTestUrl" type="url" inputmode="url" spellcheck="false" placeholder="${esc(app.otp.callbackUrl ?? "https://example.com/otp-events")}" aria-describedby="f-hookTestUrl-help f-hookTestUrl-error">
+          <span class="field-error" id="f-hookTestUrl-error"></span></div>
+        <button class="btn btn-primary" type="submit">Send test event</button>
+      </div>
+      <p class="field-error form-level-error" role="alert"></p>
+      <p class="help" id="hook-test-result" role="status"></p>
+    </form>
+    <section class="card" aria-labelledby="deliveries-h">
+      <h2 class="card-title" id="deliveries-h">Last deliveries</h2>
+      <p class="help">Status callbacks, EXPIRED callbacks and test events: the last 50 of the last 7 days, newest first. Only the receiver's host is kept.</p>
+      <div class="row-actions"><button class="btn btn-small" type="button" id="deliveries-refresh">Refresh</button></div>
+      <div id="deliveries" aria-live="polite"></div>
+    </section>`;
+  const list = document.getElementById("deliveries");
+  const loadDeliveries = async () => {
+    try {
+      const { data } = await api("GET", `/admin/apps/${app.appId}/webhooks/deliveries`);
+      list.innerHTML = data.length
+        ? `<div class="table-wrap"><table class="data" id="deliveries-table"><caption class="visually-hidden">Last webhook deliveries, newest first</caption><thead><tr><th scope="col">Time (UTC)</th><th scope="col">Event</th><th scope="col">OTP</th><th scope="col">Host</th><th scope="col">Result</th><th scope="col">Attempts</th><th scope="col">Latency</th></tr></thead><tbody>${data
+            .map(
+              (d) => `<tr><td>${esc(d.date)}</td><td>${esc(d.kind === "test" ? "test" : `${d.event} ${d.otpStatus ?? ""}`)}</td><td class="mono">${esc(d.otpId ?? "–")}</td><td class="mono">${esc(d.host)}</td>
+                <td class="${d.outcome === "delivered" ? "ok" : "bad"}">${esc(deliveryResult(d))}</td><td>${esc(d.attempts)}</td><td>${d.latencyMs === undefined ? "–" : `${esc(d.latencyMs)} ms`}</td></tr>`,
+            )
+            .join("")}</tbody></table></div>`
+        : `<p class="help">No delivery yet.</p>`;
+    } catch (err) {
+      list.innerHTML = `<p class="field-error" role="alert">${esc(err.code)}: ${esc(err.message)}</p>`;
+    }
+  };
+  document.getElementById("deliveries-refresh").addEventListener("click", loadDeliveries);
+
+  const urlForm = document.getElementById("hook-url-form");
+  urlForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors(urlForm);
+    const raw = document.getElementById("f-hookUrl").value.trim();
+    const saved = document.getElementById("hook-url-saved");
+    saved.textContent = "";
+    try {
+      const updated = await api("PATCH", `/admin/apps/${app.appId}`, { otp: { callbackUrl: raw === "" ? null : raw } });
+      Object.assign(app, updated);
+      document.getElementById("f-hookTestUrl").placeholder = app.otp.callbackUrl ?? "https://example.com/otp-events";
+      saved.textContent = raw === "" ? "Callback URL removed." : "Callback URL saved.";
+    } catch (err) {
+      showFieldError(urlForm, err.code === 2019 ? "hookUrl" : null, err);
+    }
+  });
+
+  document.getElementById("hook-rotate").addEventListener("click", async () => {
+    const fresh = await api("POST", `/admin/apps/${app.appId}/rotate-webhook-secret`);
+    showCredentials(document.getElementById("hook-secret"), { webhookSecret: fresh.webhookSecret }, "New webhook secret");
+  });
+
+  const testForm = document.getElementById("hook-test-form");
+  testForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors(testForm);
+    const result = document.getElementById("hook-test-result");
+    result.textContent = "Sending…";
+    const url = document.getElementById("f-hookTestUrl").value.trim();
+    try {
+      const d = await api("POST", `/admin/apps/${app.appId}/webhooks/test`, url ? { url } : {});
+      const latency = d.latencyMs === undefined ? "" : ` in ${d.latencyMs} ms`;
+      result.textContent = `${deliveryResult(d)}${latency} (${d.host}, ${d.webhookId}).`;
+      announce(d.outcome === "delivered" ? "Test event delivered" : "Test event failed");
+    } catch (err) {
+      result.textContent = "";
+      showFieldError(testForm, [1063, 1064, 2019].includes(err.code) ? "hookTestUrl" : null, err);
+    }
+    await loadDeliveries();
+  });
+  await loadDeliveries();
 }
 
 async function insightsTab(el, app) {
@@ -625,10 +742,12 @@ async function insightsTab(el, app) {
   const chartEl = document.getElementById("chart");
   const data = days.data ?? [];
   const xs = data.map((d) => Date.parse(`${d.key}T00:00:00Z`) / 1000);
-  const width = Math.max(280, Math.min(chartEl.clientWidth - 16, 1100));
-  new uPlot(
+  // The chart follows its container's width (a phone's 390 px too): uPlot draws
+  // at a fixed size, so a ResizeObserver gives it the new one.
+  const chartWidth = () => Math.max(200, Math.min(chartEl.clientWidth - 16, 1100));
+  const plot = new uPlot(
     {
-      width,
+      width: chartWidth(),
       height: 240,
       series: [{}, { label: "Sent", stroke: "#2450d4", width: 2 }, { label: "Verified", stroke: "#107a3c", width: 2 }],
       axes: [{}, {}],
@@ -636,6 +755,15 @@ async function insightsTab(el, app) {
     [xs, data.map((d) => d.sent), data.map((d) => d.verified)],
     chartEl,
   );
+  const resize = new ResizeObserver(() => {
+    if (!chartEl.isConnected) {
+      resize.disconnect();
+      plot.destroy();
+      return;
+    }
+    if (plot.width !== chartWidth()) plot.setSize({ width: chartWidth(), height: 240 });
+  });
+  resize.observe(chartEl);
   const filter = document.getElementById("log-filter");
   const loadLog = async () => {
     const q = new URLSearchParams({ from, to, pageSize: "50" });

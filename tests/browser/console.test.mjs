@@ -1,15 +1,19 @@
 // The operator console in real Chromium against the built worker (Miniflare,
 // development bindings, real HTTP on 127.0.0.1): sign in, create an app, change
 // every OTP-tab field and read it back through the admin API, a bad value's error
-// beside its field, a test OTP found in Insights and the log, a key rotated, sign
-// out and be refused. An axe-core scan of every page (no serious or critical
-// violation) and screenshots at 1440 and 390 px in test-results/console/.
+// beside its field, a test OTP found in Insights and the log (its chart resized to
+// a phone's width), the Webhooks tab (callback URL, a test event to a local
+// receiver found in the deliveries table, the secret rotated), blocks of the
+// applications on the overview, a key rotated, sign out and be refused. An axe-core
+// scan of every page (no serious or critical violation) and screenshots at 1440
+// and 390 px in test-results/console/.
 
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { DEV_BINDINGS, startApi } from "../support/api.mjs";
+import { startFakeProvider, verifyStandardWebhook } from "../support/fake-provider.mjs";
 import { ROOT } from "../worker/harness.mjs";
 import { DESKTOP, launch, openPage, PHONE } from "./browser.mjs";
 
@@ -17,9 +21,11 @@ const SHOTS = path.join(ROOT, "test-results", "console");
 const AXE = readFileSync(path.join(ROOT, "node_modules", "axe-core", "axe.min.js"), "utf8");
 const TABS = ["otp", "languages", "templates", "senders", "gateway", "limits", "webhooks", "insights"];
 
-let worker, baseUrl, browser;
+let worker, baseUrl, browser, receiver;
 
 before(async () => {
+  // The webhook receiver: a local HTTP server on 127.0.0.1.
+  receiver = await startFakeProvider();
   worker = await startApi();
   baseUrl = worker.url.href;
   browser = await launch();
@@ -28,6 +34,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await worker?.dispose();
+  await receiver?.close();
 });
 
 /** axe-core's serious and critical violations on the page as it is now. */
@@ -82,6 +89,7 @@ describe("operator console", () => {
     const apiKey = await page.locator(".secret", { hasText: /^otpk_/ }).textContent();
     assert.match(apiKey, /^otpk_/);
     assert.ok(await page.getByRole("button", { name: "Copy API key" }).isVisible());
+    const webhookSecret = await page.locator(".secret", { hasText: /^whsec_/ }).textContent();
     await page.getByRole("link", { name: "Console shop" }).waitFor();
     await check(page, "applications");
     const appId = (await page.getByRole("link", { name: "Console shop" }).getAttribute("href")).split("/")[2];
@@ -154,8 +162,66 @@ describe("operator console", () => {
     await page.locator("#log td", { hasText: otpId }).waitFor();
     await check(page, "app-insights");
 
+    // The chart follows its container: at 390 px it fits the phone, back at 1440 it widens.
+    const canvasWidth = () => page.locator("#chart canvas").first().evaluate((c) => c.getBoundingClientRect().width);
+    const chartBox = () => page.locator("#chart").evaluate((c) => c.clientWidth);
+    await page.setViewportSize(PHONE);
+    await page.waitForFunction(() => {
+      const c = document.querySelector("#chart canvas");
+      return c && c.getBoundingClientRect().width <= document.querySelector("#chart").clientWidth;
+    });
+    assert.ok((await canvasWidth()) <= (await chartBox()), "the chart fits its box at 390 px");
+    assert.ok((await canvasWidth()) < PHONE.width);
+    await page.setViewportSize(DESKTOP);
+    await page.waitForFunction(() => document.querySelector("#chart canvas").getBoundingClientRect().width > 600);
+
+    // Webhooks: a bad URL's error beside its field; the URL set to a local receiver;
+    // a test event delivered, signed with the app's secret, and found in the table.
+    await page.goto(`${baseUrl}console#/apps/${appId}/webhooks`);
+    const hookUrl = page.getByLabel("Callback URL");
+    await hookUrl.waitFor();
+    assert.equal(await hookUrl.inputValue(), "https://example.com/otp-callback");
+    await hookUrl.fill("ftp://hooks.example.com/otp");
+    await page.getByRole("button", { name: "Save URL" }).click();
+    await page.locator("#f-hookUrl-error", { hasText: "2019" }).waitFor();
+    assert.equal(await hookUrl.getAttribute("aria-invalid"), "true");
+    assert.equal((await admin("GET", `/admin/apps/${appId}`)).body.otp.callbackUrl, "https://example.com/otp-callback", "nothing saved");
+    await hookUrl.fill(`${receiver.url}/console-hook`);
+    await page.getByRole("button", { name: "Save URL" }).click();
+    await page.locator("#hook-url-saved", { hasText: "saved" }).waitFor();
+    assert.equal((await admin("GET", `/admin/apps/${appId}`)).body.otp.callbackUrl, `${receiver.url}/console-hook`);
+    await page.getByRole("button", { name: "Send test event" }).click();
+    await page.locator("#hook-test-result", { hasText: "Delivered: HTTP 200" }).waitFor();
+    const [first] = receiver.requestsTo("/console-hook");
+    assert.equal(JSON.parse(first.body).event, "test");
+    assert.ok(verifyStandardWebhook(webhookSecret, first.headers, first.body), "signed with the app's webhook secret");
+    const rows = page.locator("#deliveries-table tbody tr");
+    await rows.first().waitFor();
+    assert.equal(await rows.count(), 1);
+    const rowText = await rows.first().textContent();
+    for (const part of ["test", new URL(receiver.url).host, "Delivered: HTTP 200"]) assert.ok(rowText.includes(part), `${part} in ${rowText}`);
+    // A URL the policy refuses: its error beside the test URL field, nothing sent.
+    await page.getByLabel("URL (optional)").fill("https://2130706433/otp");
+    await page.getByRole("button", { name: "Send test event" }).click();
+    await page.locator("#f-hookTestUrl-error", { hasText: "2019" }).waitFor();
+    assert.equal(receiver.requestsTo("/console-hook").length, 1);
+    await page.getByLabel("URL (optional)").fill("");
+    // Rotate the secret here: the next test event is signed with the new one.
+    await page.getByRole("button", { name: "Rotate webhook secret" }).last().click();
+    const newSecret = await page.locator("#hook-secret .secret").textContent();
+    assert.match(newSecret, /^whsec_/);
+    assert.notEqual(newSecret, webhookSecret);
+    receiver.setPlan({ mode: "status", status: 503 }, "/console-hook");
+    await page.getByRole("button", { name: "Send test event" }).click();
+    await page.locator("#hook-test-result", { hasText: "Failed: HTTP 503" }).waitFor();
+    const second = receiver.requestsTo("/console-hook")[1];
+    assert.ok(verifyStandardWebhook(newSecret, second.headers, second.body), "the new secret signs");
+    await page.locator("#deliveries-table tbody tr").nth(1).waitFor();
+    assert.match(await rows.first().textContent(), /Failed: HTTP 503/, "newest first");
+    await check(page, "app-webhooks");
+
     // Every other tab renders and passes axe.
-    for (const tab of TABS.filter((t) => t !== "otp" && t !== "insights")) {
+    for (const tab of TABS.filter((t) => !["otp", "insights", "webhooks"].includes(t))) {
       await page.goto(`${baseUrl}console#/apps/${appId}/${tab}`);
       await page.locator(".tabs [aria-current=page]").waitFor();
       await page.locator("#tab > *").first().waitFor();
@@ -169,6 +235,19 @@ describe("operator console", () => {
     assert.notEqual(newKey, apiKey);
     const oldKey = await worker.api.call("POST", "/otp", { body: { phoneNumber: "+447400123456" }, headers: { "x-api-key": apiKey } });
     assert.equal(oldKey.status, 401);
+
+    // The overview: blocks in force across applications, with a link to each one.
+    const other = await worker.api.createApp({ name: "Other shop" });
+    assert.equal((await admin("POST", `/admin/apps/${appId}/fraud/blocks`, { scope: "range", key: "3361242", seconds: 3600 })).status, 204);
+    assert.equal((await admin("POST", `/admin/apps/${other.appId}/fraud/blocks`, { scope: "country", key: "BE", seconds: 3600 })).status, 204);
+    await page.goto(`${baseUrl}console#/`);
+    await page.locator("#overview-blocks").waitFor();
+    const blockRows = await page.locator("#overview-blocks tbody tr").allTextContents();
+    assert.equal(blockRows.length, 2);
+    assert.ok(blockRows.some((r) => r.includes("Console shop") && r.includes("3361242")));
+    assert.ok(blockRows.some((r) => r.includes("Other shop") && r.includes("BE")));
+    assert.match(await page.locator(".lede").textContent(), /Across 2 applications/);
+    await check(page, "overview-blocks");
 
     // Delete with confirmation.
     await page.goto(`${baseUrl}console#/apps`);
