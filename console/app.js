@@ -142,11 +142,12 @@ const when = (unix) => new Date(unix * 1000).toISOString().slice(0, 16).replace(
 
 async function overviewPage() {
   document.title = "Overview · otp-sms-verify console";
-  // Statistics across every application come from the insights database in one
-  // query each; blocks from every application's object, paged.
+  // Statistics across every application come from the insights database, one
+  // query each (the totals count every application); blocks from every
+  // application's object, paged.
   const [day, month, countries, { blocks, applications }] = await Promise.all([
-    api("GET", `/admin/stats?from=${today()}&to=${today()}&groupBy=app`).catch(() => null),
-    api("GET", `/admin/stats?from=${monthStart()}&to=${today()}&groupBy=app`).catch(() => null),
+    api("GET", `/admin/stats?from=${today()}&to=${today()}&groupBy=day`).catch(() => null),
+    api("GET", `/admin/stats?from=${monthStart()}&to=${today()}&groupBy=day`).catch(() => null),
     api("GET", `/admin/stats?from=${monthStart()}&to=${today()}&groupBy=country`).catch(() => null),
     allBlocks(),
   ]);

@@ -247,6 +247,12 @@ describe("operator console", () => {
     assert.ok(blockRows.some((r) => r.includes("Console shop") && r.includes("3361242")));
     assert.ok(blockRows.some((r) => r.includes("Other shop") && r.includes("BE")));
     assert.match(await page.locator(".lede").textContent(), /Across 2 applications/);
+    // Today's and this month's figures count the test OTP sent above.
+    for (const heading of ["#today-h", "#month-h"]) {
+      const values = await page.locator("section", { has: page.locator(heading) }).locator(".kpi-value").allTextContents();
+      assert.deepEqual(values.slice(0, 2), ["1", "0"], `${heading}: sent 1, verified 0`);
+    }
+    assert.match(await page.locator("section", { has: page.locator("#countries-h") }).locator("tbody").textContent(), /FR/);
     await check(page, "overview-blocks");
 
     // Delete with confirmation.

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { closedPort, startFakeProvider, verifyStandardWebhook } from "../support/fake-provider.mjs";
-import { startApi } from "../support/api.mjs";
+import { DEV_BINDINGS, startApi } from "../support/api.mjs";
 
 const PHONE = "+33612424111";
 /** The fields of SMS.CX's OTP object: a test event carries one of exactly these. */
@@ -140,6 +140,18 @@ describe("webhook test events and the delivery log", () => {
     assertError(await api.admin("GET", `/admin/apps/${app.appId}/webhooks/test`), 405, 405);
     assertError(await api.admin("POST", `/admin/apps/${app.appId}/webhooks/deliveries`, {}), 405, 405);
     assert.deepEqual(await deliveries(app.appId), [], "nothing was sent or logged");
+    // A console session must send its own Origin to send a test event.
+    const origin = new URL(worker.url).origin;
+    const session = await api.call("POST", "/admin/session", {
+      body: { token: DEV_BINDINGS.ADMIN_TOKEN },
+      headers: { origin, "cf-connecting-ip": "192.0.2.98" },
+    });
+    const cookie = (session.headers.get("set-cookie") ?? "").split(";")[0];
+    const byCookie = (headers) =>
+      api.call("POST", `/admin/apps/${app.appId}/webhooks/test`, { body: { url: `${receiver.url}/cookie` }, headers: { cookie, ...headers } });
+    assertError(await byCookie({}), 403, 1060);
+    assertError(await byCookie({ origin: "https://evil.example" }), 403, 1060);
+    assert.equal(receiver.requestsTo("/cookie").length, 0);
     const unauthenticated = await api.call("GET", `/admin/apps/${app.appId}/webhooks/deliveries`, {
       headers: { "cf-connecting-ip": "192.0.2.99" },
     });
