@@ -25,7 +25,7 @@ use worker::{durable_object, DurableObject, Env, Method, Request, Response, Stat
 use crate::apps::{hash_credential, random_token};
 use crate::context::RequestContext;
 use crate::error::{ApiError, ApiResult};
-use crate::http;
+use crate::http::{self, RequestUrl};
 use crate::json::{storage_get, storage_put};
 
 /// Binding of the session objects (`[[durable_objects.bindings]]`).
@@ -121,7 +121,7 @@ pub(crate) async fn check(rc: &RequestContext, id: &str) -> ApiResult<Option<Uni
 
 /// The request's own origin (`scheme://host[:port]`).
 fn own_origin(req: &Request) -> Option<String> {
-    req.url().ok().map(|url| url.origin().ascii_serialization())
+    Some(RequestUrl::of(req).origin().to_owned())
 }
 
 /// A state-changing request signed in by the cookie must name its own origin.
@@ -138,10 +138,7 @@ pub(crate) fn require_same_origin(req: &Request) -> ApiResult<()> {
 
 /// The cookie's attributes: `Secure` except on a local host (plain HTTP there).
 fn set_cookie(req: &Request, value: &str, max_age: UnixSeconds) -> String {
-    let local = req
-        .url()
-        .ok()
-        .is_some_and(|url| matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")));
+    let local = matches!(RequestUrl::of(req).host(), "localhost" | "127.0.0.1" | "[::1]");
     let secure = if local { "" } else { "; Secure" };
     format!("{COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}")
 }

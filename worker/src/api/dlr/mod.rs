@@ -20,6 +20,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::gateway::delivery::ReportOutcome;
 use crate::gateway::receipts::{self, Inbound, Keys, ReceiptError};
 use crate::gateway::{PUBLIC_BASE_URL_VAR, RECEIPT_PROVIDERS};
+use crate::http::{parse_urlencoded, RequestUrl};
 use crate::service::Service;
 
 /// Headers a receipt's authentication may need (lower case).
@@ -105,21 +106,16 @@ pub(crate) async fn routes(
 /// `PUBLIC_BASE_URL` when set, which is what URL signatures cover), its query,
 /// the headers authentication needs and the body (at most 16 KiB).
 async fn inbound(req: &mut Request, rc: &RequestContext, is_get: bool) -> ApiResult<Inbound> {
-    let url = req.url().map_err(|_| ApiError::receipt_invalid())?;
+    let url = RequestUrl::of(req);
     let base = crate::config::secret_or_var(&rc.env, PUBLIC_BASE_URL_VAR)
         .map(|b| b.trim().trim_end_matches('/').to_owned())
-        .unwrap_or_else(|| url.origin().ascii_serialization());
+        .unwrap_or_else(|| url.origin().to_owned());
     let mut full = format!("{base}{}", url.path());
     if let Some(query) = url.query() {
         full.push('?');
         full.push_str(query);
     }
-    let query = url
-        .query()
-        .map(serde_urlencoded::from_str::<Vec<(String, String)>>)
-        .transpose()
-        .map_err(|_| ApiError::receipt_invalid())?
-        .unwrap_or_default();
+    let query = url.query().map(parse_urlencoded).unwrap_or_default();
     let headers = HEADERS
         .iter()
         .filter_map(|name| {
