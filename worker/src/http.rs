@@ -256,9 +256,15 @@ mod tests {
         assert_eq!(u.path(), "/dlr/twilio/a1");
         assert_eq!(u.query(), Some("token=x%20y&b=2"));
         let u = url("http://127.0.0.1:8787/admin/session");
-        assert_eq!((u.origin(), u.host(), u.query()), ("http://127.0.0.1:8787", "127.0.0.1", None));
+        assert_eq!(
+            (u.origin(), u.host(), u.query()),
+            ("http://127.0.0.1:8787", "127.0.0.1", None)
+        );
         let u = url("http://[::1]:8787?a=1");
-        assert_eq!((u.origin(), u.host(), u.path()), ("http://[::1]:8787", "[::1]", "/"));
+        assert_eq!(
+            (u.origin(), u.host(), u.path()),
+            ("http://[::1]:8787", "[::1]", "/")
+        );
         assert_eq!(u.query(), Some("a=1"));
         let u = url("http://[::1]/x#y?z");
         assert_eq!((u.host(), u.path(), u.query()), ("[::1]", "/x", None));

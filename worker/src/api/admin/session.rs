@@ -138,7 +138,10 @@ pub(crate) fn require_same_origin(req: &Request) -> ApiResult<()> {
 
 /// The cookie's attributes: `Secure` except on a local host (plain HTTP there).
 fn set_cookie(req: &Request, value: &str, max_age: UnixSeconds) -> String {
-    let local = matches!(RequestUrl::of(req).host(), "localhost" | "127.0.0.1" | "[::1]");
+    let local = matches!(
+        RequestUrl::of(req).host(),
+        "localhost" | "127.0.0.1" | "[::1]"
+    );
     let secure = if local { "" } else { "; Secure" };
     format!("{COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}")
 }
