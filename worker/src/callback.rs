@@ -174,13 +174,15 @@ pub(crate) fn schedule_status_callback(
 ) {
     let app_id = source.app_id.to_owned();
     let env = env.clone();
-    match Delivery::new(&env, source, url, webhook_secret, view) {
-        Ok(delivery) => ctx.wait_until(async move {
+    match Delivery::prepare(&env, source, url, webhook_secret, view) {
+        Prepared::Send(delivery) => ctx.wait_until(async move {
             let entry = delivery.run().await;
             record(&env, &app_id, entry).await;
         }),
-        Err(Some(entry)) => ctx.wait_until(async move { record(&env, &app_id, entry).await }),
-        Err(None) => {}
+        Prepared::Refused(entry) => {
+            ctx.wait_until(async move { record(&env, &app_id, entry).await })
+        }
+        Prepared::Nothing => {}
     }
 }
 
@@ -194,10 +196,10 @@ pub(crate) async fn deliver_status_callback(
     webhook_secret: String,
     view: &OtpView,
 ) {
-    let entry = match Delivery::new(env, source, url, webhook_secret, view) {
-        Ok(delivery) => delivery.run().await,
-        Err(Some(entry)) => entry,
-        Err(None) => return,
+    let entry = match Delivery::prepare(env, source, url, webhook_secret, view) {
+        Prepared::Send(delivery) => delivery.run().await,
+        Prepared::Refused(entry) => entry,
+        Prepared::Nothing => return,
     };
     record(env, source.app_id, entry).await;
 }
@@ -293,6 +295,16 @@ fn status_name(view: &OtpView) -> Option<String> {
         .and_then(|v| v.as_str().map(str::to_owned))
 }
 
+/// What becomes of a status callback.
+enum Prepared {
+    /// It is sent.
+    Send(Delivery),
+    /// The policy refuses its URL or secret: only this entry is recorded.
+    Refused(Entry),
+    /// It could not be encoded (logged).
+    Nothing,
+}
+
 /// One event on its way to one receiver.
 struct Delivery {
     url: String,
@@ -307,39 +319,32 @@ struct Delivery {
 }
 
 impl Delivery {
-    /// The delivery of `view`'s event; if the URL or the secret is refused, the
-    /// entry saying so (logged); `Err(None)` if the event cannot be encoded.
-    fn new(
+    /// The delivery of `view`'s event, or the entry saying why the policy refuses
+    /// its URL or secret (logged).
+    fn prepare(
         env: &Env,
         source: Source<'_>,
         url: String,
         secret: String,
         view: &OtpView,
-    ) -> Result<Delivery, Option<Entry>> {
+    ) -> Prepared {
         let otp_status = status_name(view);
         if let Some(why) = refusal(&url, &secret, crate::config::is_development(env)) {
             worker::console_warn!("callback otp={}: not sent: {why}", view.otp_id);
             let id = Some(view.otp_id.clone());
             let now = now_seconds();
-            return Err(Some(not_sent(
-                source.kind,
-                EVENT,
-                id,
-                otp_status,
-                &url,
-                why,
-                now,
-            )));
+            let entry = not_sent(source.kind, EVENT, id, otp_status, &url, why, now);
+            return Prepared::Refused(entry);
         }
         let body = match event_body(view) {
             Ok(body) => body,
             Err(err) => {
                 worker::console_error!("callback otp={}: not encoded: {err}", view.otp_id);
-                return Err(None);
+                return Prepared::Nothing;
             }
         };
         let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
-        Ok(Delivery {
+        Prepared::Send(Delivery {
             url,
             secret,
             msg_id: signing::new_message_id(),
@@ -488,6 +493,29 @@ mod tests {
                 "dateCreated": "2023-11-14 22:13:20",
                 "dateExpires": "2023-11-14 22:18:20",
             }]})
+        );
+    }
+
+    #[test]
+    fn a_test_event_carries_one_made_up_otp_object_of_the_same_shape() {
+        let body: serde_json::Value =
+            serde_json::from_str(&test_body(1_700_000_000).unwrap()).unwrap();
+        let real: serde_json::Value = serde_json::from_str(&event_body(&view()).unwrap()).unwrap();
+        assert_eq!(body["event"], "test");
+        let (fake, real) = (&body["data"][0], &real["data"][0]);
+        let keys =
+            |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(fake), keys(real));
+        assert_eq!(
+            fake["phoneNumber"], "+3361242****",
+            "a masked example, no real number"
+        );
+        assert_eq!(fake["dateCreated"], "2023-11-14 22:13:20");
+        assert_eq!(fake["dateExpires"], "2023-11-14 22:23:20");
+        assert_ne!(
+            test_body(1).unwrap(),
+            test_body(1).unwrap(),
+            "a fresh otpId each time"
         );
     }
 
