@@ -180,6 +180,26 @@ describe("webhook test events and the delivery log", () => {
     assert.equal(hooks[0].headers["webhook-id"], entry.webhookId);
   });
 
+  test("a status callback the policy refuses is logged as not sent, with the reason", async () => {
+    const app = await api.createApp({ name: "Bad secret" });
+    // A secret the core refuses (stored before the rule, say): nothing may be signed with it.
+    const kv = await worker.kv();
+    const record = JSON.parse(await kv.get(`app:${app.appId}`));
+    await kv.put(`app:${app.appId}`, JSON.stringify({ ...record, webhookSecret: "raw-secret" }));
+    const otp = api.otp(app.apiKey);
+    const sent = await otp.send({ phoneNumber: PHONE, otpCallbackUrl: `${receiver.url}/refused` });
+    assert.equal(sent.status, 201, JSON.stringify(sent.body));
+    const { pin } = await api.pinOf(PHONE, sent.body.otpId);
+    assert.equal((await otp.verify(sent.body.otpId, pin)).status, 200);
+    const entry = await waitForDelivery(app.appId, (e) => e.otpId === sent.body.otpId);
+    assert.equal(entry.outcome, "not_sent");
+    assert.equal(entry.error, "webhook secret must start with whsec_");
+    assert.equal(entry.attempts, 0);
+    assert.equal(entry.otpStatus, "VERIFIED");
+    assert.equal(entry.httpStatus, undefined);
+    assert.equal(receiver.requestsTo("/refused").length, 0, "nothing was sent");
+  });
+
   test("EXPIRED callbacks from the record's alarm are logged", async () => {
     const app = await api.createApp({ name: "Expiring" });
     // X-Dev-Now a second less than the TTL before real time: the alarm rings a second from now.
