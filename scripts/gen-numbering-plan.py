@@ -37,8 +37,15 @@ over byte streams so that gzip sees like with like:
         node has an output other than 0 (main region, unknown)
   OUT   per node with bit 7: its output id
   MASK  per node with k == 1: u16 LE, the digits leading to the successor
-  MAP   per node with k >= 2: 5 bytes, one nibble per digit (digit 2i low): 0 = dead,
-        1..k = successor slot, slots numbered by first digit
+  LIVE, TWO, TWO_HI  per node with k == 2 (more than half the nodes): LIVE u16 LE, the
+        live digits; TWO a byte, bit d set when digit d (0-7) leads to slot 2; TWO_HI a
+        byte, the same for digits 8 and 9 (bits 0-1); the other live digits lead to
+        slot 1
+  MAP3  per node with k == 3, and MAP per node with 4 <= k <= 9: 5 bytes, one nibble
+        per digit (digit 2i low): 0 = dead, 1..k = successor slot
+        (k == 10 needs nothing: digit d leads to slot d + 1)
+  Slots are numbered by the first digit leading to them. Split by k (and k == 2 as bit
+  masks), the maps gzip to 1.3 KiB less than one nibble MAP for every k >= 2 did.
   KIND  per slot: 0 = leaf (id in LEAF), 1 = node already emitted (index in BACK),
         2 = new node, emitted right here (recursively, in preorder)
   LEAF, BACK, ROOT: LEB128 numbers; ROOT per calling code: node index * 2, or
@@ -62,6 +69,9 @@ PIN = "9.0.43"
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "src" / "numbering"
 MAX_DIGITS = 15  # E.164: calling code + national number
+# The byte streams of data.rs, in the order they are written.
+STREAMS = ["hdr", "out", "mask", "live", "two", "two_hi", "map3", "map", "kind", "leaf", "back",
+           "root", "leaves"]
 
 sys.setrecursionlimit(10_000)
 
@@ -510,8 +520,17 @@ class Encoder:
         if len(slots) == 1:
             mask = sum(1 << d for d in range(10) if digit_slots[d])
             s["mask"] += mask.to_bytes(2, "little")
-        elif len(slots) > 1:
-            s["map"] += bytes(digit_slots[d] | digit_slots[d + 1] << 4 for d in range(0, 10, 2))
+        elif len(slots) == 2:
+            live = sum(1 << d for d in range(10) if digit_slots[d])
+            two = sum(1 << d for d in range(10) if digit_slots[d] == 2)
+            s["live"] += live.to_bytes(2, "little")
+            s["two"].append(two & 0xFF)
+            s["two_hi"].append(two >> 8)
+        elif len(slots) < 10:
+            nibbles = bytes(digit_slots[d] | digit_slots[d + 1] << 4 for d in range(0, 10, 2))
+            s["map3" if len(slots) == 3 else "map"] += nibbles
+        elif digit_slots != list(range(1, 11)):
+            raise SystemExit("a node with 10 successors whose slots are not the digits' order")
         for t in slots:
             if self.free[t] is not None:
                 s["kind"].append(0)
@@ -563,10 +582,16 @@ class Decoded:
             if k == 1:
                 mask = byte("mask") | byte("mask") << 8
                 slot_of = [1 if mask >> d & 1 else 0 for d in range(10)]
-            elif k > 1:
+            elif k == 2:
+                live = byte("live") | byte("live") << 8
+                two = byte("two") | byte("two_hi") << 8
+                slot_of = [2 if two >> d & 1 else 1 if live >> d & 1 else 0 for d in range(10)]
+            elif k == 10:
+                slot_of = list(range(1, 11))
+            elif k > 2:
                 slot_of = []
                 for _ in range(5):
-                    b = byte("map")
+                    b = byte("map3" if k == 3 else "map")
                     slot_of += [b & 0x0F, b >> 4]
             else:
                 slot_of = [0] * 10
@@ -765,7 +790,7 @@ def main():
     self_check(dec, codes)
 
     s = {k: bytes(v) for k, v in enc.streams.items()}
-    for name in ["hdr", "out", "mask", "map", "kind", "leaf", "back", "root", "leaves"]:
+    for name in STREAMS:
         s.setdefault(name, b"")
     total = sum(len(v) for v in s.values())
     import gzip
@@ -843,14 +868,18 @@ pub(super) const LEAF_COUNT: usize = {len(enc.leaves)};
         "hdr": "Per node: live successor count (bits 0-3), has an output (bit 7).",
         "out": "Per node with an output: its output id.",
         "mask": "Per node with one live successor: the digits to it (u16 LE).",
-        "map": "Per node with more: one nibble per digit, the successor's slot (0: dead).",
+        "live": "Per node with two live successors: the live digits (u16 LE).",
+        "two": "Per node with two: the digits 0-7 to the second successor (bit d).",
+        "two_hi": "Per node with two: the digits 8-9 to the second successor (bits 0-1).",
+        "map3": "Per node with three: one nibble per digit, the successor's slot (0: dead).",
+        "map": "Per node with 4-9: one nibble per digit, the successor's slot (0: dead).",
         "kind": "Per slot: 0 leaf, 1 earlier node, 2 new node (emitted next).",
         "leaf": "Leaf ids of the slots of kind 0 (LEB128).",
         "back": "Node indices of the slots of kind 1 (LEB128).",
         "root": "Per calling code: node index * 2, or leaf id * 2 + 1 (LEB128).",
         "leaves": "Per leaf: n, then n output ids by digits remaining (the last repeats).",
     }
-    for name in ["hdr", "out", "mask", "map", "kind", "leaf", "back", "root", "leaves"]:
+    for name in STREAMS:
         out.append(rust_bytes(name.upper(), s[name], docs[name]))
         out.append("")
     (OUT_DIR / "data.rs").write_text("\n".join(out))
