@@ -145,17 +145,20 @@ async function overviewPage() {
   // Statistics across every application come from the insights database, one
   // query each (the totals count every application); blocks from every
   // application's object, paged.
-  const [day, month, countries, { blocks, applications }] = await Promise.all([
+  const [day, month, countries, { blocks, applications, error }] = await Promise.all([
     api("GET", `/admin/stats?from=${today()}&to=${today()}&groupBy=day`).catch(() => null),
     api("GET", `/admin/stats?from=${monthStart()}&to=${today()}&groupBy=day`).catch(() => null),
     api("GET", `/admin/stats?from=${monthStart()}&to=${today()}&groupBy=country`).catch(() => null),
-    allBlocks(),
+    allBlocks().catch((err) => {
+      if (err.status === 401) throw err;
+      return { blocks: [], applications: null, error: err };
+    }),
   ]);
   const t = (s) => s?.totals ?? {};
   const noInsights = day === null ? `<p class="notice">Insights are off or unavailable: no statistics.</p>` : "";
   main.innerHTML = `
     <h1>Overview</h1>
-    <p class="lede">Across ${applications} application${applications === 1 ? "" : "s"}.</p>
+    <p class="lede">${applications === null ? "Across every application." : `Across ${applications} application${applications === 1 ? "" : "s"}.`}</p>
     ${noInsights}
     <section aria-labelledby="today-h"><h2 id="today-h" class="card-title">Today</h2>
       ${kpis([["Sent", t(day).sent ?? 0], ["Verified", t(day).verified ?? 0], ["Conversion", pct(t(day).conversionRate)], ["Cost", money(t(day).cost)]])}
@@ -168,7 +171,9 @@ async function overviewPage() {
     </section>
     <section class="card" aria-labelledby="blocks-h"><h2 id="blocks-h" class="card-title">Active blocks (${blocks.length})</h2>
       ${
-        blocks.length
+        error
+          ? `<p class="field-error" role="alert">${esc(error.code)}: ${esc(error.message)}</p>`
+          : blocks.length
           ? `<div class="table-wrap"><table class="data" id="overview-blocks"><thead><tr><th scope="col">Application</th><th scope="col">Scope</th><th scope="col">Key</th><th scope="col">Reason</th><th scope="col">Until (UTC)</th><th scope="col">Enforced</th></tr></thead><tbody>${blocks
               .map((b) => `<tr><td><a href="#/apps/${esc(b.appId)}/limits">${esc(b.name)}</a></td><td>${esc(b.scope)}</td><td class="mono">${esc(b.key)}</td><td>${esc(b.reason)}</td><td>${esc(when(b.until))}</td><td>${b.enforced ? "yes" : "shadow"}</td></tr>`)
               .join("")}</tbody></table></div>`
