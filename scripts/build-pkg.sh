@@ -4,7 +4,7 @@
 #      backend) with wasm-pack, twice: `--target web` (ESM glue for browsers and workerd) and
 #      `--target nodejs` (CommonJS glue that loads the wasm synchronously). Both glues
 #      import the same wasm, so one file is shipped;
-#   2. wasm-opt -O3, without the producers and target-features sections (binaryen from
+#   2. wasm-opt -O3 --gufa -O3, without the producers and target-features sections (binaryen from
 #      node_modules), into pkg/wasm/otp_core_bg.wasm, next to the glues
 #      (pkg/wasm/otp_core.js for ESM, pkg/wasm/otp_core.cjs for CommonJS);
 #   3. tsc: pkg/src/*.ts into pkg/dist/ (ESM + .d.ts) and pkg/cjs/ (CommonJS + .d.ts).
@@ -22,7 +22,9 @@ WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)"
 OUT=pkg/wasm
 STAGE=target/wasm-pack # wasm-pack output, before wasm-opt and renaming
 WASM="$OUT/otp_core_bg.wasm"
-WASM_OPT_FLAGS="-O3 --strip-producers --strip-target-features"
+# --gufa (whole-program flow analysis) between two -O3 runs: 0.5 KiB smaller gzipped,
+# same speed (BENCHMARKS.md, "npm package wasm").
+WASM_OPT_FLAGS="-O3 --gufa -O3 --strip-producers --strip-target-features"
 force="${FORCE_BUILD:-0}"
 # SHA-256 (PIN digests, HMAC keys, webhook signatures) from sha2's compact software
 # backend, a loop instead of 64 unrolled rounds: 1.6 KiB smaller gzipped, no
