@@ -277,6 +277,22 @@ const schemas = {
     required: ["info"],
     properties: { info: { type: "object", required: ["id"], properties: { id: { type: "string" } } } },
   },
+  AppBlock: {
+    type: "object",
+    description: "A fraud guard block in force, with its application",
+    required: ["appId", "name", "scope", "key", "reason", "since", "until", "level", "enforced"],
+    properties: {
+      appId: { type: "string" },
+      name: { type: "string" },
+      scope: { enum: ["range", "country"] },
+      key: { type: "string", description: "The range's digits or the country's code" },
+      reason: { enum: ["range_low_conversion", "range_burst", "country_anomaly", "manual_block"] },
+      since: { type: "integer", description: "Unix seconds" },
+      until: { type: "integer", description: "Unix seconds" },
+      level: { type: "integer", description: "1 a first block, 2 a repeat, …; 0 a manual one" },
+      enforced: { type: "boolean", description: "false: shadow mode only records it" },
+    },
+  },
   WebhookDelivery: {
     type: "object",
     description: "One webhook delivery (a status callback, an EXPIRED callback or a test event) and its result. Only the receiver's host is kept, never the URL's path or query, nor the secret.",
@@ -1037,6 +1053,38 @@ export const openapi = {
         },
       },
     },
+    "/admin/overview": {
+      get: {
+        tags: ["admin"],
+        summary: "The console's overview across every application: today's and this month's figures (UTC) and top countries from the insights (null when they are off), and the blocks in force of the first page of applications (go on with GET /admin/blocks?pageToken=nextPageToken)",
+        security: adminAuth,
+        parameters: [
+          { name: "pageSize", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 100, default: 100 }, description: "Applications read for the blocks" },
+          { name: "pageToken", in: "query", required: false, schema: { type: "string" } },
+        ],
+        responses: {
+          200: reply("The overview", {
+            type: "object",
+            required: ["date", "today", "month", "topCountries", "blocks", "applications"],
+            properties: {
+              date: { type: "string", description: "Today, UTC YYYY-MM-DD" },
+              today: { oneOf: [ref("InsightsCounters"), { type: "null" }], description: "Today's OTPs (test numbers left out)" },
+              month: { oneOf: [ref("InsightsCounters"), { type: "null" }], description: "This month's, to today" },
+              topCountries: {
+                oneOf: [{ type: "array", maxItems: 10, items: { allOf: [ref("InsightsCounters"), { type: "object", required: ["key"], properties: { key: { type: "string", description: "ISO country" } } }] } }, { type: "null" }],
+                description: "This month's countries, most sent first",
+              },
+              blocks: { type: "array", items: ref("AppBlock") },
+              applications: { type: "integer", description: "Applications read for the blocks" },
+              nextPageToken: { type: "string" },
+            },
+          }),
+          400: error("Bad page size or token (1062)"),
+          401: error("Admin token missing or invalid (1012)"),
+          503: error("Storage or the insights database unavailable (1005)"),
+        },
+      },
+    },
     "/admin/blocks": {
       get: {
         tags: ["admin"],
@@ -1051,24 +1099,7 @@ export const openapi = {
             type: "object",
             required: ["data", "applications"],
             properties: {
-              data: {
-                type: "array",
-                items: {
-                  type: "object",
-                  required: ["appId", "name", "scope", "key", "reason", "since", "until", "level", "enforced"],
-                  properties: {
-                    appId: { type: "string" },
-                    name: { type: "string" },
-                    scope: { enum: ["range", "country"] },
-                    key: { type: "string", description: "The range's digits or the country's code" },
-                    reason: { enum: ["range_low_conversion", "range_burst", "country_anomaly", "manual_block"] },
-                    since: { type: "integer" },
-                    until: { type: "integer" },
-                    level: { type: "integer" },
-                    enforced: { type: "boolean", description: "false: shadow mode only records it" },
-                  },
-                },
-              },
+              data: { type: "array", items: ref("AppBlock") },
               applications: { type: "integer", description: "Applications read for this page" },
               nextPageToken: { type: "string" },
             },

@@ -19,7 +19,6 @@ const announce = (text) => {
 };
 
 const today = () => new Date().toISOString().slice(0, 10);
-const monthStart = () => `${today().slice(0, 8)}01`;
 const daysAgo = (n) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
 const pct = (r) => (r === null || r === undefined ? "–" : `${(r * 100).toFixed(1)} %`);
 const money = (v) => (Number(v) || 0).toFixed(4);
@@ -119,64 +118,53 @@ function kpis(items) {
     .join("")}</div>`;
 }
 
-/**
- * The blocks in force across every application: `GET /admin/blocks` pages through
- * them all on the server (one call per application's object), a page at a time.
- */
-async function allBlocks() {
-  const blocks = [];
-  let applications = 0;
-  let token = null;
-  do {
-    const q = new URLSearchParams({ pageSize: "100" });
-    if (token) q.set("pageToken", token);
-    const page = await api("GET", `/admin/blocks?${q}`);
-    blocks.push(...page.data);
-    applications += page.applications;
-    token = page.nextPageToken ?? null;
-  } while (token);
-  return { blocks, applications };
-}
-
 const when = (unix) => new Date(unix * 1000).toISOString().slice(0, 16).replace("T", " ");
 
 async function overviewPage() {
   document.title = "Overview · otp-sms-verify console";
-  // Statistics across every application come from the insights database, one
-  // query each (the totals count every application); blocks from every
-  // application's object, paged.
-  const [day, month, countries, { blocks, applications, error }] = await Promise.all([
-    api("GET", `/admin/stats?from=${today()}&to=${today()}&groupBy=day`).catch(() => null),
-    api("GET", `/admin/stats?from=${monthStart()}&to=${today()}&groupBy=day`).catch(() => null),
-    api("GET", `/admin/stats?from=${monthStart()}&to=${today()}&groupBy=country`).catch(() => null),
-    allBlocks().catch((err) => {
-      if (err.status === 401) throw err;
-      return { blocks: [], applications: null, error: err };
-    }),
-  ]);
-  const t = (s) => s?.totals ?? {};
-  const noInsights = day === null ? `<p class="notice">Insights are off or unavailable: no statistics.</p>` : "";
+  // One call for the figures across every application (the insights) and the
+  // blocks of the first page of applications; the next pages of blocks, if any,
+  // from GET /admin/blocks.
+  const o = await api("GET", "/admin/overview");
+  const blocks = [...o.blocks];
+  let applications = o.applications;
+  let token = o.nextPageToken ?? null;
+  let error = null;
+  try {
+    while (token) {
+      const page = await api("GET", `/admin/blocks?${new URLSearchParams({ pageToken: token })}`);
+      blocks.push(...page.data);
+      applications += page.applications;
+      token = page.nextPageToken ?? null;
+    }
+  } catch (err) {
+    if (err.status === 401) throw err;
+    error = err;
+  }
+  const t = (s) => s ?? {};
+  const noInsights = o.today === null ? `<p class="notice">Insights are off (no INSIGHTS_DB database): no figures.</p>` : "";
   main.innerHTML = `
     <h1>Overview</h1>
-    <p class="lede">${applications === null ? "Across every application." : `Across ${applications} application${applications === 1 ? "" : "s"}.`}</p>
+    <p class="lede">Across ${applications} application${applications === 1 ? "" : "s"}${token ? " read so far" : ""}; figures of ${esc(o.date)} (UTC).</p>
     ${noInsights}
     <section aria-labelledby="today-h"><h2 id="today-h" class="card-title">Today</h2>
-      ${kpis([["Sent", t(day).sent ?? 0], ["Verified", t(day).verified ?? 0], ["Conversion", pct(t(day).conversionRate)], ["Cost", money(t(day).cost)]])}
+      ${kpis([["Sent", t(o.today).sent ?? 0], ["Verified", t(o.today).verified ?? 0], ["Conversion", pct(t(o.today).conversionRate)], ["Cost", money(t(o.today).cost)]])}
     </section>
     <section aria-labelledby="month-h"><h2 id="month-h" class="card-title">This month</h2>
-      ${kpis([["Sent", t(month).sent ?? 0], ["Verified", t(month).verified ?? 0], ["Conversion", pct(t(month).conversionRate)], ["Cost", money(t(month).cost)]])}
+      ${kpis([["Sent", t(o.month).sent ?? 0], ["Verified", t(o.month).verified ?? 0], ["Conversion", pct(t(o.month).conversionRate)], ["Cost", money(t(o.month).cost)]])}
     </section>
     <section class="card" aria-labelledby="countries-h"><h2 id="countries-h" class="card-title">Top countries this month</h2>
-      ${statsTable(countries?.data?.slice(0, 10) ?? [], "Country")}
+      ${statsTable(o.topCountries ?? [], "Country")}
     </section>
     <section class="card" aria-labelledby="blocks-h"><h2 id="blocks-h" class="card-title">Active blocks (${blocks.length})</h2>
+      ${error ? `<p class="field-error" role="alert">${esc(error.code)}: ${esc(error.message)}</p>` : ""}
       ${
-        error
-          ? `<p class="field-error" role="alert">${esc(error.code)}: ${esc(error.message)}</p>`
-          : blocks.length
+        blocks.length
           ? `<div class="table-wrap"><table class="data" id="overview-blocks"><thead><tr><th scope="col">Application</th><th scope="col">Scope</th><th scope="col">Key</th><th scope="col">Reason</th><th scope="col">Until (UTC)</th><th scope="col">Enforced</th></tr></thead><tbody>${blocks
               .map((b) => `<tr><td><a href="#/apps/${esc(b.appId)}/limits">${esc(b.name)}</a></td><td>${esc(b.scope)}</td><td class="mono">${esc(b.key)}</td><td>${esc(b.reason)}</td><td>${esc(when(b.until))}</td><td>${b.enforced ? "yes" : "shadow"}</td></tr>`)
               .join("")}</tbody></table></div>`
+          : error
+          ? ""
           : `<p class="help">No block in force.</p>`
       }
     </section>`;

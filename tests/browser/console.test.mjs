@@ -246,7 +246,7 @@ describe("operator console", () => {
     assert.equal(blockRows.length, 2);
     assert.ok(blockRows.some((r) => r.includes("Console shop") && r.includes("3361242")));
     assert.ok(blockRows.some((r) => r.includes("Other shop") && r.includes("BE")));
-    assert.match(await page.locator(".lede").textContent(), /Across 2 applications/);
+    assert.match(await page.locator(".lede").textContent(), /Across 2 applications; figures of \d{4}-\d\d-\d\d \(UTC\)/);
     // Today's and this month's figures count the test OTP sent above.
     for (const heading of ["#today-h", "#month-h"]) {
       const values = await page.locator("section", { has: page.locator(heading) }).locator(".kpi-value").allTextContents();

@@ -333,3 +333,94 @@ describe("blocks across applications", () => {
     assertError(await api.admin("POST", "/admin/blocks", {}), 405, 405);
   });
 });
+
+describe("the overview across applications", () => {
+  let worker, api;
+
+  before(async () => {
+    worker = await startApi();
+    api = worker.api;
+  });
+  after(async () => {
+    await worker?.dispose();
+  });
+
+  const DAY = 86_400;
+  /** 2027-01-15 12:00 UTC: the overview's "today" under X-Dev-Now. */
+  const NOW = 1_800_000_000 - (1_800_000_000 % DAY) + DAY / 2;
+
+  test("today's and this month's figures and top countries count every application, and the first page of blocks goes on in GET /admin/blocks", async () => {
+    const fr = await api.createApp({ name: "France shop" });
+    const be = await api.createApp({ name: "Belgium shop" });
+    const quiet = await api.createApp({ name: "Quiet shop" });
+    const send = async (app, phoneNumber, now) => {
+      const res = await api.otp(app.apiKey).send({ phoneNumber }, now);
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      return res.body.otpId;
+    };
+    // Today: 2 in France (one verified), 1 in Belgium; earlier this month: 1 in France;
+    // last month: 1 in Belgium (not counted).
+    const verified = await send(fr, "+33612424111", NOW);
+    const { pin } = await api.pinOf("+33612424111", verified);
+    assert.equal((await api.otp(fr.apiKey).verify(verified, pin, NOW)).status, 200);
+    await send(fr, "+33612424112", NOW);
+    await send(be, "+32470123456", NOW);
+    await send(fr, "+33612424113", NOW - 10 * DAY);
+    await send(be, "+32470123457", NOW - 20 * DAY);
+    for (const app of [fr, be]) await api.sweep({ appId: app.appId, now: NOW });
+    const admin = { authorization: `Bearer ${DEV_BINDINGS.ADMIN_TOKEN}` };
+    // Blocks for an hour from the same (development) clock.
+    const block = (app, scope, key) =>
+      api.call("POST", `/admin/apps/${app.appId}/fraud/blocks`, { body: { scope, key, seconds: 3600 }, headers: admin, now: NOW });
+    assert.equal((await block(quiet, "country", "BE")).status, 204);
+    assert.equal((await block(fr, "range", "3361242")).status, 204);
+    const res = await api.call("GET", "/admin/overview", { headers: admin, now: NOW });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const o = res.body;
+    assert.equal(o.date, "2027-01-15");
+    assert.equal(o.today.sent, 3);
+    assert.equal(o.today.verified, 1);
+    assert.equal(o.today.conversionRate, 0.3333);
+    assert.equal(o.today.key, undefined);
+    assert.equal(o.month.sent, 4);
+    assert.equal(o.month.verified, 1);
+    assert.deepEqual(o.topCountries.map((c) => [c.key, c.sent]), [["FR", 3], ["BE", 1]]);
+    assert.equal(o.applications, 3);
+    assert.equal(o.nextPageToken, undefined);
+    assert.deepEqual(o.blocks.map((b) => [b.name, b.scope, b.key]).sort(), [["France shop", "range", "3361242"], ["Quiet shop", "country", "BE"]]);
+
+    // A small page: the rest of the blocks through GET /admin/blocks.
+    const first = await api.call("GET", "/admin/overview?pageSize=1", { headers: admin, now: NOW });
+    assert.equal(first.body.applications, 1);
+    assert.ok(first.body.nextPageToken);
+    assert.equal(first.body.today.sent, 3, "the figures do not depend on the page");
+    const blocks = [...first.body.blocks];
+    let token = first.body.nextPageToken;
+    while (token) {
+      const page = await api.admin("GET", `/admin/blocks?pageSize=1&pageToken=${encodeURIComponent(token)}`);
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      blocks.push(...page.body.data);
+      token = page.body.nextPageToken;
+    }
+    assert.equal(blocks.length, 2);
+    assertError(await api.admin("GET", "/admin/overview?pageSize=0"), 400, 1062);
+    assertError(await api.admin("POST", "/admin/overview", {}), 405, 405);
+  });
+
+  test("without insights the figures are null and the blocks are there", async () => {
+    const bare = await startApi({ insights: false });
+    try {
+      const app = await bare.api.createApp({ name: "No insights" });
+      await bare.api.admin("POST", `/admin/apps/${app.appId}/fraud/blocks`, { scope: "country", key: "FR", seconds: 600 });
+      const res = await bare.api.admin("GET", "/admin/overview");
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.today, null);
+      assert.equal(res.body.month, null);
+      assert.equal(res.body.topCountries, null);
+      assert.equal(res.body.applications, 1);
+      assert.deepEqual(res.body.blocks.map((b) => b.key), ["FR"]);
+    } finally {
+      await bare.dispose();
+    }
+  });
+});

@@ -123,7 +123,7 @@ fn area(segments: &[&str]) -> Option<Area> {
         | ["admin", "apps", _, "templates" | "senders" | "test-otp"]
         | ["admin", "apps", _, "templates" | "senders", _]
         | ["admin", "apps", _, "webhooks", "test" | "deliveries"]
-        | ["admin", "blocks"] => Some(Area::Admin),
+        | ["admin", "blocks" | "overview"] => Some(Area::Admin),
         ["admin", "apps", _, "stats" | "verifications" | "verifications.csv" | "events" | "fraud"]
         | ["admin", "apps", _, "fraud", "blocks"]
         | ["admin", "stats"]

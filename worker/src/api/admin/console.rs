@@ -1,5 +1,6 @@
 //! What the operator console needs beyond the application CRUD: the paged list
-//! of applications with a search, and a test OTP sent through an application.
+//! of applications with a search, a test OTP sent through an application, and
+//! the overview across applications.
 
 use otp_core::settings::OtpRequest;
 use serde::Serialize;
@@ -9,7 +10,9 @@ use crate::apps::{AppRecord, AppView};
 use crate::context::RequestContext;
 use crate::error::{ApiError, ApiResult};
 use crate::http;
+use crate::insights::query::{self, Day, GroupBy, Stats};
 use crate::service::Service;
+use serde_json::Value;
 
 /// Applications per page when `pageSize` is absent.
 const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -143,4 +146,110 @@ pub(crate) async fn test_otp(
         201,
     )
     .map_err(|_| ApiError::internal())
+}
+
+/// Countries on the overview, most sent first.
+const TOP_COUNTRIES: usize = 10;
+
+/// The insights' figures of the overview.
+struct Figures {
+    /// Today (UTC): sent, verified, failed, expired, cancelled, refused, parts,
+    /// cost, conversionRate.
+    today: Value,
+    /// This month (UTC) to today, the same counters.
+    month: Value,
+    /// This month's countries, most sent first, with the same counters and `key`.
+    top_countries: Vec<Value>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Overview<'a> {
+    /// Today (UTC), `YYYY-MM-DD`.
+    date: String,
+    /// Today's figures; this one and the next two are `null` when insights are
+    /// off (no `INSIGHTS_DB`).
+    today: Option<Value>,
+    month: Option<Value>,
+    top_countries: Option<Vec<Value>>,
+    /// The blocks in force of the first page of applications.
+    blocks: Vec<super::fraud::AppBlock<'a>>,
+    /// Applications read for the blocks.
+    applications: usize,
+    /// Where `GET /admin/blocks?pageToken=` goes on, while more applications remain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<&'a str>,
+}
+
+/// The figures of today and this month across every application, from the
+/// insights (two queries: the month by day, whose last row is today and whose
+/// totals are the month's; the month by country); `None` when insights are off.
+async fn figures(rc: &RequestContext, today: Day) -> ApiResult<Option<Figures>> {
+    let Some(db) = crate::insights::database(&rc.env) else {
+        return Ok(None);
+    };
+    let first = Day::parse(&format!("{}-01", today.text().get(..7).unwrap_or_default()))
+        .ok_or_else(ApiError::internal)?;
+    let stats = |group_by| Stats {
+        app_id: None,
+        from: first,
+        to: today,
+        group_by,
+        include_test: false,
+    };
+    let (by_day, by_country) = (stats(GroupBy::Day), stats(GroupBy::Country));
+    let (days, countries) =
+        futures_util::future::join(query::stats(&db, &by_day), query::stats(&db, &by_country))
+            .await;
+    let unavailable = |e: worker::Error| {
+        worker::console_error!("overview: d1 query failed: {e}");
+        ApiError::storage_unavailable()
+    };
+    let parse =
+        |text: String| serde_json::from_str::<Value>(&text).map_err(|_| ApiError::internal());
+    let mut days = parse(days.map_err(unavailable)?)?;
+    let countries = parse(countries.map_err(unavailable)?)?;
+    let key = Value::String(today.text());
+    let mut today = days["data"]
+        .as_array_mut()
+        .and_then(|rows| rows.iter_mut().find(|row| row["key"] == key))
+        .map(Value::take)
+        .unwrap_or_else(|| days["totals"].clone());
+    if let Some(row) = today.as_object_mut() {
+        row.remove("key");
+    }
+    let top_countries = countries["data"]
+        .as_array()
+        .map(|rows| rows.iter().take(TOP_COUNTRIES).cloned().collect())
+        .unwrap_or_default();
+    Ok(Some(Figures {
+        today,
+        month: days["totals"].take(),
+        top_countries,
+    }))
+}
+
+/// `GET /admin/overview?pageSize=&pageToken=`: across every application, today's
+/// and this month's figures and top countries (the insights; `null` when they are
+/// off), and the blocks in force of the first page of applications (as
+/// `GET /admin/blocks`, where `nextPageToken` goes on).
+pub(crate) async fn overview(req: &Request, rc: &RequestContext) -> ApiResult<Response> {
+    let today = Day::of(rc.now);
+    let (figures, blocks) =
+        futures_util::future::join(figures(rc, today), super::fraud::blocks_page(req, rc)).await;
+    let blocks = blocks?;
+    let (today_figures, month, top_countries) = match figures? {
+        Some(f) => (Some(f.today), Some(f.month), Some(f.top_countries)),
+        None => (None, None, None),
+    };
+    let body = Overview {
+        date: today.text(),
+        today: today_figures,
+        month,
+        top_countries,
+        blocks: blocks.blocks(),
+        applications: blocks.applications,
+        next_page_token: blocks.next_page_token.as_deref(),
+    };
+    crate::reply::json(&body, 200).map_err(|_| ApiError::internal())
 }

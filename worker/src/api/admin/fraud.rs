@@ -7,7 +7,8 @@
 //!   "3361242"|"FR", "seconds": 3600}` → 204;
 //! - `DELETE /admin/apps/{appId}/fraud/blocks?scope=…&key=…` → 204;
 //! - `GET /admin/blocks?pageSize=&pageToken=` → the blocks in force across every
-//!   application, for the console's overview: a page reads the next `pageSize`
+//!   application, for the console's overview (whose `GET /admin/overview` holds
+//!   the first page, `super::console`): a page reads the next `pageSize`
 //!   applications (1-100, default 100) and asks each one's object at once, so
 //!   that no request makes more than about 200 calls however many applications
 //!   there are; `nextPageToken` is there while more remain.
@@ -18,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use worker::{Request, Response};
 
-use crate::apps::AppStore;
+use crate::apps::{AppRecord, AppStore};
 use crate::context::RequestContext;
 use crate::error::{ApiError, ApiResult};
 use crate::fraud::Scope;
@@ -41,26 +42,42 @@ pub(super) async fn snapshot(
 /// A block of one application.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct AppBlock<'a> {
+pub(super) struct AppBlock<'a> {
     app_id: &'a str,
     name: &'a str,
     #[serde(flatten)]
     block: &'a BlockEntry,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Blocks<'a> {
-    data: Vec<AppBlock<'a>>,
-    /// Applications read for this page.
-    applications: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_page_token: Option<String>,
+/// The blocks in force of one page of applications.
+pub(super) struct BlocksPage {
+    /// The applications with blocks, in id order, each with its blocks.
+    blocked: Vec<(AppRecord, Vec<BlockEntry>)>,
+    /// Applications read.
+    pub(super) applications: usize,
+    /// Where the next page starts, while more remain.
+    pub(super) next_page_token: Option<String>,
 }
 
-/// `GET /admin/blocks`: the blocks in force of a page of applications, latest end
-/// first within each application, applications in id order.
-pub(super) async fn all_blocks(req: &Request, rc: &RequestContext) -> ApiResult<Response> {
+impl BlocksPage {
+    /// Every block of the page, with its application's id and name.
+    pub(super) fn blocks(&self) -> Vec<AppBlock<'_>> {
+        self.blocked
+            .iter()
+            .flat_map(|(app, blocks)| {
+                blocks.iter().map(|block| AppBlock {
+                    app_id: &app.app_id,
+                    name: &app.name,
+                    block,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The blocks of the page of applications that `req`'s `pageSize` and
+/// `pageToken` name (1062 if they are bad).
+pub(super) async fn blocks_page(req: &Request, rc: &RequestContext) -> ApiResult<BlocksPage> {
     let page = super::console::app_keys(req, rc, 100).await?;
     let ids: Vec<&str> = page
         .keys
@@ -71,36 +88,48 @@ pub(super) async fn all_blocks(req: &Request, rc: &RequestContext) -> ApiResult<
     let snapshots =
         futures_util::future::join_all(ids.iter().map(|id| limits.guard_snapshot(id, rc.now)))
             .await;
-    let mut blocked = Vec::new();
+    let mut with_blocks = Vec::new();
     for (id, snapshot) in ids.iter().zip(snapshots) {
         let snapshot = snapshot?;
         if !snapshot.blocks.is_empty() {
-            blocked.push((*id, snapshot.blocks));
+            with_blocks.push((*id, snapshot.blocks));
         }
     }
     // Names only of the applications with blocks (an app deleted meanwhile is skipped).
     let apps = AppStore::new(rc.bindings.kv.clone());
-    let records = futures_util::future::join_all(blocked.iter().map(|(id, _)| apps.get(id))).await;
-    let mut named = Vec::new();
-    for ((_, blocks), record) in blocked.iter().zip(records) {
+    let records =
+        futures_util::future::join_all(with_blocks.iter().map(|(id, _)| apps.get(id))).await;
+    let mut blocked = Vec::new();
+    for ((_, blocks), record) in with_blocks.into_iter().zip(records) {
         if let Some(app) = record? {
-            named.push((app, blocks));
+            blocked.push((app, blocks));
         }
     }
-    let data = named
-        .iter()
-        .flat_map(|(app, blocks)| {
-            blocks.iter().map(|block| AppBlock {
-                app_id: &app.app_id,
-                name: &app.name,
-                block,
-            })
-        })
-        .collect();
-    let body = Blocks {
-        data,
+    Ok(BlocksPage {
+        blocked,
         applications: ids.len(),
         next_page_token: super::console::next_token(&page),
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Blocks<'a> {
+    data: Vec<AppBlock<'a>>,
+    /// Applications read for this page.
+    applications: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<&'a str>,
+}
+
+/// `GET /admin/blocks`: the blocks in force of a page of applications, latest end
+/// first within each application, applications in id order.
+pub(super) async fn all_blocks(req: &Request, rc: &RequestContext) -> ApiResult<Response> {
+    let page = blocks_page(req, rc).await?;
+    let body = Blocks {
+        data: page.blocks(),
+        applications: page.applications,
+        next_page_token: page.next_page_token.as_deref(),
     };
     crate::reply::json(&body, 200).map_err(|_| ApiError::internal())
 }

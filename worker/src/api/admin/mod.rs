@@ -65,6 +65,7 @@ pub(crate) async fn routes(
             webhooks::deliveries(rc, &load(&apps, id).await?).await
         }
         (["blocks"], Method::Get) => fraud::all_blocks(&req, rc).await,
+        (["overview"], Method::Get) => console::overview(&req, rc).await,
         (["apps"], Method::Post) => create_app(rc, &apps, http::json_body(&mut req).await?).await,
         (["apps", id], Method::Get) => get_app(&apps, id).await,
         (["apps", id], Method::Patch) => {
