@@ -17,8 +17,13 @@
 // BENCH_STORAGE=disk keeps the default temp directory.
 //
 // The app keeps the production rate limits on (their Durable Object buckets run on
-// every send and check) with caps a load test never reaches, and every send goes to a
-// new number. A second send phase with every cap off shows what the limits cost.
+// every send and check) with caps a load test never reaches, the fraud guard on with
+// its default settings in shadow mode (it reads and writes its state with the caps on
+// every send and takes every decision, but records its refusals instead of enforcing
+// them: a load test's surge of sends that never convert is what pumping looks like),
+// insights on (tests/worker/harness.mjs: OTP_INSIGHTS=off measures without them),
+// and every send goes to a new number. A second send phase with every cap and the
+// guard off shows what they cost.
 
 import { existsSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -119,11 +124,13 @@ const worker = await startApi({ miniflare: { handleRuntimeStdio: drain, assets: 
 try {
   const base = worker.url;
   const gateway = { type: "webhook", url: `${provider.url}/sms` };
-  // Production limits with caps a load test never reaches (see the top of the file).
+  // Production limits with caps a load test never reaches, and the guard's defaults
+  // in shadow mode (see the top of the file).
   const app = await worker.api.createApp({
     name: "Bench",
     gateway,
-    limits: { appPerMinute: 1_000_000, ipSendsPerHour: 1_000_000, ipChecksPerHour: 1_000_000 },
+    limits: { appPerMinute: 1_000_000, ipSendsPerHour: 1_000_000, ipChecksPerHour: 1_000_000, countryPartsPerDay: { default: 1_000_000 } },
+    fraudGuard: { enabled: true, shadow: true },
   });
   const unlimited = await worker.api.createApp({ name: "Bench unlimited", gateway, limits: NO_LIMITS });
   const key = { "x-api-key": app.apiKey };

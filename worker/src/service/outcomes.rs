@@ -1,11 +1,18 @@
 //! The fraud guard's outcome reports, from the record shards to the application's
 //! guard (`crate::fraud`, in its rate-limit object): when a counted OTP ends
 //! (verified, failed, cancelled, expired), its shard keeps a report in its own
-//! storage with the change (`q:{otpId}`), sends the reports after its reply, and
-//! deletes them once the guard acknowledged them; the alarm retries what is left.
+//! storage with the change (`q:{otpId}`), sends the reports a moment after its
+//! reply, and deletes them once the guard acknowledged them; the alarm retries what
+//! is left. One send at a time per shard, after a short wait ([`Sender`]): the
+//! reports of the checks that end meanwhile go in the same call, so a busy shard
+//! calls the guard's object about once a second, not once per check.
 //! Reports are idempotent, so a retry after a lost acknowledgement is harmless; a
 //! report that never arrives counts as neither, so it never makes a block more
 //! likely.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
 
 use otp_core::fraud::{OtpTag, Outcome, OutcomeReport};
 use otp_core::time::UnixSeconds;
@@ -20,6 +27,52 @@ const PREFIX: &str = "q:";
 const BATCH: usize = 64;
 /// The alarm comes back this many seconds after a report is kept or a send failed.
 pub(crate) const RETRY_SECONDS: i64 = 60;
+/// How long a send waits for more reports. The guard decides on ranges over hours
+/// of outcomes; a second's delay changes no decision.
+const GATHER: Duration = Duration::from_millis(1_000);
+
+/// Sends a shard's kept reports a moment after they are kept, one send at a time
+/// (what is kept meanwhile goes with it or with the next one). A failure is left
+/// to the alarm.
+#[derive(Default)]
+pub(crate) struct Sender {
+    busy: Rc<Cell<bool>>,
+    again: Rc<Cell<bool>>,
+    /// The latest `now` of the requests that kept reports (the guard counts
+    /// outcomes at their request's time, which tests may set).
+    now: Rc<Cell<UnixSeconds>>,
+}
+
+impl Sender {
+    /// Sends the kept reports soon; `now` is the time of the request that kept one.
+    pub(crate) fn soon(&self, storage: Storage, env: Env, now: UnixSeconds) {
+        self.now.set(self.now.get().max(now));
+        if self.busy.replace(true) {
+            self.again.set(true);
+            return;
+        }
+        let (busy, again, latest) = (
+            Rc::clone(&self.busy),
+            Rc::clone(&self.again),
+            Rc::clone(&self.now),
+        );
+        // The object lives on after its reply while this runs; the alarm retries.
+        worker::wasm_bindgen_futures::spawn_local(async move {
+            loop {
+                worker::Delay::from(GATHER).await;
+                again.set(false);
+                if let Err(e) = send(&storage, &env, latest.get()).await {
+                    worker::console_warn!("fraud guard: outcome reports not sent, retried: {e}");
+                    break;
+                }
+                if !again.get() {
+                    break;
+                }
+            }
+            busy.set(false);
+        });
+    }
+}
 
 /// Keeps the report of `stored` if its OTP was counted by the guard and has ended
 /// at `now`; whether it did.

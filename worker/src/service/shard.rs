@@ -299,6 +299,12 @@ pub struct OtpShard {
     dirty: Rc<RefCell<HashSet<String>>>,
     /// The insights items waiting for D1 ([`crate::insights::outbox`]).
     insights: Outbox,
+    /// The guard's outcome reports waiting to be sent ([`outcomes`]).
+    outcomes: outcomes::Sender,
+    /// The record this instance wrote last, as written: a check reads it back
+    /// for its outcome report without a storage read. Every write and removal of
+    /// a record goes through [`OtpShard::save`] or [`OtpShard::delete_record`].
+    last_saved: RefCell<Option<Stored>>,
 }
 
 impl DurableObject for OtpShard {
@@ -312,6 +318,8 @@ impl DurableObject for OtpShard {
             config: OnceCell::new(),
             copying: Rc::default(),
             dirty: Rc::default(),
+            outcomes: outcomes::Sender::default(),
+            last_saved: RefCell::new(None),
         }
     }
 
@@ -323,8 +331,13 @@ impl DurableObject for OtpShard {
         self.record_insights(&request, &reply, &changed).await?;
         self.keep_outcomes(&changed, request.now).await?;
         let copies = changed.len();
+        let known = outbox::known_records(&request, &reply);
         for otp_id in changed {
-            self.copy_to_kv(&request.app_id, otp_id, request.retention);
+            let record = known
+                .iter()
+                .find(|r| r.otp_id == otp_id)
+                .map(|r| (*r).clone());
+            self.copy_to_kv(&request.app_id, otp_id, record, request.retention);
         }
         let mut res = crate::reply::json(&reply, 200)?;
         res.headers_mut()
@@ -360,7 +373,7 @@ impl DurableObject for OtpShard {
                     }
                 }
                 Some((_, 'r', id)) => {
-                    storage.delete(&record_key(id)).await?;
+                    self.delete_record(id).await?;
                 }
                 Some((at, 'n', hash)) => {
                     let key = number_key(hash);
@@ -427,7 +440,7 @@ impl OtpShard {
                 None => ShardReply::NotFound,
             }),
             ShardOp::Discard { otp_id } => {
-                self.state.storage().delete(&record_key(otp_id)).await?;
+                self.delete_record(otp_id).await?;
                 changed.push(otp_id.clone());
                 Ok(ShardReply::Done)
             }
@@ -506,7 +519,7 @@ impl OtpShard {
                 if let Some(sending) = n.state.release(id, *at) {
                     changed.push(id.clone());
                     if sending.new_entry {
-                        self.state.storage().delete(&record_key(id)).await?;
+                        self.delete_record(id).await?;
                     } else if let (Some(digest), Some(mut s)) =
                         (sending.previous_pin_digest, self.load(id).await?)
                     {
@@ -535,6 +548,7 @@ impl OtpShard {
                 let storage = self.state.storage();
                 storage.delete_alarm().await?;
                 storage.delete_all().await?;
+                self.last_saved.replace(None);
                 self.alarm_at.set(Some(None));
                 *self.app_id.borrow_mut() = None;
                 Ok(ShardReply::Done)
@@ -804,7 +818,7 @@ impl OtpShard {
     }
 
     /// Keeps the guard's outcome reports of the records that `changed` ended, and
-    /// sends them after the reply ([`super::outcomes`]).
+    /// sends them soon after the reply ([`super::outcomes`]).
     async fn keep_outcomes(&self, changed: &[String], now: UnixSeconds) -> Result<()> {
         let storage = self.state.storage();
         let mut kept = false;
@@ -815,28 +829,43 @@ impl OtpShard {
         }
         if kept {
             self.schedule(now + outcomes::RETRY_SECONDS).await?;
-            let env = self.env.clone();
-            // The object lives on after its reply while this runs; the alarm retries.
-            worker::wasm_bindgen_futures::spawn_local(async move {
-                if let Err(e) = outcomes::send(&storage, &env, now).await {
-                    worker::console_warn!("fraud guard: outcome reports not sent, retried: {e}");
-                }
-            });
+            self.outcomes.soon(storage, self.env.clone(), now);
         }
         Ok(())
     }
 
     async fn load(&self, otp_id: &str) -> Result<Option<Stored>> {
+        if let Some(last) = self.last_saved.borrow().as_ref() {
+            if last.record.otp_id == otp_id {
+                return Ok(Some(last.clone()));
+            }
+        }
         storage_get(&self.state.storage(), &record_key(otp_id)).await
     }
 
     async fn save(&self, stored: &Stored) -> Result<()> {
+        self.last_saved.replace(None);
         storage_put(
             &self.state.storage(),
             &record_key(&stored.record.otp_id),
             stored,
         )
-        .await
+        .await?;
+        self.last_saved.replace(Some(stored.clone()));
+        Ok(())
+    }
+
+    async fn delete_record(&self, otp_id: &str) -> Result<()> {
+        let cached = self
+            .last_saved
+            .borrow()
+            .as_ref()
+            .map(|s| s.record.otp_id == otp_id);
+        if cached == Some(true) {
+            self.last_saved.replace(None);
+        }
+        self.state.storage().delete(&record_key(otp_id)).await?;
+        Ok(())
     }
 
     /// Stores a new record with its due items: the EXPIRED callback (if it has a
@@ -921,8 +950,9 @@ impl OtpShard {
     }
 
     /// Copies record `otp_id` to KV after the reply: one write at a time per
-    /// record, always of its newest stored state (see the module docs).
-    fn copy_to_kv(&self, app_id: &str, otp_id: String, retention: u32) {
+    /// record, always of its newest stored state (see the module docs). `known`:
+    /// that state, when the operation's request or reply holds it.
+    fn copy_to_kv(&self, app_id: &str, otp_id: String, known: Option<OtpRecord>, retention: u32) {
         if !self.copying.borrow_mut().insert(otp_id.clone()) {
             self.dirty.borrow_mut().insert(otp_id);
             return;
@@ -932,9 +962,10 @@ impl OtpShard {
         let app_id = app_id.to_owned();
         // The object lives on after its reply while this runs.
         worker::wasm_bindgen_futures::spawn_local(async move {
+            let mut known = known;
             loop {
                 dirty.borrow_mut().remove(&otp_id);
-                copy_once(&storage, &env, &app_id, &otp_id, retention).await;
+                copy_once(&storage, &env, &app_id, &otp_id, known.take(), retention).await;
                 if !dirty.borrow().contains(&otp_id) {
                     break;
                 }
@@ -977,14 +1008,28 @@ impl OtpShard {
     }
 }
 
-/// Writes the newest stored state of a record to KV, retrying once a second.
-async fn copy_once(storage: &Storage, env: &Env, app_id: &str, otp_id: &str, retention: u32) {
+/// Writes the newest stored state of a record to KV (`known`, or read from
+/// storage), retrying once a second.
+async fn copy_once(
+    storage: &Storage,
+    env: &Env,
+    app_id: &str,
+    otp_id: &str,
+    mut known: Option<OtpRecord>,
+    retention: u32,
+) {
     for attempt in 1..=COPY_ATTEMPTS {
         let now = (worker::Date::now().as_millis() / 1000) as UnixSeconds;
         let result = async {
             let kv = env.kv(OTP_KV)?;
-            match storage_get::<Stored>(storage, &record_key(otp_id)).await? {
-                Some(s) => records::put_copy(&kv, app_id, &s.record, now, retention)
+            let record = match known.take() {
+                Some(record) => Some(record),
+                None => storage_get::<Stored>(storage, &record_key(otp_id))
+                    .await?
+                    .map(|s| s.record),
+            };
+            match record {
+                Some(record) => records::put_copy(&kv, app_id, &record, now, retention)
                     .await
                     .map_err(|e| worker::Error::RustError(e.to_string())),
                 None => kv
