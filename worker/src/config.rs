@@ -8,7 +8,8 @@
 //! 1006 (misconfigured), one log line per isolate says which secret and why (never
 //! its value), and so does `GET /health`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use otp_core::secret::SecretKeys;
 use otp_core::settings::PrivateHosts;
@@ -170,13 +171,21 @@ fn parse_pin_keys(keys: &str) -> Option<SecretKeys> {
 thread_local! {
     /// The refusal was logged in this isolate: one line, not one per request.
     static REFUSAL_LOGGED: Cell<bool> = const { Cell::new(false) };
+    /// The configuration, once it could serve: read once per isolate (its vars and
+    /// secrets are fixed for its life: a new version, or a `.dev.vars` change under
+    /// `wrangler dev`, starts new isolates). Parsing the secrets and preparing the
+    /// PIN keys' HMAC states was about 3% of a request's CPU.
+    static SERVING: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
 }
 
 impl Config {
     /// Reads and checks the secrets; a missing or weak one, or outside development
     /// an example or short one, is [`ApiError::misconfigured`] (logged once per isolate).
-    pub(crate) fn from_env(env: &Env) -> ApiResult<Config> {
-        Config::check(env).map_err(|problems| {
+    pub(crate) fn from_env(env: &Env) -> ApiResult<Rc<Config>> {
+        if let Some(config) = SERVING.with_borrow(Clone::clone) {
+            return Ok(config);
+        }
+        let config = Rc::new(Config::check(env).map_err(|problems| {
             if !REFUSAL_LOGGED.replace(true) {
                 worker::console_error!(
                     "configuration: refusing to serve, every API route answers 1006: {}",
@@ -184,7 +193,9 @@ impl Config {
                 );
             }
             ApiError::misconfigured()
-        })
+        })?);
+        SERVING.set(Some(Rc::clone(&config)));
+        Ok(config)
     }
 
     /// The configuration, or every reason it cannot serve (never empty), for

@@ -2,6 +2,8 @@
 //! context (for work after the reply), the configuration, the bindings (resolved
 //! once, here) and the one `now` that every decision of the request uses.
 
+use std::rc::Rc;
+
 use otp_core::time::UnixSeconds;
 use worker::kv::KvStore;
 use worker::{Context, Env, ObjectNamespace, Request};
@@ -44,7 +46,7 @@ impl Bindings {
 pub(crate) struct RequestContext {
     pub(crate) env: Env,
     pub(crate) ctx: Context,
-    pub(crate) config: Config,
+    pub(crate) config: Rc<Config>,
     pub(crate) bindings: Bindings,
     /// The time of the request: every decision of the request uses it.
     pub(crate) now: UnixSeconds,

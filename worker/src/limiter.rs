@@ -268,7 +268,7 @@ impl RateLimiter {
         let storage = self.state.storage();
         let hash_key = || {
             Config::from_env(&self.env)
-                .map(|c| c.hash_key)
+                .map(|c| c.hash_key.clone())
                 .map_err(|_| worker::Error::RustError("HASH_KEY missing".into()))
         };
         let reply = match request {

@@ -293,7 +293,7 @@ pub struct OtpShard {
     /// The application of this shard (stored on first use, for the alarm).
     app_id: RefCell<Option<String>>,
     /// The configuration (see [`OtpShard::config`]).
-    config: OnceCell<Config>,
+    config: OnceCell<Rc<Config>>,
     /// Records whose KV copy is being written, and those changed meanwhile.
     copying: Rc<RefCell<HashSet<String>>>,
     dirty: Rc<RefCell<HashSet<String>>>,
