@@ -32,28 +32,53 @@ pub(crate) async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
     let Some(stream) = req.inner().body() else {
         return Ok(Vec::new());
     };
+    let (bytes, complete) = read_stream(&stream, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::invalid_json())?;
+    if complete {
+        Ok(bytes)
+    } else {
+        Err(ApiError::body_too_large())
+    }
+}
+
+/// The first `limit` bytes of `stream`, read chunk by chunk with a JS reader (not
+/// workers-rs's `ByteStream`, which polls each chunk from Rust: a few % of a
+/// request's CPU), and whether that was all of it. Reading stops at the limit
+/// and cancels the rest, so an endless or huge body is never held whole.
+/// `Err(bytes)`: the stream broke off after `bytes`.
+pub(crate) async fn read_stream(
+    stream: &web_sys::ReadableStream,
+    limit: usize,
+) -> core::result::Result<(Vec<u8>, bool), Vec<u8>> {
     let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
     let mut bytes = Vec::new();
     loop {
-        let chunk = JsFuture::from(reader.read())
-            .await
-            .map_err(|_| ApiError::invalid_json())?;
+        let Ok(chunk) = JsFuture::from(reader.read()).await else {
+            return Err(bytes);
+        };
         let done = Reflect::get(&chunk, &JsValue::from_str("done"))
             .map(|d| d.is_truthy())
             .unwrap_or(true);
         if done {
-            return Ok(bytes);
+            return Ok((bytes, true));
         }
-        let value: Uint8Array = Reflect::get(&chunk, &JsValue::from_str("value"))
+        let Some(value) = Reflect::get(&chunk, &JsValue::from_str("value"))
             .ok()
-            .and_then(|v| v.dyn_into().ok())
-            .ok_or_else(ApiError::invalid_json)?;
+            .and_then(|v| v.dyn_into::<Uint8Array>().ok())
+        else {
+            return Err(bytes);
+        };
         let start = bytes.len();
         let end = start + value.length() as usize;
-        if end > MAX_BODY_BYTES {
-            // Stop reading; the rest of the body is discarded.
+        if end > limit {
+            bytes.resize(limit, 0);
+            value
+                .subarray(0, (limit - start) as u32)
+                .copy_to(&mut bytes[start..]);
+            // Stop reading; the rest is discarded.
             let _ = reader.cancel();
-            return Err(ApiError::body_too_large());
+            return Ok((bytes, false));
         }
         bytes.resize(end, 0);
         value.copy_to(&mut bytes[start..]);
