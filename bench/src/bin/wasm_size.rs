@@ -24,8 +24,14 @@ use std::io::Write;
 
 /// Which feature a module path of ours belongs to; first match wins.
 const FEATURES: &[(&str, &str)] = &[
-    ("otp_worker::api::admin::session", "Console: sign-in sessions"),
-    ("otp_worker::api::admin::console", "Console: admin endpoints"),
+    (
+        "otp_worker::api::admin::session",
+        "Console: sign-in sessions",
+    ),
+    (
+        "otp_worker::api::admin::console",
+        "Console: admin endpoints",
+    ),
     ("otp_worker::console", "Console: admin endpoints"),
     ("otp_worker::api::admin::insights", "Insights (D1)"),
     ("otp_worker::insights", "Insights (D1)"),
@@ -39,9 +45,18 @@ const FEATURES: &[(&str, &str)] = &[
     ("otp_worker::api::dexatel", "Dexatel dialect"),
     ("otp_worker::api::smscx", "SMS.CX dialect"),
     ("otp_worker::api::dlr", "Gateways: delivery receipts"),
-    ("otp_worker::gateway::receipts", "Gateways: delivery receipts"),
-    ("otp_worker::gateway::delivery", "Gateways: delivery receipts"),
-    ("otp_worker::gateway", "Gateways: providers, routes, failover"),
+    (
+        "otp_worker::gateway::receipts",
+        "Gateways: delivery receipts",
+    ),
+    (
+        "otp_worker::gateway::delivery",
+        "Gateways: delivery receipts",
+    ),
+    (
+        "otp_worker::gateway",
+        "Gateways: providers, routes, failover",
+    ),
     ("otp_worker::callback", "Status callbacks"),
     ("otp_worker::signing", "Status callbacks"),
     ("otp_core::webhook", "Status callbacks"),
@@ -51,11 +66,17 @@ const FEATURES: &[(&str, &str)] = &[
     ("otp_worker::limiter", "Service: shards, admission, records"),
     ("otp_worker::durable", "Service: shards, admission, records"),
     ("otp_worker::recent", "Service: shards, admission, records"),
-    ("otp_worker::api::common", "Service: shards, admission, records"),
+    (
+        "otp_worker::api::common",
+        "Service: shards, admission, records",
+    ),
     ("otp_worker::demo", "Demo and static assets"),
     ("otp_worker::assets", "Demo and static assets"),
     ("otp_worker", "Worker: routing, HTTP, JSON, config"),
-    ("otp_core", "Core: PINs, templates, parts, settings, state machine"),
+    (
+        "otp_core",
+        "Core: PINs, templates, parts, settings, state machine",
+    ),
 ];
 
 /// Crates of functions that name none of our modules.
@@ -92,7 +113,9 @@ fn feature_of(name: &str) -> &'static str {
             }
         }
     }
-    let bare = name.trim_start_matches(['<', '&', ' ']).trim_start_matches("mut ");
+    let bare = name
+        .trim_start_matches(['<', '&', ' '])
+        .trim_start_matches("mut ");
     for (prefix, feature) in CRATES {
         if bare.starts_with(prefix) {
             return feature;
@@ -226,7 +249,11 @@ fn without_disambiguators(name: &str) -> String {
     while let Some(open) = rest.find('[') {
         let hash = rest[open + 1..].split(']').next().unwrap_or("");
         let is_hash = !hash.is_empty() && hash.bytes().all(|b| b.is_ascii_hexdigit());
-        let end = if is_hash { open + hash.len() + 2 } else { open + 1 };
+        let end = if is_hash {
+            open + hash.len() + 2
+        } else {
+            open + 1
+        };
         out.push_str(&rest[..if is_hash { open } else { end }]);
         rest = &rest[end..];
     }
@@ -255,25 +282,45 @@ fn main() {
     }
     // The shares are of the shipped code when it is given (names stripped, after
     // wasm-opt), else of this file's.
-    let shipped_bytes = args.get(1).map(|p| std::fs::read(p).expect("read the shipped wasm"));
+    let shipped_bytes = args
+        .get(1)
+        .map(|p| std::fs::read(p).expect("read the shipped wasm"));
     let shipped = shipped_bytes.as_deref().map(parse);
     let reference = shipped.as_ref().unwrap_or(&module);
     let code_gz = deflated(reference.code) as f64;
-    let mut rows: Vec<(&str, usize, usize)> =
-        features.iter().map(|(f, (raw, body))| (*f, *raw, deflated(body))).collect();
+    let mut rows: Vec<(&str, usize, usize)> = features
+        .iter()
+        .map(|(f, (raw, body))| (*f, *raw, deflated(body)))
+        .collect();
     let sum_gz: usize = rows.iter().map(|r| r.2).sum();
     rows.sort_by_key(|r| std::cmp::Reverse(r.2));
 
     let mut out = std::io::stdout().lock();
     let total_raw: usize = rows.iter().map(|r| r.1).sum();
-    writeln!(out, "| Feature | Code before wasm-opt, raw KiB | Share of the shipped code, gzip KiB |").unwrap();
+    writeln!(
+        out,
+        "| Feature | Code before wasm-opt, raw KiB | Share of the shipped code, gzip KiB |"
+    )
+    .unwrap();
     writeln!(out, "| --- | --- | --- |").unwrap();
     for (feature, raw, gz) in &rows {
         let share = code_gz * *gz as f64 / sum_gz as f64;
         let percent = 100.0 * share / code_gz;
-        writeln!(out, "| {feature} | {} | {} ({percent:.0}%) |", kib(*raw as f64), kib(share)).unwrap();
+        writeln!(
+            out,
+            "| {feature} | {} | {} ({percent:.0}%) |",
+            kib(*raw as f64),
+            kib(share)
+        )
+        .unwrap();
     }
-    writeln!(out, "| **Code section** | {} | {} |", kib(total_raw as f64), kib(code_gz)).unwrap();
+    writeln!(
+        out,
+        "| **Code section** | {} | {} |",
+        kib(total_raw as f64),
+        kib(code_gz)
+    )
+    .unwrap();
     writeln!(
         out,
         "| Data section (numbering plan, texts, SQL; not split) | {} | {} |",
