@@ -241,6 +241,20 @@ fn kib(bytes: f64) -> String {
     format!("{:.1}", bytes / 1024.0)
 }
 
+/// Whether a function is serde's, by its name: a (de)serialize impl, a visitor or
+/// a (de)serializer method instantiated for a type.
+fn is_serde(name: &str) -> bool {
+    [
+        "serde_core::de::",
+        "serde_core::ser::",
+        "serde_json::de::",
+        "serde_json::ser::",
+        "serde::private::",
+    ]
+    .iter()
+    .any(|p| name.contains(p))
+}
+
 /// The name without crate disambiguators (`core[c5930c85a12de822]::…`), which
 /// wasm-bindgen's demangling keeps.
 fn without_disambiguators(name: &str) -> String {
@@ -272,10 +286,18 @@ fn main() {
     assert!(!module.names.is_empty(), "{path} has no name section");
 
     let mut features: BTreeMap<&str, (usize, Vec<u8>)> = BTreeMap::new();
+    // Across features: what serde derives for our types (their Serialize and
+    // Deserialize impls, visitors and field matchers).
+    let mut serde_ours = (0usize, Vec::new());
     for (k, body) in module.bodies.iter().enumerate() {
         let index = module.imported_functions + k as u32;
         let name = module.names.get(&index).map(String::as_str).unwrap_or("");
         let demangled = without_disambiguators(&format!("{:#}", rustc_demangle::demangle(name)));
+        let ours = demangled.contains("otp_worker::") || demangled.contains("otp_core::");
+        if ours && is_serde(&demangled) {
+            serde_ours.0 += body.len();
+            serde_ours.1.extend_from_slice(body);
+        }
         let entry = features.entry(feature_of(&demangled)).or_default();
         entry.0 += body.len();
         entry.1.extend_from_slice(body);
@@ -319,6 +341,15 @@ fn main() {
         "| **Code section** | {} | {} |",
         kib(total_raw as f64),
         kib(code_gz)
+    )
+    .unwrap();
+    let serde_share = code_gz * deflated(&serde_ours.1) as f64 / sum_gz as f64;
+    writeln!(
+        out,
+        "| *Across the features above: serde code derived for our types* | *{}* | *{} ({:.0}%)* |",
+        kib(serde_ours.0 as f64),
+        kib(serde_share),
+        100.0 * serde_share / code_gz
     )
     .unwrap();
     writeln!(
