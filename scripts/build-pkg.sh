@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds the npm package in pkg/ so that it is complete and packable, fully offline:
-#   1. the core (root crate, feature `wasm`, cargo profile `pkg-release`, sha2's compact
-#      backend) with wasm-pack, twice: `--target web` (ESM glue for browsers and workerd) and
-#      `--target nodejs` (CommonJS glue that loads the wasm synchronously). Both glues
-#      import the same wasm, so one file is shipped;
-#   2. wasm-opt -O3 --gufa -O3, without the producers and target-features sections (binaryen from
-#      node_modules), into pkg/wasm/otp_core_bg.wasm, next to the glues
+#   1. the core (root crate, feature `wasm`, cargo profile `pkg-release`, sha2's
+#      compact backend) with wasm-pack, twice: `--target web` (ESM glue for browsers
+#      and workerd) and `--target nodejs` (CommonJS glue that loads the wasm
+#      synchronously). Both glues import the same wasm, so one file is shipped;
+#   2. wasm-opt -O3 --gufa -O3, without the producers and target-features sections
+#      (binaryen from node_modules), into pkg/wasm/otp_core_bg.wasm, next to the glues
 #      (pkg/wasm/otp_core.js for ESM, pkg/wasm/otp_core.cjs for CommonJS);
 #   3. tsc: pkg/src/*.ts into pkg/dist/ (ESM + .d.ts) and pkg/cjs/ (CommonJS + .d.ts).
 # Steps whose outputs are newer than their inputs are skipped; FORCE_BUILD=1 redoes all.
