@@ -698,7 +698,7 @@ fn dotted_ipv4(host: &[u8]) -> Option<[u8; 4]> {
         let part = parts.next()?;
         if part.is_empty()
             || part.len() > 3
-            || (part.len() > 1 && part[0] == b'0')
+            || (part.len() > 1 && part.starts_with(b"0"))
             || !part.iter().all(u8::is_ascii_digit)
         {
             return None;
