@@ -117,6 +117,8 @@ worker_errors! {
     webhook_test_invalid = (400, 1063, "invalid_param", "The body must be {} or {\"url\": \"https://…\"}: the URL to send the test event to, by default the application's callback URL."),
     /// `POST /admin/apps/{id}/webhooks/test` with no URL given and none configured.
     webhook_url_missing = (400, 1064, "invalid_param", "The application has no callback URL (otp.callbackUrl): set one, or give {\"url\": …} in the body."),
+    /// `POST /admin/apps/{id}/test-sms`: a body with other fields, or a bad `text`.
+    test_sms_invalid = (400, 1065, "invalid_param", "The body must be {\"phoneNumber\": …} with optional countryIso, from and text (1-1000 characters, with no invisible or direction-changing character its script does not need)."),
     /// This endpoint exists only when ENVIRONMENT is development.
     dev_only = (404, 1013, "not_found", "This endpoint is only available in development."),
     /// A query parameter is missing or invalid.

@@ -120,7 +120,7 @@ fn area(segments: &[&str]) -> Option<Area> {
         | ["admin", "outbox"] => Some(Area::Admin),
         // The operator console's session and what it needs (`api::admin::session`).
         ["admin", "session"]
-        | ["admin", "apps", _, "templates" | "senders" | "test-otp"]
+        | ["admin", "apps", _, "templates" | "senders" | "test-otp" | "test-sms" | "gateway"]
         | ["admin", "apps", _, "templates" | "senders", _]
         | ["admin", "apps", _, "webhooks", "test" | "deliveries"]
         | ["admin", "blocks" | "overview"] => Some(Area::Admin),

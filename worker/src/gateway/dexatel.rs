@@ -19,7 +19,9 @@ use serde::Serialize;
 use super::delivery::{clean_error_code, DeliveryReport, DeliveryStatus};
 use super::fetch::{HttpReply, PostRequest};
 use super::receipts::{hmac_sha256, Inbound, ReceiptError};
-use super::{digits, id_on_2xx, text_at, to_json, GatewayError, OutgoingSms, Provider, Settings};
+use super::{
+    digits, id_on_2xx, text_at, to_json, GatewayError, Need, OutgoingSms, Provider, Settings,
+};
 
 /// Var overriding the API host (tests point it at a fake provider).
 const API_BASE_VAR: &str = "DEXATEL_API_BASE";
@@ -28,6 +30,13 @@ const DEFAULT_API_BASE: &str = "https://api.dexatel.com";
 const API_KEY: &str = "DEXATEL_API_KEY";
 /// Secret: the key of `X-Dexatel-Signature`.
 const WEBHOOK_SECRET: &str = "DEXATEL_WEBHOOK_SECRET";
+/// What this adapter reads from the environment: the one list both sends and
+/// `GET /admin/apps/{id}/gateway` use (`super::GatewayConfig::needs`).
+pub(super) const NEEDS: &[Need] = &[
+    Need::secret(API_KEY),
+    Need::receipts(WEBHOOK_SECRET),
+    Need::var(API_BASE_VAR),
+];
 
 /// Where a message id may sit in a Dexatel reply.
 const ID_POINTERS: &[&str] = &["/data/0/id", "/data/id", "/id"];

@@ -17,7 +17,7 @@ use super::delivery::{clean_id, DeliveryReport, DeliveryStatus};
 use super::fetch::{HttpReply, PostRequest};
 use super::receipts::{Inbound, ReceiptError};
 use super::{
-    digits, first_text_at, is_success, rejected, text_at, to_json, GatewayError, OutgoingSms,
+    digits, first_text_at, is_success, rejected, text_at, to_json, GatewayError, Need, OutgoingSms,
     Provider, Settings,
 };
 
@@ -26,6 +26,9 @@ const API_BASE_VAR: &str = "INFOBIP_API_BASE";
 const DEFAULT_API_BASE: &str = "https://api.infobip.com";
 /// Secret: the API key.
 const API_KEY: &str = "INFOBIP_API_KEY";
+/// What this adapter reads from the environment: the one list both sends and
+/// `GET /admin/apps/{id}/gateway` use (`super::GatewayConfig::needs`).
+pub(super) const NEEDS: &[Need] = &[Need::secret(API_KEY), Need::var(API_BASE_VAR)];
 /// Most reports read from one request.
 const MAX_REPORTS: usize = 100;
 

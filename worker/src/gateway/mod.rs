@@ -201,6 +201,60 @@ impl GatewayConfig {
         }
     }
 
+    /// The secrets and vars this gateway reads (before any `credentials` suffix):
+    /// the adapters' own lists, which their constructors read by the same names.
+    pub(crate) fn needs(&self) -> &'static [Need] {
+        match self {
+            GatewayConfig::Outbox | GatewayConfig::Webhook { .. } => &[],
+            GatewayConfig::Twilio { .. } => twilio::NEEDS,
+            GatewayConfig::Vonage { .. } => vonage::NEEDS,
+            GatewayConfig::Smscx { .. } => smscx::NEEDS,
+            GatewayConfig::Dexatel { .. } => dexatel::NEEDS,
+            GatewayConfig::Plivo { .. } => plivo::NEEDS,
+            GatewayConfig::Sinch { .. } => sinch::NEEDS,
+            GatewayConfig::Infobip { .. } => infobip::NEEDS,
+        }
+    }
+
+    /// Whether each secret and var of [`GatewayConfig::needs`] is set in
+    /// `settings`, under the name this gateway reads it by (suffixed for named
+    /// credentials), never its value; and the first reason the gateway cannot
+    /// send, if any. `development`: whether `ENVIRONMENT` is `development`.
+    pub(crate) fn readiness<S: Settings + ?Sized>(
+        &self,
+        settings: &S,
+        development: bool,
+    ) -> Readiness {
+        let named = Named::new(settings, self.credentials());
+        let settings: Vec<SettingState> = self
+            .needs()
+            .iter()
+            .map(|need| {
+                let (name, configured) = named.source(need.name);
+                SettingState {
+                    name,
+                    secret: need.secret,
+                    required: need.required,
+                    receipts: need.receipts,
+                    configured,
+                }
+            })
+            .collect();
+        let problem = match self {
+            GatewayConfig::Outbox if !development => Some(GatewayError::OutboxDisabled.message()),
+            GatewayConfig::Webhook { url }
+                if check_callback_url(url, private_hosts(development)).is_err() =>
+            {
+                Some(WEBHOOK_PRIVATE_HOST)
+            }
+            _ if settings.iter().any(|s| s.required && !s.configured) => {
+                Some("a required secret is not set")
+            }
+            _ => None,
+        };
+        Readiness { settings, problem }
+    }
+
     /// Checks the configuration itself (not the provider credentials, which may
     /// be set later): the webhook URL is https (http only for localhost), a
     /// Twilio Messaging Service SID looks like one, a credentials name is 1-32
@@ -246,6 +300,84 @@ pub(crate) fn is_credentials_name(name: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// A secret or var an adapter reads from the environment (`NEEDS` of each
+/// provider module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Need {
+    /// Its name, before any `credentials` suffix.
+    pub(crate) name: &'static str,
+    /// A secret (`wrangler secret put`), else a var (`wrangler.toml`).
+    pub(crate) secret: bool,
+    /// Sends fail without it ([`GatewayError::NotConfigured`]).
+    pub(crate) required: bool,
+    /// Used for delivery receipts only.
+    pub(crate) receipts: bool,
+}
+
+impl Need {
+    /// A secret that every send needs.
+    pub(crate) const fn secret(name: &'static str) -> Need {
+        Need {
+            name,
+            secret: true,
+            required: true,
+            receipts: false,
+        }
+    }
+    /// An optional secret that authenticates delivery receipts.
+    pub(crate) const fn receipts(name: &'static str) -> Need {
+        Need {
+            name,
+            secret: true,
+            required: false,
+            receipts: true,
+        }
+    }
+    /// An optional var (an API host, a signature method).
+    pub(crate) const fn var(name: &'static str) -> Need {
+        Need {
+            name,
+            secret: false,
+            required: false,
+            receipts: false,
+        }
+    }
+}
+
+/// Whether one secret or var of a gateway is set (never its value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SettingState {
+    /// The name it is read by (`TWILIO_AUTH_TOKEN_EU` for credentials `EU`).
+    pub(crate) name: String,
+    pub(crate) secret: bool,
+    pub(crate) required: bool,
+    pub(crate) receipts: bool,
+    pub(crate) configured: bool,
+}
+
+/// What a gateway reads and whether it can send ([`GatewayConfig::readiness`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Readiness {
+    /// Each secret and var it reads.
+    pub(crate) settings: Vec<SettingState>,
+    /// Why it cannot send, if it cannot.
+    pub(crate) problem: Option<&'static str>,
+}
+
+/// Why a webhook gateway is refused at send time outside development.
+const WEBHOOK_PRIVATE_HOST: &str =
+    "the webhook gateway's url names a private host (allowed in development only)";
+
+/// Whether webhook URLs may name private hosts.
+fn private_hosts(development: bool) -> PrivateHosts {
+    if development {
+        PrivateHosts::Allow
+    } else {
+        PrivateHosts::Refuse
+    }
+}
+
 /// One SMS to send, with the ids that go into logs, the outbox and webhooks.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OutgoingSms<'a> {
@@ -272,6 +404,52 @@ pub(crate) struct SendPlan<'a> {
     pub(crate) country: &'a str,
     /// The application's receipt token (for providers that do not sign receipts).
     pub(crate) receipt_token: &'a str,
+    /// Whether to ask providers for delivery receipts (when `PUBLIC_BASE_URL` is
+    /// set): not for a test SMS, which has no OTP for a receipt to settle.
+    pub(crate) receipts: bool,
+}
+
+/// One gateway tried by [`send_sms`], for a caller that reports each attempt
+/// (the admin's test SMS): the gateway, its sender, and how it ended, in the
+/// words of the log (status codes and setting names; never a secret, the number
+/// or the text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Tried {
+    /// The gateway type.
+    pub(crate) gateway: &'static str,
+    /// Its named credentials.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) credentials: Option<String>,
+    /// The route's sender through it, when the route sets one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) from: Option<String>,
+    /// `accepted`, `unknown` (may have been sent: never sent again) or `not_accepted`.
+    pub(crate) outcome: &'static str,
+    /// The error's code, when not accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) code: Option<u16>,
+    /// What happened, as the log says it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) detail: Option<String>,
+}
+
+impl Tried {
+    fn of(gateway: &GatewayConfig, from: Option<&str>, attempt: &Attempt) -> Tried {
+        let (outcome, code, detail) = match attempt {
+            Attempt::Accepted(_) => ("accepted", None, None),
+            Attempt::Unknown(why) => ("unknown", None, Some(why.to_string())),
+            Attempt::NotAccepted(e) => ("not_accepted", Some(e.code()), Some(e.to_string())),
+        };
+        Tried {
+            gateway: gateway.kind(),
+            credentials: gateway.credentials().map(str::to_owned),
+            from: from.map(str::to_owned),
+            outcome,
+            code,
+            detail,
+        }
+    }
 }
 
 /// What a gateway answered when it took the message, or may have.
@@ -541,11 +719,13 @@ fn next_after(attempt: Attempt) -> Next {
 
 /// Sends `sms` through the gateways of its route in `plan`, first to last, all
 /// within one deadline (see the module docs for what each outcome means). Logs
-/// each attempt's gateway, the otpId and the outcome, never the number or the text.
+/// each attempt's gateway, the otpId and the outcome, never the number or the text;
+/// with `trace`, also appends each attempt there.
 pub(crate) async fn send_sms(
     env: &Env,
     plan: &SendPlan<'_>,
     sms: &OutgoingSms<'_>,
+    mut trace: Option<&mut Vec<Tried>>,
 ) -> Result<Receipt, GatewayError> {
     let budget = fetch::millis_setting(
         env.setting(GATEWAY_TIMEOUT_VAR),
@@ -554,7 +734,7 @@ pub(crate) async fn send_sms(
     );
     let deadline = now_ms().saturating_add(budget.as_millis() as u64);
     let steps = routes::resolve(plan.routes, plan.gateway, plan.country, &sms.message.to);
-    let base = env.setting(PUBLIC_BASE_URL_VAR);
+    let base = env.setting(PUBLIC_BASE_URL_VAR).filter(|_| plan.receipts);
     let mut last = GatewayError::Timeout;
     for (gateway, from) in steps {
         let left = deadline.saturating_sub(now_ms());
@@ -572,6 +752,9 @@ pub(crate) async fn send_sms(
             other => other,
         };
         log_attempt(gateway.kind(), sms.otp_id, &attempt);
+        if let Some(trace) = trace.as_deref_mut() {
+            trace.push(Tried::of(gateway, from, &attempt));
+        }
         match next_after(attempt) {
             Next::Done(result, delivery) => {
                 return result.map(|message_id| Receipt {
@@ -638,11 +821,7 @@ async fn attempt(
             };
         }
         GatewayConfig::Webhook { url } => 'webhook: {
-            let private_hosts = if crate::config::is_development(env) {
-                PrivateHosts::Allow
-            } else {
-                PrivateHosts::Refuse
-            };
+            let private_hosts = private_hosts(crate::config::is_development(env));
             if check_callback_url(url, private_hosts).is_err() {
                 return Attempt::NotAccepted(GatewayError::NotConfigured(
                     "the webhook gateway's url (a private host outside development)",
@@ -651,19 +830,7 @@ async fn attempt(
             let now = (now_ms() / 1000) as i64;
             break 'webhook boxed(webhook::Webhook::new(url, plan.webhook_secret, now));
         }
-        GatewayConfig::Twilio {
-            messaging_service_sid,
-            ..
-        } => boxed(twilio::Twilio::new(
-            &settings,
-            messaging_service_sid.as_deref(),
-        )),
-        GatewayConfig::Vonage { .. } => boxed(vonage::Vonage::new(&settings)),
-        GatewayConfig::Smscx { .. } => boxed(smscx::Smscx::new(&settings)),
-        GatewayConfig::Dexatel { .. } => boxed(dexatel::Dexatel::new(&settings)),
-        GatewayConfig::Plivo { .. } => boxed(plivo::Plivo::new(&settings)),
-        GatewayConfig::Sinch { .. } => boxed(sinch::Sinch::new(&settings)),
-        GatewayConfig::Infobip { .. } => boxed(infobip::Infobip::new(&settings)),
+        provider => http_provider(provider, &settings),
     }
     .unwrap_or_else(|e| Box::new(Failed(e)));
     let report_url = base.filter(|_| provider.takes_report_url()).map(|base| {
@@ -682,6 +849,32 @@ async fn attempt(
         ..*sms
     };
     deliver(provider.as_ref(), &sms, timeout).await
+}
+
+/// The HTTP adapter of `gateway` with its credentials from `settings` (the
+/// outbox and the webhook gateway are not built here).
+fn http_provider<'a, S: Settings>(
+    gateway: &'a GatewayConfig,
+    settings: &S,
+) -> Result<Box<dyn Provider + 'a>, GatewayError> {
+    match gateway {
+        GatewayConfig::Twilio {
+            messaging_service_sid,
+            ..
+        } => boxed(twilio::Twilio::new(
+            settings,
+            messaging_service_sid.as_deref(),
+        )),
+        GatewayConfig::Vonage { .. } => boxed(vonage::Vonage::new(settings)),
+        GatewayConfig::Smscx { .. } => boxed(smscx::Smscx::new(settings)),
+        GatewayConfig::Dexatel { .. } => boxed(dexatel::Dexatel::new(settings)),
+        GatewayConfig::Plivo { .. } => boxed(plivo::Plivo::new(settings)),
+        GatewayConfig::Sinch { .. } => boxed(sinch::Sinch::new(settings)),
+        GatewayConfig::Infobip { .. } => boxed(infobip::Infobip::new(settings)),
+        GatewayConfig::Outbox | GatewayConfig::Webhook { .. } => {
+            Err(GatewayError::InvalidConfig("not an HTTP provider"))
+        }
+    }
 }
 
 /// A provider that could not be built: every attempt through it is its error.
@@ -797,17 +990,34 @@ impl<'a, S: Settings + ?Sized> Named<'a, S> {
     }
 }
 
+impl<S: Settings + ?Sized> Named<'_, S> {
+    /// The name `name` is read by and its value, if set: the one rule of named
+    /// credentials, for sends ([`Settings::setting`]) and for the admin view
+    /// ([`Named::source`]).
+    fn lookup(&self, name: &str) -> (String, Option<String>) {
+        let Some(suffix) = self.suffix else {
+            return (name.to_owned(), self.inner.setting(name));
+        };
+        let named = format!("{name}_{suffix}");
+        match self.inner.setting(&named) {
+            None if name.ends_with("_API_BASE") => match self.inner.setting(name) {
+                Some(value) => (name.to_owned(), Some(value)),
+                None => (named, None),
+            },
+            value => (named, value),
+        }
+    }
+
+    /// The name `name` is read by, and whether it is set (never its value).
+    pub(crate) fn source(&self, name: &str) -> (String, bool) {
+        let (name, value) = self.lookup(name);
+        (name, value.is_some())
+    }
+}
+
 impl<S: Settings + ?Sized> Settings for Named<'_, S> {
     fn setting(&self, name: &str) -> Option<String> {
-        let Some(suffix) = self.suffix else {
-            return self.inner.setting(name);
-        };
-        let named = self.inner.setting(&format!("{name}_{suffix}"));
-        if name.ends_with("_API_BASE") {
-            named.or_else(|| self.inner.setting(name))
-        } else {
-            named
-        }
+        self.lookup(name).1
     }
 }
 
@@ -1046,6 +1256,174 @@ mod tests {
         );
         let us = Named::new(&env, Some("US"));
         assert_eq!(us.setting("TWILIO_AUTH_TOKEN"), None);
+    }
+
+    /// Every HTTP provider, with named credentials `credentials`.
+    fn providers(credentials: Option<&str>) -> Vec<GatewayConfig> {
+        let c = || credentials.map(str::to_owned);
+        vec![
+            GatewayConfig::Twilio {
+                messaging_service_sid: None,
+                credentials: c(),
+            },
+            GatewayConfig::Vonage { credentials: c() },
+            GatewayConfig::Smscx { credentials: c() },
+            GatewayConfig::Dexatel { credentials: c() },
+            GatewayConfig::Plivo { credentials: c() },
+            GatewayConfig::Sinch { credentials: c() },
+            GatewayConfig::Infobip { credentials: c() },
+        ]
+    }
+
+    /// Settings that remember every name read.
+    struct Recording<'a>(
+        &'a test_support::FakeSettings,
+        std::cell::RefCell<Vec<String>>,
+    );
+
+    impl Settings for Recording<'_> {
+        fn setting(&self, name: &str) -> Option<String> {
+            self.1.borrow_mut().push(name.to_owned());
+            self.0.setting(name)
+        }
+    }
+
+    /// A value of the right shape for secret `name`.
+    fn value_for(name: &str) -> &'static str {
+        match name {
+            "TWILIO_ACCOUNT_SID" => "AC0123456789abcdef0123456789abcdef",
+            _ => "s3cretValue0123456789",
+        }
+    }
+
+    #[test]
+    fn a_provider_sends_with_exactly_its_required_secrets_and_reads_only_what_it_lists() {
+        use otp_core::sms::SmsEncoding;
+        let message = test_support::message("Acme: 123456", SmsEncoding::Gsm7);
+        let sms = test_support::outgoing(&message, Some("https://otp.example.com/dlr"));
+        for gateway in providers(None) {
+            let needs = gateway.needs();
+            let required: Vec<&'static str> = needs
+                .iter()
+                .filter(|n| n.required)
+                .map(|n| n.name)
+                .collect();
+            assert!(!required.is_empty(), "{}", gateway.kind());
+            let all =
+                test_support::FakeSettings(required.iter().map(|&n| (n, value_for(n))).collect());
+            let recording = Recording(&all, Default::default());
+            let provider = http_provider(&gateway, &recording)
+                .unwrap_or_else(|e| panic!("{}: {e}", gateway.kind()));
+            provider.request(&sms).unwrap();
+            for name in recording.1.borrow().iter() {
+                assert!(
+                    needs.iter().any(|n| n.name == name),
+                    "{} reads {name}, not in its NEEDS",
+                    gateway.kind()
+                );
+            }
+            for missing in &required {
+                let fewer = test_support::FakeSettings(
+                    required
+                        .iter()
+                        .filter(|n| *n != missing)
+                        .map(|&n| (n, value_for(n)))
+                        .collect(),
+                );
+                assert_eq!(
+                    http_provider(&gateway, &fewer).err(),
+                    Some(GatewayError::NotConfigured(missing)),
+                    "{}",
+                    gateway.kind()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn readiness_names_each_setting_as_read_and_never_its_value() {
+        let env = test_support::FakeSettings(vec![
+            (
+                "TWILIO_ACCOUNT_SID_EU",
+                "AC0123456789abcdef0123456789abcdef",
+            ),
+            ("TWILIO_AUTH_TOKEN", "plain-token"),
+            ("TWILIO_API_BASE", "http://127.0.0.1:1"),
+        ]);
+        let eu = GatewayConfig::Twilio {
+            messaging_service_sid: None,
+            credentials: Some("EU".into()),
+        };
+        let r = eu.readiness(&env, false);
+        let state = |name: &str, secret, required, configured| SettingState {
+            name: name.into(),
+            secret,
+            required,
+            receipts: false,
+            configured,
+        };
+        assert_eq!(
+            r.settings,
+            [
+                state("TWILIO_ACCOUNT_SID_EU", true, true, true),
+                // The plain token belongs to another account: not a fallback.
+                state("TWILIO_AUTH_TOKEN_EU", true, true, false),
+                // An API base falls back to the plain var.
+                state("TWILIO_API_BASE", false, false, true),
+            ]
+        );
+        assert_eq!(r.problem, Some("a required secret is not set"));
+        let plain = GatewayConfig::Twilio {
+            messaging_service_sid: None,
+            credentials: None,
+        };
+        let r = plain.readiness(&env, false);
+        assert_eq!(
+            r.settings[0],
+            state("TWILIO_ACCOUNT_SID", true, true, false)
+        );
+        assert_eq!(r.settings[1], state("TWILIO_AUTH_TOKEN", true, true, true));
+        let json = serde_json::to_string(&r.settings).unwrap();
+        assert!(
+            !json.contains("plain-token") && !json.contains("127.0.0.1"),
+            "{json}"
+        );
+        assert_eq!(
+            GatewayConfig::Vonage { credentials: None }.needs()[2],
+            Need::receipts("VONAGE_SIGNATURE_SECRET")
+        );
+        // The outbox and the webhook gateway read no secret.
+        assert_eq!(GatewayConfig::Outbox.readiness(&env, true).problem, None);
+        assert!(GatewayConfig::Outbox
+            .readiness(&env, false)
+            .problem
+            .is_some());
+        let hook = GatewayConfig::Webhook {
+            url: "http://127.0.0.1:9/sms".into(),
+        };
+        assert_eq!(
+            hook.readiness(&env, true),
+            Readiness {
+                settings: vec![],
+                problem: None
+            }
+        );
+        assert_eq!(
+            hook.readiness(&env, false).problem,
+            Some(WEBHOOK_PRIVATE_HOST)
+        );
+        for gateway in providers(Some("US")) {
+            let r = gateway.readiness(&test_support::FakeSettings(vec![]), false);
+            assert!(r.problem.is_some(), "{}", gateway.kind());
+            assert!(
+                r.settings
+                    .iter()
+                    .filter(|s| s.secret)
+                    .all(|s| s.name.ends_with("_US")),
+                "{}",
+                gateway.kind()
+            );
+        }
     }
 
     #[test]

@@ -19,8 +19,8 @@ use super::delivery::{clean_error_code, clean_id, DeliveryReport, DeliveryStatus
 use super::fetch::{HttpReply, PostRequest};
 use super::receipts::{any_equal, hmac_sha256, Inbound, ReceiptError};
 use super::{
-    digits, first_text_at, is_success, rejected, to_json, GatewayError, OutgoingSms, Provider,
-    Settings,
+    digits, first_text_at, is_success, rejected, to_json, GatewayError, Need, OutgoingSms,
+    Provider, Settings,
 };
 
 /// Var overriding the API host (tests point it at a fake provider).
@@ -30,6 +30,13 @@ const DEFAULT_API_BASE: &str = "https://api.plivo.com";
 const AUTH_ID: &str = "PLIVO_AUTH_ID";
 /// Secret: the account's auth token.
 const AUTH_TOKEN: &str = "PLIVO_AUTH_TOKEN";
+/// What this adapter reads from the environment: the one list both sends and
+/// `GET /admin/apps/{id}/gateway` use (`super::GatewayConfig::needs`).
+pub(super) const NEEDS: &[Need] = &[
+    Need::secret(AUTH_ID),
+    Need::secret(AUTH_TOKEN),
+    Need::var(API_BASE_VAR),
+];
 
 /// The Plivo adapter with its credentials.
 pub(super) struct Plivo {

@@ -17,8 +17,8 @@ use super::delivery::{clean_id, DeliveryReport, DeliveryStatus};
 use super::fetch::{HttpReply, PostRequest};
 use super::receipts::{Inbound, ReceiptError};
 use super::{
-    first_text_at, is_success, rejected, text_at, to_json, GatewayError, OutgoingSms, Provider,
-    Settings,
+    first_text_at, is_success, rejected, text_at, to_json, GatewayError, Need, OutgoingSms,
+    Provider, Settings,
 };
 
 /// Var overriding the API host (a region, or a fake provider in tests).
@@ -28,6 +28,13 @@ const DEFAULT_API_BASE: &str = "https://us.sms.api.sinch.com";
 const SERVICE_PLAN_ID: &str = "SINCH_SERVICE_PLAN_ID";
 /// Secret: the API token of the service plan.
 const API_TOKEN: &str = "SINCH_API_TOKEN";
+/// What this adapter reads from the environment: the one list both sends and
+/// `GET /admin/apps/{id}/gateway` use (`super::GatewayConfig::needs`).
+pub(super) const NEEDS: &[Need] = &[
+    Need::secret(SERVICE_PLAN_ID),
+    Need::secret(API_TOKEN),
+    Need::var(API_BASE_VAR),
+];
 
 /// The Sinch adapter with its credentials.
 pub(super) struct Sinch {

@@ -6,13 +6,16 @@
 use serde::Serialize;
 
 use super::fetch::{HttpReply, PostRequest};
-use super::{id_on_2xx, to_json, GatewayError, OutgoingSms, Provider, Settings};
+use super::{id_on_2xx, to_json, GatewayError, Need, OutgoingSms, Provider, Settings};
 
 /// Var overriding the API host (tests point it at a fake provider).
 const API_BASE_VAR: &str = "SMSCX_API_BASE";
 const DEFAULT_API_BASE: &str = "https://api.sms.cx";
 /// Secret: the API key.
 const API_KEY: &str = "SMSCX_API_KEY";
+/// What this adapter reads from the environment: the one list both sends and
+/// `GET /admin/apps/{id}/gateway` use (`super::GatewayConfig::needs`).
+pub(super) const NEEDS: &[Need] = &[Need::secret(API_KEY), Need::var(API_BASE_VAR)];
 
 /// Where a message id may sit in an SMS.CX reply.
 const ID_POINTERS: &[&str] = &[

@@ -14,7 +14,9 @@ use base64::Engine;
 use super::delivery::{clean_error_code, clean_id, DeliveryReport, DeliveryStatus};
 use super::fetch::{HttpReply, PostRequest};
 use super::receipts::{any_equal, hmac_sha1_base64, Inbound, ReceiptError};
-use super::{first_text_at, is_success, rejected, GatewayError, OutgoingSms, Provider, Settings};
+use super::{
+    first_text_at, is_success, rejected, GatewayError, Need, OutgoingSms, Provider, Settings,
+};
 
 /// Var overriding the API host (tests point it at a fake provider).
 const API_BASE_VAR: &str = "TWILIO_API_BASE";
@@ -23,6 +25,13 @@ const DEFAULT_API_BASE: &str = "https://api.twilio.com";
 const ACCOUNT_SID: &str = "TWILIO_ACCOUNT_SID";
 /// Secret: the account's auth token.
 const AUTH_TOKEN: &str = "TWILIO_AUTH_TOKEN";
+/// What this adapter reads from the environment: the one list both sends and
+/// `GET /admin/apps/{id}/gateway` use (`super::GatewayConfig::needs`).
+pub(super) const NEEDS: &[Need] = &[
+    Need::secret(ACCOUNT_SID),
+    Need::secret(AUTH_TOKEN),
+    Need::var(API_BASE_VAR),
+];
 
 /// The Twilio adapter with its credentials.
 pub(super) struct Twilio {

@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use super::delivery::{clean_error_code, clean_id, DeliveryReport, DeliveryStatus};
 use super::fetch::{HttpReply, PostRequest};
 use super::receipts::{hmac_sha1, hmac_sha256, hmac_sha512, Inbound, ReceiptError};
-use super::{digits, is_success, rejected, to_json, GatewayError, OutgoingSms, Provider, Settings};
+use super::{
+    digits, is_success, rejected, to_json, GatewayError, Need, OutgoingSms, Provider, Settings,
+};
 
 /// Var overriding the API host (tests point it at a fake provider).
 const API_BASE_VAR: &str = "VONAGE_API_BASE";
@@ -31,6 +33,15 @@ const API_SECRET: &str = "VONAGE_API_SECRET";
 const SIGNATURE_SECRET: &str = "VONAGE_SIGNATURE_SECRET";
 /// Var: the signature method of signed receipts (`sha256`, `sha1`, `sha512`).
 const SIGNATURE_METHOD: &str = "VONAGE_SIGNATURE_METHOD";
+/// What this adapter reads from the environment: the one list both sends and
+/// `GET /admin/apps/{id}/gateway` use (`super::GatewayConfig::needs`).
+pub(super) const NEEDS: &[Need] = &[
+    Need::secret(API_KEY),
+    Need::secret(API_SECRET),
+    Need::receipts(SIGNATURE_SECRET),
+    Need::var(SIGNATURE_METHOD),
+    Need::var(API_BASE_VAR),
+];
 
 /// The Vonage adapter with its credentials.
 pub(super) struct Vonage {

@@ -29,7 +29,7 @@ use crate::apps::AppRecord;
 use crate::context::RequestContext;
 use crate::error::{ApiError, ApiResult};
 use crate::gateway::delivery::{self, Delivery, DeliveryReport, ReportOutcome};
-use crate::gateway::{send_sms, OutgoingSms, Receipt, SendPlan};
+use crate::gateway::{send_sms, OutgoingSms, Receipt, SendPlan, Tried};
 use crate::insights::{self, Dialect};
 
 /// What a command on a record did.
@@ -48,6 +48,16 @@ pub(crate) struct SentToNumber {
     pub(crate) record: OtpRecord,
     /// The provider's id of the SMS, or a fresh one when it gave none.
     pub(crate) message_id: String,
+}
+
+/// What a test SMS did ([`Service::send_test`]).
+pub(crate) struct TestSent {
+    /// The SMS as planned (its number, sender, text, parts and cost).
+    pub(crate) planned: PlannedOtp,
+    /// Each gateway tried, in order.
+    pub(crate) tried: Vec<Tried>,
+    /// What the gateways answered; `None` for a test number (nothing sent).
+    pub(crate) result: Option<ApiResult<Receipt>>,
 }
 
 /// The service for one request of one application.
@@ -149,11 +159,14 @@ impl<'a> Service<'a> {
     /// Hands the planned SMS to the gateways of its route, under its admission;
     /// when none took it the admission is given back (a send whose delivery is
     /// unknown is charged: it may have gone out).
+    /// With `trace` (a test SMS: no receipts asked for), each gateway tried is
+    /// appended there.
     async fn dispatch(
         &self,
         otp_id: &str,
         planned: &PlannedOtp,
         admission: &admission::Admission,
+        trace: Option<&mut Vec<Tried>>,
     ) -> ApiResult<Receipt> {
         let sms = OutgoingSms {
             app_id: &self.app.app_id,
@@ -168,8 +181,9 @@ impl<'a> Service<'a> {
             webhook_secret: &self.app.webhook_secret,
             country: planned.phone.country_iso(),
             receipt_token: &token,
+            receipts: trace.is_none(),
         };
-        match send_sms(&self.rc.env, &plan, &sms).await {
+        match send_sms(&self.rc.env, &plan, &sms, trace).await {
             Ok(receipt) => Ok(receipt),
             Err(e) => {
                 admission.refund(self.rc, self.app).await;
@@ -210,7 +224,10 @@ impl<'a> Service<'a> {
             admission.refund(self.rc, self.app).await;
             return Err(e);
         }
-        let receipt = match self.dispatch(&record.otp_id, &planned, &admission).await {
+        let receipt = match self
+            .dispatch(&record.otp_id, &planned, &admission, None)
+            .await
+        {
             Ok(receipt) => receipt,
             Err(e) => {
                 let discard = ShardOp::Discard {
@@ -256,6 +273,57 @@ impl<'a> Service<'a> {
         };
         self.call_for_id(&record.otp_id, create).await?;
         Ok(planned)
+    }
+
+    /// One SMS of `text` through the application's gateway and routes, exactly as
+    /// an OTP's SMS goes (the admin API's test SMS): the same checks of the number
+    /// (numbering plan, allowed types, country), sender and lockdown, the same
+    /// parts rule (`maxParts`), the same gateway choice and failover. Refusals
+    /// before the gateway are the send's errors; what the gateways did is the
+    /// answer ([`TestSent`]).
+    ///
+    /// It goes through the send's whole admission ([`admission::admit`]): the
+    /// per-number, per-application and per-country-parts caps, the daily budget
+    /// and the fraud guard, with no end-user address (an operator is not one). So
+    /// an admin session cannot send past the limits an attacker would meet, and
+    /// test SMS show up in the caps and the guard's volume like any other SMS they
+    /// cost. The guard counts it as sent to its range (burst, country volume);
+    /// with no PIN to verify, no outcome is ever reported for it, which the guard
+    /// counts as neither verified nor unverified, so it never lowers a range's
+    /// conversion. When no gateway took it, what it took is given back, as for a
+    /// send. No record is stored and no insights row written (it is not an OTP);
+    /// the log names its id, never the number or the text. A test number
+    /// (`policy.testNumbers`) never gets an SMS, this one included.
+    pub(crate) async fn send_test(&self, request: &OtpRequest, text: &str) -> ApiResult<TestSent> {
+        let mut planned = self.plan(request)?;
+        let sms = otp_core::sms::count_parts(text);
+        planned.message.text = text.to_owned();
+        planned.message.encoding = sms.encoding;
+        planned.message.units = sms.units;
+        planned.message.parts = sms.parts;
+        planned.record.parts = sms.parts;
+        planned.record.cost = self
+            .app
+            .otp
+            .prices
+            .cost(planned.phone.country_iso(), sms.parts);
+        let mut tried = Vec::new();
+        let result = if self.app.policy.test_code(&planned.phone).is_some() {
+            None
+        } else {
+            // A fresh id of no record: the guard's tag, the log's and the outbox's.
+            let id = &planned.record.otp_id;
+            let admission = admission::admit(self.rc, self.app, None, &planned, id).await?;
+            Some(
+                self.dispatch(id, &planned, &admission, Some(&mut tried))
+                    .await,
+            )
+        };
+        Ok(TestSent {
+            planned,
+            tried,
+            result,
+        })
     }
 
     /// The app's Turnstile check of this request, when the app requires one:
@@ -512,7 +580,7 @@ impl<'a> Service<'a> {
             .await
             {
                 Ok(admission) => self
-                    .dispatch(&record.otp_id, &planned, &admission)
+                    .dispatch(&record.otp_id, &planned, &admission, None)
                     .await
                     .map(|receipt| Some((receipt, admission.counted().cloned()))),
                 Err(e) => Err(refused(e)),

@@ -5,6 +5,7 @@
 
 mod console;
 mod fraud;
+mod gateway;
 mod insights;
 mod session;
 mod webhooks;
@@ -56,6 +57,11 @@ pub(crate) async fn routes(
         (["apps", id, "test-otp"], Method::Post) => {
             let app = load(&apps, id).await?;
             console::test_otp(rc, &app, http::json_body(&mut req).await?).await
+        }
+        (["apps", id, "gateway"], Method::Get) => gateway::status(rc, &load(&apps, id).await?),
+        (["apps", id, "test-sms"], Method::Post) => {
+            let body = http::json_body(&mut req).await?;
+            gateway::test_sms(rc, &load(&apps, id).await?, body).await
         }
         (["apps", id, "webhooks", "test"], Method::Post) => {
             let body = http::json_body(&mut req).await?;
