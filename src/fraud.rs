@@ -225,7 +225,7 @@ impl Default for FraudSettings {
 }
 
 /// A number on the safe list: the keyed hash that is compared, and the masked
-/// number that is shown (`+44*******456`). Never the number itself.
+/// number that is shown (`+4474001****`). Never the number itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SafeNumber {

@@ -61,7 +61,7 @@ pub struct OtpRecord {
     pub otp_id: String,
     /// The client's own id, if it sent one.
     pub track_id: Option<String>,
-    /// The destination, masked (`+33******111`).
+    /// The destination, masked (`+3361242****`: the last four digits hidden).
     pub phone_masked: String,
     /// Country of the destination.
     pub country_iso: String,
