@@ -520,6 +520,7 @@ function jsonEditor(container, app, key, title, help, part = {}) {
       area.value = JSON.stringify(read(saved), null, 2);
       error.textContent = "Saved.";
       announce(`${title} saved`);
+      await part.onSaved?.(saved);
     } catch (err) {
       area.setAttribute("aria-invalid", "true");
       error.textContent = `${err.code}: ${err.message}`;
@@ -575,10 +576,127 @@ function itemsTab(kind) {
   };
 }
 
+/** A gateway's non-secret settings, in words (the configuration holds no secret). */
+function gatewaySettings(g) {
+  const items = [];
+  if (g.credentials) items.push(["Credentials", g.credentials]);
+  if (g.url) items.push(["URL", g.url]);
+  if (g.messagingServiceSid) items.push(["Messaging Service", g.messagingServiceSid]);
+  if (g.from) items.push(["Sender", g.from]);
+  return items;
+}
+
+/** One gateway: provider, settings, readiness, and each secret or var as set or missing. */
+function gatewayItem(g, label) {
+  const settings = gatewaySettings(g);
+  const needs = g.settings.length
+    ? `<ul class="secret-list">${g.settings
+        .map(
+          (s) => `<li><code>${esc(s.name)}</code> <span class="${s.configured ? "ok" : s.required ? "bad" : "muted"}">${s.configured ? "set" : "not set"}</span>
+            <span class="help small">(${s.secret ? "secret" : "var"}${s.required ? ", required" : s.receipts ? ", for delivery receipts" : ", optional"})</span></li>`,
+        )
+        .join("")}</ul>`
+    : `<p class="help small">${g.type === "webhook" ? "Signs with the application's webhook secret; reads no server secret." : "Reads no server secret."}</p>`;
+  return `<li class="gateway-item">
+    <h4 class="gateway-name">${esc(label)}: <span class="mono">${esc(g.type)}</span>
+      <span class="${g.ready ? "ok" : "bad"}">${g.ready ? "ready" : "not ready"}</span></h4>
+    ${g.problem ? `<p class="field-error">${esc(g.problem)}</p>` : ""}
+    ${settings.length ? `<dl class="gateway-settings">${settings.map(([k, v]) => `<dt>${esc(k)}</dt><dd class="mono">${esc(v)}</dd>`).join("")}</dl>` : ""}
+    ${needs}
+  </li>`;
+}
+
+/** The gateways of the app: its own, then each route's in failover order. */
+function gatewaysHtml(status) {
+  const routes = status.routes
+    .map((r, i) => {
+      const where = [...(r.countries ?? []), ...(r.prefixes ?? [])].join(", ") || "every other destination (default route)";
+      return `<section class="route" aria-labelledby="route-${i}-h"><h3 class="route-title" id="route-${i}-h">Route ${i + 1}: ${esc(where)}</h3>
+        <ol class="gateway-list">${r.gateways.map((g, j) => gatewayItem(g, j === 0 ? "First" : `Failover ${j}`)).join("")}</ol></section>`;
+    })
+    .join("");
+  return `<section class="route" aria-labelledby="route-app-h"><h3 class="route-title" id="route-app-h">${status.routes.length ? "When no route matches" : "Every destination"}</h3>
+      <ul class="gateway-list">${gatewayItem(status.gateway, "Gateway")}</ul></section>${routes}`;
+}
+
+/** The error codes of a test SMS, by field. */
+const SMS_FIELD_OF_CODE = { 2001: "smsPhone", 2002: "smsPhone", 2003: "smsPhone", 2020: "smsPhone", 2116: "smsPhone", 2118: "smsPhone", 1065: "smsText", 2128: "smsText" };
+
+/** What a test SMS did, in words. */
+function testSmsSummary(r) {
+  const size = `${r.parts} part${r.parts === 1 ? "" : "s"} (${r.encoding}, ${r.units} units), cost ${money(r.cost)}`;
+  if (r.outcome === "test_number") return `Not sent: ${r.phoneNumber} is one of the application's test numbers, which never get an SMS.`;
+  if (r.outcome === "not_sent") return `Not sent: ${r.error.code}: ${r.error.message}. ${size}.`;
+  const id = r.messageId ? `, message id ${r.messageId}` : "";
+  const via = `${r.gateway}${r.credentials ? ` (${r.credentials})` : ""}`;
+  if (r.outcome === "unknown") return `Maybe sent by ${via}: no clear answer (not sent again). ${size}.`;
+  return `Accepted by ${via}${id}, to ${r.phoneNumber} (${r.countryIso}, ${r.numberType}). ${size}.`;
+}
+
 async function gatewayTab(el, app) {
-  el.innerHTML = "";
-  jsonEditor(el, app, "gateway", "Gateway", "Where SMS go: outbox (development), webhook, twilio, vonage, smscx, dexatel, plivo, sinch or infobip. Credentials are named here and kept as server secrets; they never reach this page.");
-  jsonEditor(el, app, "routes", "Routes", "Routes by country or prefix, each with 1-5 gateways tried in order; the route with neither is the default, last.");
+  el.innerHTML = `
+    <section class="card" aria-labelledby="gateways-h">
+      <h2 class="card-title" id="gateways-h">Gateways</h2>
+      <p class="help">Where this application's SMS go, in the order they are tried. Provider credentials are server secrets: this page shows whether each is set, never its value (set them with <code>wrangler secret put NAME</code>).</p>
+      <div id="gateways" aria-live="polite"><p class="help">Loading…</p></div>
+      <div class="row-actions"><button class="btn btn-small" type="button" id="gateways-refresh">Refresh</button></div>
+    </section>
+    <form class="card" id="sms-test-form" novalidate>
+      <h2 class="card-title">Send a test SMS</h2>
+      <p class="help" id="sms-test-help">One SMS through the routes above, exactly as an OTP's goes (the same number checks, caps, fraud guard and failover); it counts against the caps like any SMS.</p>
+      <div class="form-grid">
+        <div class="field"><label class="label" for="f-smsPhone">Phone number</label>
+          <input id="f-smsPhone" type="tel" autocomplete="off" spellcheck="false" placeholder="+33 6 12 34 56 78" aria-describedby="f-smsPhone-help f-smsPhone-error">
+          <span class="help small" id="f-smsPhone-help">E.164, with its + and country code.</span><span class="field-error" id="f-smsPhone-error"></span></div>
+        <div class="field"><label class="label" for="f-smsText">Text (optional)</label>
+          <textarea id="f-smsText" rows="2" maxlength="1000" placeholder="Test message from ${esc(app.name)}" aria-describedby="f-smsText-help f-smsText-error"></textarea>
+          <span class="help small" id="f-smsText-help">Up to 1000 characters; empty sends “Test message from ${esc(app.name)}”.</span><span class="field-error" id="f-smsText-error"></span></div>
+      </div>
+      <p class="field-error form-level-error" role="alert"></p>
+      <div class="row-actions"><button class="btn btn-primary" type="submit">Send test SMS</button></div>
+      <div id="sms-test-result" role="status" aria-live="polite"></div>
+    </form>`;
+  const list = document.getElementById("gateways");
+  const load = async () => {
+    try {
+      list.innerHTML = gatewaysHtml(await api("GET", `/admin/apps/${app.appId}/gateway`));
+    } catch (err) {
+      list.innerHTML = `<p class="field-error" role="alert">${esc(err.code)}: ${esc(err.message)}</p>`;
+    }
+  };
+  document.getElementById("gateways-refresh").addEventListener("click", load);
+  const form = document.getElementById("sms-test-form");
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    const result = document.getElementById("sms-test-result");
+    result.textContent = "Sending…";
+    const body = { phoneNumber: document.getElementById("f-smsPhone").value.trim() };
+    const text = document.getElementById("f-smsText").value;
+    if (text.trim()) body.text = text;
+    try {
+      const r = await api("POST", `/admin/apps/${app.appId}/test-sms`, body);
+      const rows = r.attempts
+        .map(
+          (a, i) => `<tr><td>${i + 1}</td><td class="mono">${esc(a.gateway)}${a.credentials ? ` (${esc(a.credentials)})` : ""}</td><td>${esc(a.from ?? "–")}</td>
+            <td class="${a.outcome === "accepted" ? "ok" : a.outcome === "unknown" ? "" : "bad"}">${esc(a.outcome.replace("_", " "))}${a.code ? ` (${esc(a.code)})` : ""}</td><td class="mono">${esc(a.detail ?? "")}</td></tr>`,
+        )
+        .join("");
+      result.innerHTML = `<p class="test-sms-summary ${r.accepted ? "ok" : "bad"}">${esc(testSmsSummary(r))}</p>${
+        rows
+          ? `<div class="table-wrap"><table class="data" id="sms-attempts"><caption class="visually-hidden">Gateways tried, in order</caption><thead><tr><th scope="col">#</th><th scope="col">Gateway</th><th scope="col">Sender</th><th scope="col">Outcome</th><th scope="col">Detail</th></tr></thead><tbody>${rows}</tbody></table></div>`
+          : ""
+      }`;
+      announce(r.accepted ? "Test SMS accepted" : "Test SMS not sent");
+    } catch (err) {
+      result.textContent = "";
+      showFieldError(form, SMS_FIELD_OF_CODE[err.code], err);
+    }
+  });
+  await load();
+  // A saved change shows in the list above at once.
+  jsonEditor(el, app, "gateway", "Gateway", "The gateway when no route matches: outbox (development), webhook, twilio, vonage, smscx, dexatel, plivo, sinch or infobip; \"credentials\": \"NAME\" reads the provider's secrets with the suffix _NAME. Secrets are never part of it.", { onSaved: load });
+  jsonEditor(el, app, "routes", "Routes", "Routes by country or prefix, each with 1-5 gateways tried in order (each may set its \"from\"); the route with neither is the default, last.", { onSaved: load });
 }
 
 async function limitsTab(el, app) {

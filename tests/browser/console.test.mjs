@@ -3,7 +3,9 @@
 // every OTP-tab field and read it back through the admin API, a bad value's error
 // beside its field, a test OTP found in Insights and the log (its chart resized to
 // a phone's width), the Webhooks tab (callback URL, a test event to a local
-// receiver found in the deliveries table, the secret rotated), blocks of the
+// receiver found in the deliveries table, the secret rotated), the Gateway tab
+// (each gateway's secrets set or missing, a test SMS refused beside its field,
+// one sent through the outbox, one through a gateway without its secrets), blocks of the
 // applications on the overview, a key rotated, sign out and be refused. An axe-core
 // scan of every page (no serious or critical violation) and screenshots at 1440
 // and 390 px in test-results/console/.
@@ -220,8 +222,45 @@ describe("operator console", () => {
     assert.match(await rows.first().textContent(), /Failed: HTTP 503/, "newest first");
     await check(page, "app-webhooks");
 
+    // Gateway and routes: each gateway with its secrets set or not (never a value);
+    // a test SMS refused beside its field, then one sent through the outbox, then
+    // one through a gateway whose secrets are missing.
+    await page.goto(`${baseUrl}console#/apps/${appId}/gateway`);
+    const gatewayItem = page.locator("#gateways .gateway-item").first();
+    await gatewayItem.waitFor();
+    assert.match(await gatewayItem.textContent(), /outbox\s+ready/);
+    const smsPhone = page.getByLabel("Phone number");
+    await smsPhone.fill("+442079460958");
+    await page.getByRole("button", { name: "Send test SMS" }).click();
+    await page.locator("#f-smsPhone-error", { hasText: "2118" }).waitFor();
+    assert.equal(await smsPhone.getAttribute("aria-invalid"), "true");
+    assert.equal((await worker.api.outbox("+442079460958")).length, 0, "a landline gets nothing");
+    await smsPhone.fill("+33698765432");
+    await page.getByLabel("Text (optional)").fill("Hello from the gateway tab");
+    await page.getByRole("button", { name: "Send test SMS" }).click();
+    await page.locator("#sms-test-result", { hasText: "Accepted by outbox" }).waitFor();
+    assert.equal(await page.locator("#sms-attempts tbody tr").count(), 1);
+    assert.equal((await worker.api.outbox("+33698765432"))[0].text, "Hello from the gateway tab");
+    await check(page, "app-gateway");
+    const gatewayJson = page.getByLabel("gateway (JSON)");
+    await gatewayJson.fill(JSON.stringify({ type: "twilio", credentials: "SHOP" }));
+    await page.getByRole("button", { name: "Save gateway" }).click();
+    await page.locator("#gateways .gateway-item", { hasText: "TWILIO_AUTH_TOKEN_SHOP" }).waitFor();
+    const twilioItem = await page.locator("#gateways .gateway-item").first().textContent();
+    assert.match(twilioItem, /twilio\s+not ready/);
+    assert.match(twilioItem, /TWILIO_ACCOUNT_SID_SHOP\s+not set/);
+    // The same number again: the per-number cooldown of sends refuses it.
+    await page.getByRole("button", { name: "Send test SMS" }).click();
+    await page.locator("#sms-test-form .form-level-error", { hasText: "1007" }).waitFor();
+    await smsPhone.fill("+33698765433");
+    await page.getByRole("button", { name: "Send test SMS" }).click();
+    await page.locator("#sms-test-result", { hasText: "Not sent: 3005" }).waitFor();
+    assert.match(await page.locator("#sms-attempts tbody").textContent(), /twilio \(SHOP\).*not accepted \(3005\)/s);
+    await check(page, "app-gateway-missing-secrets");
+    assert.equal((await admin("PATCH", `/admin/apps/${appId}`, { gateway: { type: "outbox" } })).status, 200);
+
     // Every other tab renders and passes axe.
-    for (const tab of TABS.filter((t) => !["otp", "insights", "webhooks"].includes(t))) {
+    for (const tab of TABS.filter((t) => !["otp", "insights", "webhooks", "gateway"].includes(t))) {
       await page.goto(`${baseUrl}console#/apps/${appId}/${tab}`);
       await page.locator(".tabs [aria-current=page]").waitFor();
       await page.locator("#tab > *").first().waitFor();
