@@ -412,3 +412,23 @@ describe("insights outside development", () => {
     }
   });
 });
+
+describe("insights of a deleted application", () => {
+  test("deleting an application sends what its shards still hold to D1 first", async () => {
+    const worker = await startApi();
+    try {
+      const { api } = worker;
+      const app = await api.createApp({ name: "Deleted" });
+      const sent = await api.otp(app.apiKey).send({ phoneNumber: "+33612000021" });
+      assert.equal(sent.status, 201, JSON.stringify(sent.body));
+      // At once: the shard's outbox waits up to 5 s before it flushes on its own.
+      const deleted = await api.admin("DELETE", `/admin/apps/${app.appId}`);
+      assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+      const db = await worker.d1();
+      const { results } = await db.prepare("SELECT otp_id, status FROM otps WHERE app_id = ?").bind(app.appId).all();
+      assert.deepEqual(results, [{ otp_id: sent.body.otpId, status: "PENDING" }]);
+    } finally {
+      await worker.dispose();
+    }
+  });
+});

@@ -140,7 +140,8 @@ pub(crate) enum ShardOp {
     /// Send the insights outbox to D1 now (development: tests and the dev sweep).
     FlushInsights,
     /// Delete everything this shard holds (the application was deleted): records,
-    /// number states, due items and the alarm.
+    /// number states, due items and the alarm, after sending its insights outbox
+    /// to D1 (the application's insights are kept).
     Purge,
     /// The SMS of `otp_id` was handed to a gateway: what is known of its
     /// delivery (written after the reply).
@@ -546,6 +547,13 @@ impl OtpShard {
             ShardOp::Insights { .. } | ShardOp::FlushInsights => Ok(ShardReply::Done),
             ShardOp::Purge => {
                 let storage = self.state.storage();
+                // The application's insights stay in D1: what its shards still
+                // hold for it goes first (deleting it must not wait on D1).
+                if self.insights.is_on() {
+                    if let Err(e) = self.insights.flush(&storage, &self.env).await {
+                        worker::console_warn!("insights: not flushed before a purge: {e}");
+                    }
+                }
                 storage.delete_alarm().await?;
                 storage.delete_all().await?;
                 self.last_saved.replace(None);
