@@ -274,6 +274,22 @@ describe("log output holds no PIN and no full phone number", () => {
     }
     const stranger = api.otp("sk_live_wrongwrongwrong");
     assert.equal((await stranger.send({ phoneNumber: newPhone() })).status, 401);
+    // Test SMS from the console: through the outbox, through a refusing gateway
+    // (whose reply quotes the number), and refused numbers.
+    const sent = await api.admin("POST", `/admin/apps/${app.appId}/test-sms`, { phoneNumber: newPhone(), text: "Log scan test" });
+    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    const failing = await api.createApp({ name: "Test SMS refused", gateway: { type: "smscx" } });
+    const echoed = newPhone();
+    receiver.setPlan({ mode: "status", status: 400, body: { code: echoed.slice(1), message: `bad number ${echoed}` } }, "/sms");
+    const refused = await api.admin("POST", `/admin/apps/${failing.appId}/test-sms`, { phoneNumber: echoed });
+    receiver.setPlan({ mode: "ok" }, "/sms");
+    assert.deepEqual([refused.status, refused.body.outcome], [200, "not_sent"], JSON.stringify(refused.body));
+    assert.ok(!JSON.stringify(refused.body.attempts).includes(echoed.slice(3)), "the provider's echo is left out of the reply");
+    for (const phoneNumber of [`${newPhone()}9999999`, newPhone().replace("+336", "+331")]) {
+      phones.add(phoneNumber);
+      assert.equal((await api.admin("POST", `/admin/apps/${app.appId}/test-sms`, { phoneNumber })).status, 400);
+    }
+    expected.push("not sent: rejected (HTTP 400)");
   });
 
   test("the capture holds the expected lines and neither a PIN nor a full number", async () => {
