@@ -39,6 +39,7 @@ mod recent;
 mod reply;
 mod service;
 mod signing;
+mod soon;
 mod turnstile;
 mod webhook_log;
 

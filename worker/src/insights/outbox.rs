@@ -27,6 +27,7 @@ use super::{database, Item, OtpRow};
 use crate::gateway::delivery::{DeliveryStatus, ReportOutcome};
 use crate::json::storage_get;
 use crate::service::shard::{ShardOp, ShardReply, ShardRequest};
+use crate::soon::Soon;
 
 const PREFIX: &str = "x:";
 const SEQUENCE: &str = "x#";
@@ -202,9 +203,8 @@ pub(crate) struct Outbox {
     tag: Rc<str>,
     /// The next sequence number and the end of this instance's reservation, once read.
     next: Cell<Option<(u64, u64)>>,
-    /// A flush after a reply is waiting or running; `again`: items came meanwhile.
-    flushing: Rc<Cell<bool>>,
-    again: Rc<Cell<bool>>,
+    /// The flushes after replies.
+    flushing: Soon,
     /// Entries written since the last flush started (about: for an early flush).
     waiting: Rc<Cell<usize>>,
 }
@@ -216,8 +216,7 @@ impl Outbox {
             on: database(env).is_some(),
             tag: id.get(..16).unwrap_or(&id).into(),
             next: Cell::new(None),
-            flushing: Rc::default(),
-            again: Rc::default(),
+            flushing: Soon::default(),
             waiting: Rc::default(),
         }
     }
@@ -268,36 +267,31 @@ impl Outbox {
     /// comes meanwhile goes with it or with the next one). A failure is left to
     /// the alarm.
     pub(crate) fn flush_soon(&self, storage: Storage, env: Env) {
-        if self.flushing.replace(true) {
-            self.again.set(true);
-            return;
-        }
-        let (flushing, again, waiting) = (
-            Rc::clone(&self.flushing),
-            Rc::clone(&self.again),
-            Rc::clone(&self.waiting),
-        );
-        // The object lives on after its reply while this runs.
-        worker::wasm_bindgen_futures::spawn_local(async move {
-            loop {
+        let waiting = Rc::clone(&self.waiting);
+        let wait = move || {
+            let waiting = Rc::clone(&waiting);
+            async move {
                 // Wait for more, unless a batch is already there.
                 let mut waited = Duration::ZERO;
                 while waited < FLUSH_DELAY && waiting.get() < BATCH_ENTRIES {
                     worker::Delay::from(FLUSH_STEP).await;
                     waited += FLUSH_STEP;
                 }
-                again.set(false);
                 waiting.set(0);
-                if let Err(e) = flush(&storage, &env).await {
-                    worker::console_warn!("insights: flush failed, the alarm retries: {e}");
-                    break;
-                }
-                if !again.get() {
-                    break;
-                }
             }
-            flushing.set(false);
-        });
+        };
+        let bindings = Rc::new((storage, env));
+        let work = move || {
+            let bindings = Rc::clone(&bindings);
+            async move {
+                let flushed = flush(&bindings.0, &bindings.1).await;
+                if let Err(e) = &flushed {
+                    worker::console_warn!("insights: flush failed, the alarm retries: {e}");
+                }
+                flushed
+            }
+        };
+        self.flushing.run(wait, work);
     }
 
     /// Sends everything in the outbox to D1 now; `Ok` once it is empty.

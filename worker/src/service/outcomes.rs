@@ -21,6 +21,7 @@ use worker::{Env, ListOptions, Result, Storage};
 use super::shard::Stored;
 use crate::json::{storage_get, storage_put};
 use crate::limiter::{self, RateLimits};
+use crate::soon::Soon;
 
 const PREFIX: &str = "q:";
 /// Reports sent in one call.
@@ -36,8 +37,7 @@ const GATHER: Duration = Duration::from_millis(1_000);
 /// to the alarm.
 #[derive(Default)]
 pub(crate) struct Sender {
-    busy: Rc<Cell<bool>>,
-    again: Rc<Cell<bool>>,
+    sending: Soon,
     /// The latest `now` of the requests that kept reports (the guard counts
     /// outcomes at their request's time, which tests may set).
     now: Rc<Cell<UnixSeconds>>,
@@ -47,30 +47,19 @@ impl Sender {
     /// Sends the kept reports soon; `now` is the time of the request that kept one.
     pub(crate) fn soon(&self, storage: Storage, env: Env, now: UnixSeconds) {
         self.now.set(self.now.get().max(now));
-        if self.busy.replace(true) {
-            self.again.set(true);
-            return;
-        }
-        let (busy, again, latest) = (
-            Rc::clone(&self.busy),
-            Rc::clone(&self.again),
-            Rc::clone(&self.now),
-        );
-        // The object lives on after its reply while this runs; the alarm retries.
-        worker::wasm_bindgen_futures::spawn_local(async move {
-            loop {
-                worker::Delay::from(GATHER).await;
-                again.set(false);
-                if let Err(e) = send(&storage, &env, latest.get()).await {
+        let latest = Rc::clone(&self.now);
+        let bindings = Rc::new((storage, env));
+        let work = move || {
+            let (bindings, now) = (Rc::clone(&bindings), latest.get());
+            async move {
+                let sent = send(&bindings.0, &bindings.1, now).await;
+                if let Err(e) = &sent {
                     worker::console_warn!("fraud guard: outcome reports not sent, retried: {e}");
-                    break;
                 }
-                if !again.get() {
-                    break;
-                }
+                sent
             }
-            busy.set(false);
-        });
+        };
+        self.sending.run(|| worker::Delay::from(GATHER), work);
     }
 }
 
