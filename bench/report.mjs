@@ -97,23 +97,27 @@ if (worker) {
     `### Worker end to end (workerd via Miniflare, 127.0.0.1, ${worker.concurrency} requests in flight, ${worker.phaseMs / 1000} s per phase, storage on ${worker.storage ?? "disk"})`,
     "",
   );
-  const row = (label, s, target) => [
+  // Issue 16's targets: a share of /health's rate, and for the check a p99 at most
+  // 3× /health's (the first /health phase's, taken before the storage fills).
+  const row = (label, s, share) => [
     label,
     perSec(s.rps).replace("/s", " req/s"),
     `${s.p50.toFixed(1)} ms`,
     `${s.p99.toFixed(1)} ms`,
     pct(s.rps / ceiling),
-    target ? `≥ 40%: ${mark(s.rps / ceiling >= 0.4)}` : "",
+    share ? `≥ ${Math.round(share * 100)}%: ${mark(s.rps / ceiling >= share)}` : "",
     `${s.requests}${s.unexpected ? ` (${s.unexpected} unexpected: ${JSON.stringify(s.statuses)})` : ""}`,
   ];
+  const checkRow = row("`POST /otp/{id}` check", r.check, 0.25);
+  checkRow[5] += `; p99 ≤ 3× /health's: ${mark(r.check.p99 <= 3 * r.health.p99)}`;
   table(
     ["Request", "Throughput", "p50", "p99", "vs /health", "Target", "Requests"],
     [
       row("`GET /health` (before)", r.health),
-      row("`POST /otp` send", r.send, true),
-      ...(r.sendNoLimits ? [row("`POST /otp` send, rate limits off", r.sendNoLimits)] : []),
-      row("`POST /otp/{id}` check", r.check, true),
-      row("`GET /otp/{id}` status", r.status),
+      row("`POST /otp` send", r.send, 0.15),
+      ...(r.sendNoLimits ? [row("`POST /otp` send, caps and guard off", r.sendNoLimits)] : []),
+      checkRow,
+      row("`GET /otp/{id}` status", r.status, 0.4),
       row("`GET /health` (after)", r.healthAfter),
     ],
   );
@@ -145,7 +149,7 @@ if (sizes) {
     if (w.js) rows.push(["Worker JS bundle (wrangler)", kib(w.js.raw), kib(w.js.gzip), "", ""]);
     if (w.wasm) rows.push(["Worker wasm", kib(w.wasm.raw), kib(w.wasm.gzip), "", ""]);
     const total = w.wrangler ?? w;
-    rows.push(["Worker upload, total (wrangler's figure)", kib(total.raw), kib(total.gzip), "≤ 250 KiB gzipped", mark(total.gzip <= 250 * 1024)]);
+    rows.push(["Worker upload, total (wrangler's figure)", kib(total.raw), kib(total.gzip), "≤ 350 KiB gzipped", mark(total.gzip <= 350 * 1024)]);
   }
   if (sizes.pkgWasm) {
     rows.push(["npm package wasm", kib(sizes.pkgWasm.raw), kib(sizes.pkgWasm.gzip), "≤ 90 KiB gzipped", mark(sizes.pkgWasm.gzip <= 90 * 1024)]);

@@ -22,6 +22,8 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+const CALLBACKS: &str = "Status callbacks and their delivery log";
+
 /// Which feature a module path of ours belongs to; first match wins.
 const FEATURES: &[(&str, &str)] = &[
     (
@@ -34,6 +36,7 @@ const FEATURES: &[(&str, &str)] = &[
     ),
     ("otp_worker::console", "Console: admin endpoints"),
     ("otp_worker::api::admin::insights", "Insights (D1)"),
+    ("otp_worker::api::admin::webhooks", CALLBACKS),
     ("otp_worker::insights", "Insights (D1)"),
     ("otp_worker::api::admin::fraud", "Fraud guard"),
     ("otp_worker::fraud", "Fraud guard"),
@@ -57,15 +60,17 @@ const FEATURES: &[(&str, &str)] = &[
         "otp_worker::gateway",
         "Gateways: providers, routes, failover",
     ),
-    ("otp_worker::callback", "Status callbacks"),
-    ("otp_worker::signing", "Status callbacks"),
-    ("otp_core::webhook", "Status callbacks"),
+    ("otp_worker::callback", CALLBACKS),
+    ("otp_worker::signing", CALLBACKS),
+    ("otp_worker::webhook_log", CALLBACKS),
+    ("otp_core::webhook", CALLBACKS),
     ("otp_core::numbering", "Core: numbering plan"),
     ("otp_core::recipient", "Core: numbering plan"),
     ("otp_worker::service", "Service: shards, admission, records"),
     ("otp_worker::limiter", "Service: shards, admission, records"),
     ("otp_worker::durable", "Service: shards, admission, records"),
     ("otp_worker::recent", "Service: shards, admission, records"),
+    ("otp_worker::soon", "Service: shards, admission, records"),
     (
         "otp_worker::api::common",
         "Service: shards, admission, records",
