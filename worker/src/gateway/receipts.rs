@@ -180,7 +180,7 @@ pub(crate) fn trusts_url(kind: &str, inbound: &Inbound, keys: &Keys<'_>) -> bool
                 .query_param("cred")
                 .filter(|name| is_credentials_name(name));
             Named::new(keys.settings, credentials)
-                .setting("VONAGE_SIGNATURE_SECRET")
+                .setting(super::vonage::SIGNATURE_SECRET)
                 .is_none()
         }
         _ => false,

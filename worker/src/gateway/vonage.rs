@@ -30,7 +30,7 @@ const API_KEY: &str = "VONAGE_API_KEY";
 /// Secret: the API secret.
 const API_SECRET: &str = "VONAGE_API_SECRET";
 /// Secret: the signature secret of signed receipts (optional).
-const SIGNATURE_SECRET: &str = "VONAGE_SIGNATURE_SECRET";
+pub(crate) const SIGNATURE_SECRET: &str = "VONAGE_SIGNATURE_SECRET";
 /// Var: the signature method of signed receipts (`sha256`, `sha1`, `sha512`).
 const SIGNATURE_METHOD: &str = "VONAGE_SIGNATURE_METHOD";
 /// What this adapter reads from the environment: the one list both sends and
