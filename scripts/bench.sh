@@ -60,10 +60,13 @@ fi
 if want wasm || want sizes; then bash scripts/build-pkg.sh >&2; fi
 if want wasm; then
   # The core's loop alone in wasm (bench/src/lib.rs), built and optimised like pkg/'s wasm.
-  log "building the core loop for wasm32 (profile pkg-release, wasm-opt -O3, as pkg/)"
-  cargo build -q -p otp-bench --lib --profile pkg-release --target wasm32-unknown-unknown >&2
+  # The same RUSTFLAGS as scripts/build-pkg.sh (sha2's compact backend): the same
+  # code, and the two builds share their dependencies instead of rebuilding them.
+  log "building the core loop for wasm32 (profile pkg-release, wasm-opt -O3 --gufa -O3, as pkg/)"
+  RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }--cfg sha2_backend_soft=\"compact\"" \
+    cargo build -q -p otp-bench --lib --profile pkg-release --target wasm32-unknown-unknown >&2
   target_dir="$(cargo metadata --format-version 1 --no-deps | node -pe 'JSON.parse(require("fs").readFileSync(0)).target_directory')"
-  wasm-opt -O3 "$target_dir/wasm32-unknown-unknown/pkg-release/otp_bench.wasm" -o "$OUT/core-loop.wasm"
+  wasm-opt -O3 --gufa -O3 "$target_dir/wasm32-unknown-unknown/pkg-release/otp_bench.wasm" -o "$OUT/core-loop.wasm"
   export BENCH_CORE_WASM="$OUT/core-loop.wasm"
 fi
 if want worker || want sizes; then bash scripts/build-worker.sh >&2; fi
