@@ -190,23 +190,20 @@ impl RequestUrl {
         let rest = self.split().1.split('#').next()?;
         rest.split_once('?').map(|(_, q)| q)
     }
+
+    /// The value of query parameter `name`, decoded like
+    /// `application/x-www-form-urlencoded` (the first one, if repeated).
+    pub(crate) fn param(&self, name: &str) -> Option<String> {
+        parse_urlencoded(self.query()?)
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
 }
 
 /// The value of query parameter `name`, decoded (the first one, if repeated).
 pub(crate) fn query_param(req: &Request, name: &str) -> Option<String> {
-    url_query_param(&req.inner().url(), name)
-}
-
-/// The value of query parameter `name` in `url`, a URL as workerd serialises it
-/// (WHATWG), decoded like `application/x-www-form-urlencoded`. Read from the text:
-/// parsing the URL again (`Request::url`) would link the whole `url` crate, about
-/// 40 KiB of wasm, for this alone.
-fn url_query_param(url: &str, name: &str) -> Option<String> {
-    let query = url.split('#').next()?.split_once('?')?.1;
-    parse_urlencoded(query)
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
+    RequestUrl::of(req).param(name)
 }
 
 /// Decodes `a=1&b=x+y%21` into pairs (`+` is a space; bad escapes are kept as typed).
@@ -314,21 +311,16 @@ mod tests {
 
     #[test]
     fn query_params_are_read_from_the_url_text() {
+        let param = |url: &str, name: &str| RequestUrl(url.to_owned()).param(name);
         let url = "https://x.test/demo/outbox?phoneNumber=%2B33612424111&otpId=a+b&otpId=c";
+        assert_eq!(param(url, "phoneNumber").as_deref(), Some("+33612424111"));
+        assert_eq!(param(url, "otpId").as_deref(), Some("a b"));
+        assert_eq!(param(url, "countryIso"), None);
+        assert_eq!(param("https://x.test/p", "a"), None);
+        assert_eq!(param("https://x.test/p?a=1#b=2", "b"), None);
+        assert_eq!(param("https://x.test/p?a#x", "a").as_deref(), Some(""));
         assert_eq!(
-            url_query_param(url, "phoneNumber").as_deref(),
-            Some("+33612424111")
-        );
-        assert_eq!(url_query_param(url, "otpId").as_deref(), Some("a b"));
-        assert_eq!(url_query_param(url, "countryIso"), None);
-        assert_eq!(url_query_param("https://x.test/p", "a"), None);
-        assert_eq!(url_query_param("https://x.test/p?a=1#b=2", "b"), None);
-        assert_eq!(
-            url_query_param("https://x.test/p?a#x", "a").as_deref(),
-            Some("")
-        );
-        assert_eq!(
-            url_query_param("https://x.test/p?&&a=%zz", "a").as_deref(),
+            param("https://x.test/p?&&a=%zz", "a").as_deref(),
             Some("%zz")
         );
     }
