@@ -17,6 +17,7 @@ import http from "node:http";
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
 import { extractPin, startApi } from "../tests/support/api.mjs";
+import { request as httpRequest } from "./http-client.mjs";
 import { startFakeProvider } from "../tests/support/fake-provider.mjs";
 
 const [kind = "check", script] = process.argv.slice(2);
@@ -34,26 +35,7 @@ const worker = await startApi({
 });
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 
-function request({ method = "GET", path, headers = {}, body }) {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request(
-      new URL(path, worker.url),
-      {
-        method,
-        agent,
-        headers: payload === undefined ? headers : { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
-      },
-      (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString("utf8") }));
-      },
-    );
-    req.on("error", reject);
-    req.end(payload);
-  });
-}
+const request = (spec) => httpRequest(agent, worker.url, spec);
 
 /** Sends `specs` with 8 in flight; requests per second. */
 async function run(specs) {

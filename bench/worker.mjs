@@ -33,6 +33,7 @@ import { Miniflare } from "miniflare";
 import { extractPin, NO_LIMITS, startApi } from "../tests/support/api.mjs";
 import { startFakeProvider } from "../tests/support/fake-provider.mjs";
 import { COMPATIBILITY_DATE } from "../tests/worker/harness.mjs";
+import { request as httpRequest } from "./http-client.mjs";
 import { envMs, percentile } from "./timing.mjs";
 
 const CONCURRENCY = Math.max(1, Number(process.env.BENCH_CONCURRENCY) || 8);
@@ -43,28 +44,8 @@ const log = (msg) => process.stderr.write(`[bench worker] ${msg}\n`);
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
-/** One HTTP request on a kept-alive connection; resolves `{status, body}`. */
-function request(base, { method, path, headers = {}, body }) {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request(
-      new URL(path, base),
-      {
-        method,
-        agent,
-        headers: payload === undefined ? headers : { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
-      },
-      (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(payload);
-  });
-}
+/** One request on a kept-alive connection of the benchmark's agent. */
+const request = (base, spec) => httpRequest(agent, base, spec);
 
 /**
  * Runs `next(i)` (a request description, or null when there is no more work) with
