@@ -175,26 +175,6 @@ pub(crate) fn derive(
     items
 }
 
-/// The records an operation's request or reply already holds as stored after it
-/// (the others it changed are read back from storage).
-pub(crate) fn known_records<'a>(
-    request: &'a ShardRequest,
-    reply: &'a ShardReply,
-) -> Vec<&'a OtpRecord> {
-    match (&request.op, reply) {
-        (ShardOp::Create { record, .. }, ShardReply::Done) => vec![record],
-        (_, ShardReply::Applied { record, .. }) | (_, ShardReply::Sending { record, .. }) => {
-            vec![record]
-        }
-        (_, ShardReply::Checked { matched, changed }) => matched
-            .iter()
-            .map(|(record, _)| record)
-            .chain(changed)
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 /// A shard's outbox of insights items.
 pub(crate) struct Outbox {
     /// Whether insights are on (the D1 binding exists).

@@ -329,10 +329,11 @@ impl DurableObject for OtpShard {
         self.remember_app(&request.app_id).await?;
         let mut changed = Vec::new();
         let reply = self.handle(&request, &mut changed).await?;
-        self.record_insights(&request, &reply, &changed).await?;
+        let known = known_records(&request, &reply);
+        self.record_insights(&request, &reply, &known, &changed)
+            .await?;
         self.keep_outcomes(&changed, request.now).await?;
         let copies = changed.len();
-        let known = outbox::known_records(&request, &reply);
         for otp_id in changed {
             let record = known
                 .iter()
@@ -605,6 +606,7 @@ impl OtpShard {
         &self,
         request: &ShardRequest,
         reply: &ShardReply,
+        known: &[&OtpRecord],
         changed: &[String],
     ) -> Result<()> {
         if !self.insights.is_on() {
@@ -614,7 +616,6 @@ impl OtpShard {
         if let ShardOp::FlushInsights = request.op {
             return self.insights.flush(&storage, &self.env).await;
         }
-        let known = outbox::known_records(request, reply);
         let mut records: Vec<(String, Option<OtpRecord>)> = Vec::with_capacity(changed.len());
         for id in changed {
             if records.iter().any(|(seen, _)| seen == id) {
@@ -1013,6 +1014,23 @@ impl OtpShard {
                 .await;
             }
         }
+    }
+}
+
+/// The records an operation's request or reply already holds as stored after it
+/// (the others it changed are read back from storage).
+fn known_records<'a>(request: &'a ShardRequest, reply: &'a ShardReply) -> Vec<&'a OtpRecord> {
+    match (&request.op, reply) {
+        (ShardOp::Create { record, .. }, ShardReply::Done) => vec![record],
+        (_, ShardReply::Applied { record, .. }) | (_, ShardReply::Sending { record, .. }) => {
+            vec![record]
+        }
+        (_, ShardReply::Checked { matched, changed }) => matched
+            .iter()
+            .map(|(record, _)| record)
+            .chain(changed)
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
