@@ -159,6 +159,16 @@ describe("status callbacks", () => {
     assert.ok(!verifyStandardWebhook(app.webhookSecret, other, req.body));
   });
 
+  test("a receiver's reply body is never read: a long one is ended once the status is in", async () => {
+    const path = callbackPath({ mode: "stream", status: 200, totalBytes: 8 * 1024 * 1024, chunkBytes: 16 * 1024 });
+    const { otp, pin } = await createOtp(`${receiver.url}${path}`);
+    assert.deepEqual((await verify(otp.otpId, pin)).body, { status: "VERIFIED" });
+    const [req] = await waitForCallbacks(path, "VERIFIED");
+    await sleep(200);
+    assert.equal(callbacks(path, "VERIFIED").length, 1, "a 200 is delivered: not sent again");
+    assert.ok(req.streamed < 2 * 1024 * 1024, `the receiver could write ${req.streamed} bytes`);
+  });
+
   test("CANCELLED and FAILED are reported too", async () => {
     const path = callbackPath();
     const url = `${receiver.url}${path}`;

@@ -430,23 +430,31 @@ impl Delivery {
 }
 
 /// POSTs `request` and returns the reply's status, giving up after `timeout`.
-/// Redirects are not followed (a 3xx is the answer). The body is never read: the
-/// request is aborted once the status is in, which also ends a body still coming.
+/// Redirects are not followed (a 3xx is the answer). The body is never read: it
+/// is cancelled once the status is in, which also ends a body still coming.
 async fn post_for_status(request: &PostRequest, timeout: Duration) -> Result<u16, FetchError> {
     let js_request = build(request)?;
     let controller = AbortController::default();
     let signal = controller.signal();
     let exchange = async {
-        Fetch::Request(js_request)
+        let response = Fetch::Request(js_request)
             .send_with_signal(&signal)
             .await
-            .map(|response| response.status_code())
-            .map_err(|_| FetchError::Unreachable)
+            .map_err(|_| FetchError::Unreachable)?;
+        if let worker::ResponseBody::Stream(body) = response.body() {
+            let _ = body.cancel();
+        }
+        Ok(response.status_code())
     };
-    let outcome = first_of(exchange, Delay::from(timeout)).await;
-    // Ends a request still waiting (timeout) or a reply body nobody reads.
-    controller.abort();
-    outcome.unwrap_or(Err(FetchError::Timeout))
+    match first_of(exchange, Delay::from(timeout)).await {
+        Some(outcome) => outcome,
+        None => {
+            // Ends the request still waiting. (Not after a reply, as in
+            // `gateway::fetch::post`: an abort builds an AbortError with its stack.)
+            controller.abort();
+            Err(FetchError::Timeout)
+        }
+    }
 }
 
 #[cfg(test)]
