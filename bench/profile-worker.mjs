@@ -7,7 +7,7 @@
 // inclusive share of the samples.
 //
 //   scripts/profile-worker.sh [check|send|status|health]
-//   node bench/profile-worker.mjs <kind> <worker/build/index.js with wasm names>
+//   node bench/profile-worker.mjs <kind> <worker/build/entry.mjs of a build with wasm names>
 //
 // Function names come from the wasm's name section: scripts/profile-worker.sh builds
 // a worker that keeps it. (The shares are of the isolate's whole time, idle

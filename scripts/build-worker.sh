@@ -21,6 +21,9 @@ die() { log "error: $*"; exit 1; }
 
 cd "$ROOT"
 OUT="worker/build/index.js"
+# wrangler's `main`: worker-build's module with its Durable Object classes declared
+# for RPC (see the file).
+ENTRY="worker/build/entry.mjs"
 
 # --- Static assets ------------------------------------------------------------------
 # The demo page (demo/), the npm package's browser build that it loads (pkg/dist,
@@ -76,6 +79,7 @@ inputs_newer_than() {
 
 if [[ "${FORCE_BUILD:-0}" != 1 && -f "$OUT" && -f worker/build/index_bg.wasm ]] &&
   ! inputs_newer_than "$OUT"; then
+  cp worker/js/entry.mjs "$ENTRY"
   log "worker/build is up to date (FORCE_BUILD=1 to rebuild)"
   exit 0
 fi
@@ -103,4 +107,5 @@ if [[ "${KEEP_WASM_NAMES:-0}" != 1 ]]; then
   mv worker/build/index_bg.wasm.tmp worker/build/index_bg.wasm
 fi
 touch "$OUT" # worker-build may keep old mtimes; mark the output as fresh
+cp worker/js/entry.mjs "$ENTRY"
 log "done in $((SECONDS - start))s: $(du -sh worker/build | cut -f1) in worker/build"

@@ -19,4 +19,5 @@ printf '[profile-worker] building the worker with wasm names into %s\n' "$OUT" >
     ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild" \
     worker-build --profile worker-release --out-dir "$OUT" >/dev/null
 )
-node bench/profile-worker.mjs "${1:-check}" "$OUT/index.js"
+cp worker/js/entry.mjs "$OUT/entry.mjs"
+node bench/profile-worker.mjs "${1:-check}" "$OUT/entry.mjs"

@@ -1,4 +1,4 @@
-// Test harness: runs the BUILT worker (worker/build/index.js, made by
+// Test harness: runs the BUILT worker (worker/build/entry.mjs, made by
 // scripts/build-worker.sh) in Miniflare, the same runtime (workerd) that
 // `wrangler dev` uses, on a free 127.0.0.1 port.
 //
@@ -15,7 +15,7 @@ import { Miniflare } from "miniflare";
 /** Repository root. */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 /** Absolute path of the built worker entry. */
-export const WORKER_SCRIPT = path.join(ROOT, "worker", "build", "index.js");
+export const WORKER_SCRIPT = path.join(ROOT, "worker", "build", "entry.mjs");
 
 /** Reads `key = "value"` from the top of a TOML file (enough for our manifests). */
 function tomlString(file, key) {
@@ -78,7 +78,11 @@ export async function startWorker({
   const mf = new Miniflare({
     scriptPath: WORKER_SCRIPT,
     modules: true,
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    // worker-build's index.js, imported by the entry, is an ES module too.
+    modulesRules: [
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+      { type: "ESModule", include: ["**/*.js"] },
+    ],
     compatibilityDate: COMPATIBILITY_DATE,
     kvNamespaces,
     // Same bindings as wrangler.toml: a fixed set of shards per application holds its

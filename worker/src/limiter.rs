@@ -27,6 +27,7 @@ use worker::{
 };
 
 use crate::config::Config;
+use crate::durable::{rpc_entry, Answer};
 use crate::error::{ApiError, ApiResult, Retry};
 use crate::fraud::{self, Admitted, GuardCheck, GuardRef, Scope};
 use crate::json::{storage_get, storage_put};
@@ -219,7 +220,7 @@ impl StoredBucket {
 }
 
 /// The buckets of one application.
-#[durable_object]
+#[durable_object(alarm)]
 pub struct RateLimiter {
     state: State,
     env: Env,
@@ -228,6 +229,53 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
+    /// One request of [`crate::durable::call`].
+    async fn call(&self, request: String) -> Result<Answer> {
+        let request: LimiterRequest = crate::durable::read_request(&request)?;
+        if let Some(answer) = self.guard_request(&request).await? {
+            return Ok(answer);
+        }
+        // Reads, decisions and writes are storage operations only: the object's
+        // input and output gates keep concurrent requests from interleaving.
+        let reply = match request {
+            LimiterRequest::Take { takes, now } => self.take(takes, now).await?,
+            LimiterRequest::GiveBack {
+                bucket: key,
+                units,
+                taken_at,
+            } => {
+                let mut bucket = self.load(&key).await?;
+                bucket.state.give_back(units, taken_at);
+                self.store(&key, &bucket).await?;
+                Ok(())
+            }
+            // On the loaded copy only: nothing is stored.
+            LimiterRequest::Check { take, now } => self.load(&take.bucket).await?.take(&take, now),
+            // Answered by `guard_request`.
+            LimiterRequest::Admit { .. }
+            | LimiterRequest::Undo { .. }
+            | LimiterRequest::Outcomes { .. }
+            | LimiterRequest::GuardSnapshot { .. }
+            | LimiterRequest::GuardBlock { .. } => Ok(()),
+            LimiterRequest::WebhookRecord { entry, now } => {
+                crate::webhook_log::record(&self.state.storage(), entry, now).await?;
+                Ok(())
+            }
+            LimiterRequest::WebhookList { now } => {
+                let entries = crate::webhook_log::recent(&self.state.storage(), now).await?;
+                return Answer::json(&entries);
+            }
+            LimiterRequest::Purge => {
+                let storage = self.state.storage();
+                storage.delete_alarm().await?;
+                storage.delete_all().await?;
+                self.sweep_scheduled.set(false);
+                Ok(())
+            }
+        };
+        Answer::json(&reply)
+    }
+
     async fn load(&self, key: &str) -> Result<StoredBucket> {
         // Stored as JSON text: the sweep reads them back from a `list()` map.
         Ok(storage_get(&self.state.storage(), key)
@@ -264,7 +312,7 @@ impl RateLimiter {
     }
 
     /// The fraud guard's requests (`crate::fraud`); `None` for the others.
-    async fn guard_request(&self, request: &LimiterRequest) -> Result<Option<Response>> {
+    async fn guard_request(&self, request: &LimiterRequest) -> Result<Option<Answer>> {
         let storage = self.state.storage();
         let hash_key = || {
             Config::from_env(&self.env)
@@ -277,15 +325,13 @@ impl RateLimiter {
                 for take in takes {
                     let mut bucket = self.load(&take.bucket).await?;
                     if let Err(refusal) = bucket.take(take, *now) {
-                        return crate::reply::json(&AdmitReply::Limited(refusal), 200).map(Some);
+                        return Answer::json(&AdmitReply::Limited(refusal)).map(Some);
                     }
                     updated.push(bucket);
                 }
                 let admitted = match fraud::admit(&storage, &hash_key()?, guard, *now).await? {
                     Ok(admitted) => admitted,
-                    Err(refusal) => {
-                        return crate::reply::json(&AdmitReply::Guarded(refusal), 200).map(Some)
-                    }
+                    Err(refusal) => return Answer::json(&AdmitReply::Guarded(refusal)).map(Some),
                 };
                 for (take, bucket) in takes.iter().zip(&updated) {
                     if take.units > 0 {
@@ -293,7 +339,7 @@ impl RateLimiter {
                     }
                 }
                 self.schedule_sweep().await?;
-                return crate::reply::json(&AdmitReply::Admitted(admitted), 200).map(Some);
+                return Answer::json(&AdmitReply::Admitted(admitted)).map(Some);
             }
             LimiterRequest::Undo {
                 counted,
@@ -309,7 +355,7 @@ impl RateLimiter {
             }
             LimiterRequest::GuardSnapshot { now } => {
                 let snapshot = fraud::snapshot(&storage, *now).await?;
-                return crate::reply::json(&snapshot, 200).map(Some);
+                return Answer::json(&snapshot).map(Some);
             }
             LimiterRequest::GuardBlock {
                 scope,
@@ -319,7 +365,7 @@ impl RateLimiter {
             } => fraud::set_block(&storage, &hash_key()?, *scope, key, *until, *now).await?,
             _ => return Ok(None),
         };
-        crate::reply::json(&reply, 200).map(Some)
+        Answer::json(&reply).map(Some)
     }
 
     async fn schedule_sweep(&self) -> Result<()> {
@@ -336,6 +382,8 @@ impl RateLimiter {
     }
 }
 
+rpc_entry!(RateLimiter);
+
 impl DurableObject for RateLimiter {
     fn new(state: State, env: Env) -> Self {
         RateLimiter {
@@ -345,50 +393,8 @@ impl DurableObject for RateLimiter {
         }
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let request: LimiterRequest = crate::durable::read_request(&mut req).await?;
-        if let Some(res) = self.guard_request(&request).await? {
-            return Ok(res);
-        }
-        // Reads, decisions and writes are storage operations only: the object's
-        // input and output gates keep concurrent requests from interleaving.
-        let reply = match request {
-            LimiterRequest::Take { takes, now } => self.take(takes, now).await?,
-            LimiterRequest::GiveBack {
-                bucket: key,
-                units,
-                taken_at,
-            } => {
-                let mut bucket = self.load(&key).await?;
-                bucket.state.give_back(units, taken_at);
-                self.store(&key, &bucket).await?;
-                Ok(())
-            }
-            // On the loaded copy only: nothing is stored.
-            LimiterRequest::Check { take, now } => self.load(&take.bucket).await?.take(&take, now),
-            // Answered by `guard_request`.
-            LimiterRequest::Admit { .. }
-            | LimiterRequest::Undo { .. }
-            | LimiterRequest::Outcomes { .. }
-            | LimiterRequest::GuardSnapshot { .. }
-            | LimiterRequest::GuardBlock { .. } => Ok(()),
-            LimiterRequest::WebhookRecord { entry, now } => {
-                crate::webhook_log::record(&self.state.storage(), entry, now).await?;
-                Ok(())
-            }
-            LimiterRequest::WebhookList { now } => {
-                let entries = crate::webhook_log::recent(&self.state.storage(), now).await?;
-                return crate::reply::json(&entries, 200);
-            }
-            LimiterRequest::Purge => {
-                let storage = self.state.storage();
-                storage.delete_alarm().await?;
-                storage.delete_all().await?;
-                self.sweep_scheduled.set(false);
-                Ok(())
-            }
-        };
-        crate::reply::json(&reply, 200)
+    async fn fetch(&self, _req: Request) -> Result<Response> {
+        crate::durable::not_fetched()
     }
 
     /// Deletes the buckets whose windows have all ended, a page at a time, and

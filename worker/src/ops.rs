@@ -11,8 +11,6 @@ use std::cell::Cell;
 
 /// The header that carries the counts in development.
 pub(crate) const HEADER: &str = "X-Storage-Ops";
-/// The header of an object's reply that says how many KV writes it left for after it.
-pub(crate) const AFTER_KV_WRITES: &str = "X-After-Kv-Writes";
 
 /// One request's storage operations.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

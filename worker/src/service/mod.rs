@@ -14,6 +14,7 @@
 
 pub(crate) mod admission;
 pub(crate) mod outcomes;
+pub(crate) mod recent_records;
 pub(crate) mod records;
 pub(crate) mod shard;
 

@@ -52,9 +52,11 @@ use worker::{
 };
 
 use super::outcomes;
+use super::recent_records::{self, RecentRecords};
 use super::records;
 use crate::apps::AppStore;
 use crate::config::{Config, OTP_KV};
+use crate::durable::{rpc_entry, Answer};
 use crate::fraud::GuardRef;
 use crate::gateway::delivery::{self, Delivery, DeliveryReport, ReportOutcome};
 use crate::insights::outbox::{self, Outbox};
@@ -285,7 +287,7 @@ fn parse_due(key: &str) -> Option<(UnixSeconds, char, &str)> {
 }
 
 /// One shard of one application's records and numbers.
-#[durable_object]
+#[durable_object(alarm)]
 pub struct OtpShard {
     state: State,
     env: Env,
@@ -302,11 +304,14 @@ pub struct OtpShard {
     insights: Outbox,
     /// The guard's outcome reports waiting to be sent ([`outcomes`]).
     outcomes: outcomes::Sender,
-    /// The record this instance wrote last, as written: a check reads it back
-    /// for its outcome report without a storage read. Every write and removal of
-    /// a record goes through [`OtpShard::save`] or [`OtpShard::delete_record`].
-    last_saved: RefCell<Option<Stored>>,
+    /// The records this instance wrote last, as written: a check soon after its
+    /// send, and its outcome report, read them without a storage call. Every
+    /// write and removal of a record goes through [`OtpShard::save`] or
+    /// [`OtpShard::delete_record`].
+    recent: RefCell<RecentRecords<Stored>>,
 }
+
+rpc_entry!(OtpShard);
 
 impl DurableObject for OtpShard {
     fn new(state: State, env: Env) -> Self {
@@ -320,31 +325,12 @@ impl DurableObject for OtpShard {
             copying: Rc::default(),
             dirty: Rc::default(),
             outcomes: outcomes::Sender::default(),
-            last_saved: RefCell::new(None),
+            recent: RefCell::new(RecentRecords::new(recent_records::CAPACITY)),
         }
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let request: ShardRequest = crate::durable::read_request(&mut req).await?;
-        self.remember_app(&request.app_id).await?;
-        let mut changed = Vec::new();
-        let reply = self.handle(&request, &mut changed).await?;
-        let known = known_records(&request, &reply);
-        self.record_insights(&request, &reply, &known, &changed)
-            .await?;
-        self.keep_outcomes(&changed, request.now).await?;
-        let copies = changed.len();
-        for otp_id in changed {
-            let record = known
-                .iter()
-                .find(|r| r.otp_id == otp_id)
-                .map(|r| (*r).clone());
-            self.copy_to_kv(&request.app_id, otp_id, record, request.retention);
-        }
-        let mut res = crate::reply::json(&reply, 200)?;
-        res.headers_mut()
-            .set(crate::ops::AFTER_KV_WRITES, &copies.to_string())?;
-        Ok(res)
+    async fn fetch(&self, _req: Request) -> Result<Response> {
+        crate::durable::not_fetched()
     }
 
     async fn alarm(&self) -> Result<Response> {
@@ -416,6 +402,27 @@ impl DurableObject for OtpShard {
 }
 
 impl OtpShard {
+    /// One request of [`crate::durable::call`].
+    async fn call(&self, request: String) -> Result<Answer> {
+        let request: ShardRequest = crate::durable::read_request(&request)?;
+        self.remember_app(&request.app_id).await?;
+        let mut changed = Vec::new();
+        let reply = self.handle(&request, &mut changed).await?;
+        let known = known_records(&request, &reply);
+        self.record_insights(&request, &reply, &known, &changed)
+            .await?;
+        self.keep_outcomes(&changed, request.now).await?;
+        let copies = changed.len();
+        for otp_id in changed {
+            let record = known
+                .iter()
+                .find(|r| r.otp_id == otp_id)
+                .map(|r| (*r).clone());
+            self.copy_to_kv(&request.app_id, otp_id, record, request.retention);
+        }
+        Ok(Answer::json(&reply)?.with_after_kv_writes(copies))
+    }
+
     /// Runs one operation; `changed` collects the records to copy to KV.
     async fn handle(
         &self,
@@ -557,7 +564,7 @@ impl OtpShard {
                 }
                 storage.delete_alarm().await?;
                 storage.delete_all().await?;
-                self.last_saved.replace(None);
+                self.recent.borrow_mut().clear();
                 self.alarm_at.set(Some(None));
                 *self.app_id.borrow_mut() = None;
                 Ok(ShardReply::Done)
@@ -844,35 +851,23 @@ impl OtpShard {
     }
 
     async fn load(&self, otp_id: &str) -> Result<Option<Stored>> {
-        if let Some(last) = self.last_saved.borrow().as_ref() {
-            if last.record.otp_id == otp_id {
-                return Ok(Some(last.clone()));
-            }
+        if let Some(stored) = self.recent.borrow().get(otp_id) {
+            return Ok(Some(stored));
         }
         storage_get(&self.state.storage(), &record_key(otp_id)).await
     }
 
     async fn save(&self, stored: &Stored) -> Result<()> {
-        self.last_saved.replace(None);
-        storage_put(
-            &self.state.storage(),
-            &record_key(&stored.record.otp_id),
-            stored,
-        )
-        .await?;
-        self.last_saved.replace(Some(stored.clone()));
+        let otp_id = &stored.record.otp_id;
+        // Forgotten while the write is under way: if it fails, storage decides.
+        self.recent.borrow_mut().removed(otp_id);
+        storage_put(&self.state.storage(), &record_key(otp_id), stored).await?;
+        self.recent.borrow_mut().saved(otp_id, stored.clone());
         Ok(())
     }
 
     async fn delete_record(&self, otp_id: &str) -> Result<()> {
-        let cached = self
-            .last_saved
-            .borrow()
-            .as_ref()
-            .map(|s| s.record.otp_id == otp_id);
-        if cached == Some(true) {
-            self.last_saved.replace(None);
-        }
+        self.recent.borrow_mut().removed(otp_id);
         self.state.storage().delete(&record_key(otp_id)).await?;
         Ok(())
     }

@@ -24,6 +24,7 @@ use worker::{durable_object, DurableObject, Env, Method, Request, Response, Stat
 
 use crate::apps::{hash_credential, random_token};
 use crate::context::RequestContext;
+use crate::durable::{rpc_entry, Answer};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, RequestUrl};
 use crate::json::{storage_get, storage_put};
@@ -52,7 +53,7 @@ enum SessionRequest {
 }
 
 /// One console session; its only state is its expiry.
-#[durable_object]
+#[durable_object(alarm)]
 pub struct AdminSessions {
     state: State,
 }
@@ -62,8 +63,22 @@ impl DurableObject for AdminSessions {
         AdminSessions { state }
     }
 
-    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let request: SessionRequest = crate::durable::read_request(&mut req).await?;
+    async fn fetch(&self, _req: Request) -> worker::Result<Response> {
+        crate::durable::not_fetched()
+    }
+
+    async fn alarm(&self) -> worker::Result<Response> {
+        self.state.storage().delete_all().await?;
+        Response::ok("expired")
+    }
+}
+
+rpc_entry!(AdminSessions);
+
+impl AdminSessions {
+    /// One request of [`crate::durable::call`].
+    async fn call(&self, request: String) -> worker::Result<Answer> {
+        let request: SessionRequest = crate::durable::read_request(&request)?;
         let storage = self.state.storage();
         let reply: Option<UnixSeconds> = match request {
             SessionRequest::Open { expires_at } => {
@@ -81,12 +96,7 @@ impl DurableObject for AdminSessions {
                 None
             }
         };
-        crate::reply::json(&reply, 200)
-    }
-
-    async fn alarm(&self) -> worker::Result<Response> {
-        self.state.storage().delete_all().await?;
-        Response::ok("expired")
+        Answer::json(&reply)
     }
 }
 
