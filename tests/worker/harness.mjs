@@ -87,8 +87,13 @@ export async function startWorker({
     kvNamespaces,
     // Same bindings as wrangler.toml: a fixed set of shards per application holds its
     // records and per-number guards; one object per application counts its rate limits;
-    // one object per console session.
-    durableObjects: { OTP_SHARD: "OtpShard", RATE_LIMITER: "RateLimiter", ADMIN_SESSIONS: "AdminSessions" },
+    // one object per console session. SQLite-backed, as wrangler.toml's migrations
+    // declare them (the worker uses their synchronous storage API).
+    durableObjects: {
+      OTP_SHARD: { className: "OtpShard", useSQLite: true },
+      RATE_LIMITER: { className: "RateLimiter", useSQLite: true },
+      ADMIN_SESSIONS: { className: "AdminSessions", useSQLite: true },
+    },
     // Same as [[d1_databases]] in wrangler.toml: the insights (migrated below).
     d1Databases: insights ? [INSIGHTS_DB] : [],
     bindings: { ENVIRONMENT: "test", ...bindings },

@@ -85,12 +85,10 @@ struct States {
 impl States {
     async fn load(storage: &Storage, hash_key: &[u8], country: &str, range: &str) -> Result<Self> {
         let (range_key, country_key) = (range_key(hash_key, range), country_key(country));
-        let mut stored: StoredRange = storage_get(storage, &range_key).await?.unwrap_or_default();
+        let mut stored: StoredRange = storage_get(storage, &range_key)?.unwrap_or_default();
         stored.range = range.to_owned();
         Ok(States {
-            country: storage_get(storage, &country_key)
-                .await?
-                .unwrap_or_default(),
+            country: storage_get(storage, &country_key)?.unwrap_or_default(),
             range: stored,
             range_key,
             country_key,
@@ -98,8 +96,8 @@ impl States {
     }
 
     async fn store(&self, storage: &Storage) -> Result<()> {
-        storage_put(storage, &self.range_key, &self.range).await?;
-        storage_put(storage, &self.country_key, &self.country).await
+        storage_put(storage, &self.range_key, &self.range)?;
+        storage_put(storage, &self.country_key, &self.country)
     }
 }
 
@@ -115,12 +113,8 @@ pub(crate) async fn admit(
     let Ok(phone) = otp_core::phone::parse_phone(&check.e164, None) else {
         return Err(worker::Error::RustError("guard: unreadable number".into()));
     };
-    if storage_get::<FraudSettings>(storage, SETTINGS)
-        .await?
-        .as_ref()
-        != Some(settings)
-    {
-        storage_put(storage, SETTINGS, settings).await?;
+    if storage_get::<FraudSettings>(storage, SETTINGS)?.as_ref() != Some(settings) {
+        storage_put(storage, SETTINGS, settings)?;
     }
     let dest = Destination::new(settings, hash_key, &phone);
     let mut states = States::load(storage, hash_key, &dest.country, &dest.range).await?;
@@ -157,7 +151,7 @@ pub(crate) async fn undo(
     ticket: &Ticket,
     now: UnixSeconds,
 ) -> Result<()> {
-    let Some(settings) = storage_get::<FraudSettings>(storage, SETTINGS).await? else {
+    let Some(settings) = storage_get::<FraudSettings>(storage, SETTINGS)? else {
         return Ok(());
     };
     let mut states = States::load(storage, hash_key, &counted.country, &counted.range).await?;
@@ -173,7 +167,7 @@ pub(crate) async fn record_outcomes(
     reports: &[OutcomeReport],
     now: UnixSeconds,
 ) -> Result<()> {
-    let Some(settings) = storage_get::<FraudSettings>(storage, SETTINGS).await? else {
+    let Some(settings) = storage_get::<FraudSettings>(storage, SETTINGS)? else {
         return Ok(());
     };
     for report in reports {
@@ -194,7 +188,7 @@ pub(crate) async fn record_outcomes(
 
 /// The guard's current blocks, refusals and countries, for the admin API.
 pub(crate) async fn snapshot(storage: &Storage, now: UnixSeconds) -> Result<FraudSnapshot> {
-    let settings: FraudSettings = storage_get(storage, SETTINGS).await?.unwrap_or_default();
+    let settings: FraudSettings = storage_get(storage, SETTINGS)?.unwrap_or_default();
     let ranges: Vec<StoredRange> = list(storage, RANGE_PREFIX).await?;
     let countries: Vec<(String, CountryState)> = list_keyed(storage, COUNTRY_PREFIX).await?;
     Ok(settings.snapshot(
@@ -225,7 +219,7 @@ pub(crate) async fn set_block(
     match scope {
         Scope::Range => {
             let k = range_key(hash_key, key);
-            let mut stored: StoredRange = storage_get(storage, &k).await?.unwrap_or_default();
+            let mut stored: StoredRange = storage_get(storage, &k)?.unwrap_or_default();
             stored.range = key.to_owned();
             match until {
                 Some(until) => {
@@ -235,11 +229,11 @@ pub(crate) async fn set_block(
                 }
                 None => stored.state.unblock(),
             }
-            storage_put(storage, &k, &stored).await?;
+            storage_put(storage, &k, &stored)?;
         }
         Scope::Country => {
             let k = country_key(key);
-            let mut state: CountryState = storage_get(storage, &k).await?.unwrap_or_default();
+            let mut state: CountryState = storage_get(storage, &k)?.unwrap_or_default();
             match until {
                 Some(until) => {
                     if let Err(e) = state.block_manually(until, now) {
@@ -248,7 +242,7 @@ pub(crate) async fn set_block(
                 }
                 None => state.unblock(),
             }
-            storage_put(storage, &k, &state).await?;
+            storage_put(storage, &k, &state)?;
         }
     }
     Ok(Ok(()))
@@ -256,7 +250,7 @@ pub(crate) async fn set_block(
 
 /// Deletes the states that no longer matter (`keep_until` passed).
 pub(crate) async fn sweep(storage: &Storage, now: UnixSeconds) -> Result<()> {
-    let Some(settings) = storage_get::<FraudSettings>(storage, SETTINGS).await? else {
+    let Some(settings) = storage_get::<FraudSettings>(storage, SETTINGS)? else {
         return Ok(());
     };
     let mut gone = Vec::new();

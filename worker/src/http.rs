@@ -15,7 +15,8 @@ use crate::error::{ApiError, ApiResult};
 pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// Reads the body, refusing anything over [`MAX_BODY_BYTES`]: by `Content-Length`
-/// first, so a huge body is not read at all, then chunk by chunk, so that a body
+/// first, so a huge body is not read at all (and a body of a known length within
+/// the limit is read in one piece), then chunk by chunk, so that a body
 /// without a length (chunked) is never held whole either (reading it all first
 /// would take twice its size in memory, and a large one would exceed the
 /// isolate's memory limit, failing every request in it).
@@ -28,6 +29,17 @@ pub(crate) async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(ApiError::body_too_large());
+    }
+    if declared.is_some() {
+        // Its length is known and within the limit: read in one piece.
+        let buffer = req
+            .inner()
+            .array_buffer()
+            .map_err(|_| ApiError::invalid_json())?;
+        let buffer = JsFuture::from(buffer)
+            .await
+            .map_err(|_| ApiError::invalid_json())?;
+        return Ok(Uint8Array::new(&buffer).to_vec());
     }
     let Some(stream) = req.inner().body() else {
         return Ok(Vec::new());

@@ -9,7 +9,8 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::kv::{KvError, KvStore};
-use worker::wasm_bindgen_futures::JsFuture;
+use worker::wasm_bindgen::prelude::wasm_bindgen;
+use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{Result, Storage};
 
 // Each reader is a non-generic async function that fetches the text, and a
@@ -30,25 +31,55 @@ fn parse<T: DeserializeOwned>(text: Option<&str>) -> serde_json::Result<Option<T
     text.map(serde_json::from_str).transpose()
 }
 
+// Durable Object storage is read and written through the synchronous KV API
+// (`ctx.storage.kv`) of SQLite-backed objects (all of ours, wrangler.toml's
+// migrations): a value is read or written in the call, with no promise to await
+// (each await of a storage promise cost a JS future, a microtask and a re-entry
+// into wasm). Writes are as durable as with the asynchronous API: the object's
+// output gate holds its reply until they are stored.
+
+#[wasm_bindgen(wasm_bindgen = worker::wasm_bindgen)]
+extern "C" {
+    /// `ctx.storage`, seen for its `kv` property.
+    type StorageWithKv;
+    #[wasm_bindgen(method, getter)]
+    fn kv(this: &StorageWithKv) -> SyncKv;
+
+    /// `ctx.storage.kv`: SQLite-backed storage's synchronous key-value API.
+    type SyncKv;
+    #[wasm_bindgen(method, catch)]
+    fn get(this: &SyncKv, key: &str) -> core::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn put(this: &SyncKv, key: &str, value: &JsValue) -> core::result::Result<(), JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn delete(this: &SyncKv, key: &str) -> core::result::Result<bool, JsValue>;
+}
+
+fn sync_kv(storage: &Storage) -> SyncKv {
+    storage.as_raw().unchecked_ref::<StorageWithKv>().kv()
+}
+
 /// The value at `key` in a Durable Object's storage, stored as JSON text by
 /// [`storage_put`]: no round trip through a JS object (`JSON.parse`, then
 /// `JSON.stringify`) on the hot path of the record shards.
-pub(crate) async fn storage_get<T: DeserializeOwned>(
-    storage: &Storage,
-    key: &str,
-) -> Result<Option<T>> {
-    let value = JsFuture::from(storage.as_raw().get(key)?).await?;
+pub(crate) fn storage_get<T: DeserializeOwned>(storage: &Storage, key: &str) -> Result<Option<T>> {
+    let value = sync_kv(storage).get(key)?;
     Ok(parse(value.as_string().as_deref())?)
 }
 
 /// Stores `value` at `key` in a Durable Object's storage as JSON text.
-pub(crate) async fn storage_put<T: Serialize>(
-    storage: &Storage,
-    key: &str,
-    value: &T,
-) -> Result<()> {
+pub(crate) fn storage_put<T: Serialize>(storage: &Storage, key: &str, value: &T) -> Result<()> {
     let json = serde_json::to_string(value)?;
-    storage
-        .put_raw(key, worker::wasm_bindgen::JsValue::from_str(&json))
-        .await
+    storage_put_value(storage, key, &JsValue::from_str(&json))
+}
+
+/// Stores a JS value (a marker, text already rendered) at `key`.
+pub(crate) fn storage_put_value(storage: &Storage, key: &str, value: &JsValue) -> Result<()> {
+    Ok(sync_kv(storage).put(key, value)?)
+}
+
+/// Deletes `key` from a Durable Object's storage.
+pub(crate) fn storage_delete(storage: &Storage, key: &str) -> Result<()> {
+    sync_kv(storage).delete(key)?;
+    Ok(())
 }

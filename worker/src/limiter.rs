@@ -278,13 +278,11 @@ impl RateLimiter {
 
     async fn load(&self, key: &str) -> Result<StoredBucket> {
         // Stored as JSON text: the sweep reads them back from a `list()` map.
-        Ok(storage_get(&self.state.storage(), key)
-            .await?
-            .unwrap_or_default())
+        Ok(storage_get(&self.state.storage(), key)?.unwrap_or_default())
     }
 
     async fn store(&self, key: &str, bucket: &StoredBucket) -> Result<()> {
-        storage_put(&self.state.storage(), key, bucket).await
+        storage_put(&self.state.storage(), key, bucket)
     }
 
     /// All or nothing: each bucket is checked on a copy, and written only when

@@ -150,13 +150,13 @@ pub(crate) async fn record(
     entry: Entry,
     now: UnixSeconds,
 ) -> worker::Result<()> {
-    let ring: Vec<Entry> = storage_get(storage, STORAGE_KEY).await?.unwrap_or_default();
-    storage_put(storage, STORAGE_KEY, &push(ring, entry, now)).await
+    let ring: Vec<Entry> = storage_get(storage, STORAGE_KEY)?.unwrap_or_default();
+    storage_put(storage, STORAGE_KEY, &push(ring, entry, now))
 }
 
 /// The deliveries kept in `storage`, newest first.
 pub(crate) async fn recent(storage: &Storage, now: UnixSeconds) -> worker::Result<Vec<Entry>> {
-    let ring: Vec<Entry> = storage_get(storage, STORAGE_KEY).await?.unwrap_or_default();
+    let ring: Vec<Entry> = storage_get(storage, STORAGE_KEY)?.unwrap_or_default();
     Ok(within(ring, now))
 }
 

@@ -18,14 +18,13 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use otp_core::otp::{Command, OtpRecord, OtpStatus};
-use worker::js_sys::{Object, Reflect};
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, ListOptions, Result, State, Storage};
 
 use super::sql;
 use super::{database, Item, OtpRow};
 use crate::gateway::delivery::{DeliveryStatus, ReportOutcome};
-use crate::json::storage_get;
+use crate::json::{storage_get, storage_put, storage_put_value};
 use crate::service::shard::{ShardOp, ShardReply, ShardRequest};
 use crate::soon::Soon;
 
@@ -215,29 +214,19 @@ impl Outbox {
         let (seq, reserved) = match self.next.get() {
             Some(next) => next,
             None => {
-                let free = storage_get::<u64>(storage, SEQUENCE).await?.unwrap_or(0);
+                let free = storage_get::<u64>(storage, SEQUENCE)?.unwrap_or(0);
                 (free, free)
             }
         };
         let rendered = sql::render(&format!("{}-{seq:012}", self.tag), items)?;
-        let entries = Object::new();
-        Reflect::set(
-            &entries,
-            &JsValue::from_str(&entry_key(seq)),
-            &JsValue::from_str(&rendered),
-        )?;
+        storage_put_value(storage, &entry_key(seq), &JsValue::from_str(&rendered))?;
         let reserved = if seq < reserved {
             reserved
         } else {
             let end = seq + RESERVED;
-            Reflect::set(
-                &entries,
-                &JsValue::from_str(SEQUENCE),
-                &JsValue::from_str(&end.to_string()),
-            )?;
+            storage_put(storage, SEQUENCE, &end)?;
             end
         };
-        storage.put_multiple_raw(entries).await?;
         self.next.set(Some((seq + 1, reserved)));
         self.waiting.set(self.waiting.get() + 1);
         Ok(())
@@ -304,7 +293,7 @@ async fn flush(storage: &Storage, env: &Env) -> Result<()> {
     let Some(db) = database(env) else {
         return Ok(());
     };
-    let Some(app_id) = storage_get::<String>(storage, "app").await? else {
+    let Some(app_id) = storage_get::<String>(storage, "app")? else {
         return Ok(());
     };
     loop {

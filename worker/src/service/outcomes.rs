@@ -87,8 +87,7 @@ pub(crate) async fn keep(
         storage,
         &format!("{PREFIX}{}", stored.record.otp_id),
         &report,
-    )
-    .await?;
+    )?;
     Ok(true)
 }
 
@@ -103,7 +102,7 @@ pub(crate) async fn pending(storage: &Storage) -> Result<bool> {
 /// Sends the kept reports to the application's guard, a batch at a time, deleting
 /// what it acknowledged.
 pub(crate) async fn send(storage: &Storage, env: &Env, now: UnixSeconds) -> Result<()> {
-    let Some(app_id) = storage_get::<String>(storage, "app").await? else {
+    let Some(app_id) = storage_get::<String>(storage, "app")? else {
         return Ok(());
     };
     let ns = env.durable_object(limiter::BINDING)?;

@@ -61,7 +61,7 @@ use crate::fraud::GuardRef;
 use crate::gateway::delivery::{self, Delivery, DeliveryReport, ReportOutcome};
 use crate::insights::outbox::{self, Outbox};
 use crate::insights::{Item, OtpFacts};
-use crate::json::{storage_get, storage_put};
+use crate::json::{storage_delete, storage_get, storage_put, storage_put_value};
 
 /// Binding name of the namespace in wrangler.toml.
 pub(crate) const BINDING: &str = "OTP_SHARD";
@@ -351,7 +351,7 @@ impl DurableObject for OtpShard {
             };
             match parse_due(&key) {
                 Some((_, 'e', id)) => {
-                    if let Some(s) = storage_get::<Stored>(&storage, &record_key(id)).await? {
+                    if let Some(s) = storage_get::<Stored>(&storage, &record_key(id))? {
                         if s.record.status_at(now) == OtpStatus::Expired {
                             outcomes::keep(&storage, &self.config()?.hash_key, &s, now).await?;
                             if s.record.otp_callback_url.is_some() {
@@ -365,13 +365,13 @@ impl DurableObject for OtpShard {
                 }
                 Some((at, 'n', hash)) => {
                     let key = number_key(hash);
-                    let stored = storage_get::<StoredNumber>(&storage, &key).await?;
+                    let stored = storage_get::<StoredNumber>(&storage, &key)?;
                     if stored.is_some_and(|n| n.due == Some(at)) {
-                        storage.delete(&key).await?;
+                        storage_delete(&storage, &key)?;
                     }
                 }
                 Some((_, 'm', key)) => {
-                    storage.delete(&message_key(key)).await?;
+                    storage_delete(&storage, &message_key(key))?;
                 }
                 _ => {}
             }
@@ -505,7 +505,7 @@ impl OtpShard {
                             if s.record.otp_callback_url.is_none() {
                                 // Its expiry now matters to the guard's report.
                                 let due = due_key(s.record.expires_at, 'e', id);
-                                self.state.storage().put(&due, 0).await?;
+                                storage_put_value(&self.state.storage(), &due, &0.into())?;
                                 self.schedule(s.record.expires_at).await?;
                             }
                         }
@@ -596,13 +596,13 @@ impl OtpShard {
             }
             ShardOp::IndexMessage { key, otp_id, until } => {
                 let storage = self.state.storage();
-                storage_put(&storage, &message_key(key), otp_id).await?;
-                storage.put(&due_key(*until, 'm', key), 0).await?;
+                storage_put(&storage, &message_key(key), otp_id)?;
+                storage_put_value(&storage, &due_key(*until, 'm', key), &0.into())?;
                 self.schedule(*until).await?;
                 Ok(ShardReply::Done)
             }
             ShardOp::FindMessage { key } => Ok(ShardReply::Found {
-                otp_id: storage_get(&self.state.storage(), &message_key(key)).await?,
+                otp_id: storage_get(&self.state.storage(), &message_key(key))?,
             }),
         }
     }
@@ -811,8 +811,8 @@ impl OtpShard {
             return Ok(());
         }
         let storage = self.state.storage();
-        if storage_get::<String>(&storage, "app").await?.as_deref() != Some(app_id) {
-            storage_put(&storage, "app", &app_id).await?;
+        if storage_get::<String>(&storage, "app")?.as_deref() != Some(app_id) {
+            storage_put(&storage, "app", &app_id)?;
         }
         *self.app_id.borrow_mut() = Some(app_id.to_owned());
         Ok(())
@@ -854,21 +854,24 @@ impl OtpShard {
         if let Some(stored) = self.recent.borrow().get(otp_id) {
             return Ok(Some(stored));
         }
-        storage_get(&self.state.storage(), &record_key(otp_id)).await
+        storage_get(&self.state.storage(), &record_key(otp_id))
     }
 
     async fn save(&self, stored: &Stored) -> Result<()> {
         let otp_id = &stored.record.otp_id;
-        // Forgotten while the write is under way: if it fails, storage decides.
-        self.recent.borrow_mut().removed(otp_id);
-        storage_put(&self.state.storage(), &record_key(otp_id), stored).await?;
-        self.recent.borrow_mut().saved(otp_id, stored.clone());
-        Ok(())
+        let written = storage_put(&self.state.storage(), &record_key(otp_id), stored);
+        let mut recent = self.recent.borrow_mut();
+        match written {
+            Ok(()) => recent.saved(otp_id, stored.clone()),
+            // What storage holds now is unknown here: it decides.
+            Err(_) => recent.removed(otp_id),
+        }
+        written
     }
 
     async fn delete_record(&self, otp_id: &str) -> Result<()> {
         self.recent.borrow_mut().removed(otp_id);
-        self.state.storage().delete(&record_key(otp_id)).await?;
+        storage_delete(&self.state.storage(), &record_key(otp_id))?;
         Ok(())
     }
 
@@ -881,20 +884,20 @@ impl OtpShard {
         // Its expiry matters to a callback and to the guard's outcome report.
         let expiry_due = record.otp_callback_url.is_some() || stored.counted.is_some();
         if expiry_due {
-            storage
-                .put(&due_key(record.expires_at, 'e', &record.otp_id), 0)
-                .await?;
+            storage_put_value(
+                &storage,
+                &due_key(record.expires_at, 'e', &record.otp_id),
+                &0.into(),
+            )?;
         }
         let gone = record.expires_at.saturating_add(i64::from(retention));
-        storage.put(&due_key(gone, 'r', &record.otp_id), 0).await?;
+        storage_put_value(&storage, &due_key(gone, 'r', &record.otp_id), &0.into())?;
         let first = if expiry_due { record.expires_at } else { gone };
         self.schedule(first).await
     }
 
     async fn load_number(&self, hash: &str) -> Result<StoredNumber> {
-        Ok(storage_get(&self.state.storage(), &number_key(hash))
-            .await?
-            .unwrap_or_default())
+        Ok(storage_get(&self.state.storage(), &number_key(hash))?.unwrap_or_default())
     }
 
     /// Stores a number's state and moves its removal to when it stops mattering.
@@ -911,13 +914,13 @@ impl OtpShard {
         let due = request.now.saturating_add(ttl as i64);
         if n.due != Some(due) {
             if let Some(old) = n.due {
-                storage.delete(&due_key(old, 'n', hash)).await?;
+                storage_delete(&storage, &due_key(old, 'n', hash))?;
             }
-            storage.put(&due_key(due, 'n', hash), 0).await?;
+            storage_put_value(&storage, &due_key(due, 'n', hash), &0.into())?;
             n.due = Some(due);
             self.schedule(due).await?;
         }
-        storage_put(&storage, &number_key(hash), n).await
+        storage_put(&storage, &number_key(hash), n)
     }
 
     /// The time of the first due item, if any.
@@ -983,7 +986,7 @@ impl OtpShard {
         if records.is_empty() {
             return;
         }
-        let app_id = match storage_get::<String>(&self.state.storage(), "app").await {
+        let app_id = match storage_get::<String>(&self.state.storage(), "app") {
             Ok(Some(id)) => id,
             _ => return,
         };
@@ -1045,9 +1048,7 @@ async fn copy_once(
             let kv = env.kv(OTP_KV)?;
             let record = match known.take() {
                 Some(record) => Some(record),
-                None => storage_get::<Stored>(storage, &record_key(otp_id))
-                    .await?
-                    .map(|s| s.record),
+                None => storage_get::<Stored>(storage, &record_key(otp_id))?.map(|s| s.record),
             };
             match record {
                 Some(record) => records::put_copy(&kv, app_id, &record, now, retention)

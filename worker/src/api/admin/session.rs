@@ -82,13 +82,12 @@ impl AdminSessions {
         let storage = self.state.storage();
         let reply: Option<UnixSeconds> = match request {
             SessionRequest::Open { expires_at } => {
-                storage_put(&storage, EXPIRES_AT, &expires_at).await?;
+                storage_put(&storage, EXPIRES_AT, &expires_at)?;
                 // An offset: workers-rs reads an `i64` as milliseconds from now.
                 storage.set_alarm(SESSION_SECONDS * 1000 + 60_000).await?;
                 Some(expires_at)
             }
-            SessionRequest::Check { now } => storage_get::<UnixSeconds>(&storage, EXPIRES_AT)
-                .await?
+            SessionRequest::Check { now } => storage_get::<UnixSeconds>(&storage, EXPIRES_AT)?
                 .filter(|expires_at| *expires_at > now),
             SessionRequest::Close => {
                 storage.delete_alarm().await?;
