@@ -38,9 +38,9 @@ use otp_core::otp::OtpView;
 use otp_core::settings::{check_callback_url, PrivateHosts};
 use otp_core::webhook::{self, CallbackPolicy};
 use serde::Serialize;
-use worker::{AbortController, Context, Delay, Env, Fetch};
+use worker::{Context, Delay, Env};
 
-use crate::gateway::fetch::{build, first_of, FetchError, PostRequest};
+use crate::gateway::fetch::{exchange, FetchError, PostRequest};
 use crate::limiter::RateLimits;
 use crate::signing;
 use crate::webhook_log::{self, Entry, Kind, Outcome};
@@ -433,28 +433,13 @@ impl Delivery {
 /// Redirects are not followed (a 3xx is the answer). The body is never read: it
 /// is cancelled once the status is in, which also ends a body still coming.
 async fn post_for_status(request: &PostRequest, timeout: Duration) -> Result<u16, FetchError> {
-    let js_request = build(request)?;
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let exchange = async {
-        let response = Fetch::Request(js_request)
-            .send_with_signal(&signal)
-            .await
-            .map_err(|_| FetchError::Unreachable)?;
-        if let worker::ResponseBody::Stream(body) = response.body() {
+    exchange(request, timeout, |response| async move {
+        if let Some(body) = response.body() {
             let _ = body.cancel();
         }
-        Ok(response.status_code())
-    };
-    match first_of(exchange, Delay::from(timeout)).await {
-        Some(outcome) => outcome,
-        None => {
-            // Ends the request still waiting. (Not after a reply, as in
-            // `gateway::fetch::post`: an abort builds an AbortError with its stack.)
-            controller.abort();
-            Err(FetchError::Timeout)
-        }
-    }
+        response.status()
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -140,10 +140,10 @@ pub(crate) fn read_request<Q: DeserializeOwned>(text: &str) -> worker::Result<Q>
 macro_rules! rpc_entry {
     ($object:ty) => {
         #[worker::wasm_bindgen::prelude::wasm_bindgen(
-                            wasm_bindgen = worker::wasm_bindgen,
-                            wasm_bindgen_futures = worker::wasm_bindgen_futures,
-                            js_sys = worker::js_sys
-                        )]
+                                    wasm_bindgen = worker::wasm_bindgen,
+                                    wasm_bindgen_futures = worker::wasm_bindgen_futures,
+                                    js_sys = worker::js_sys
+                                )]
         impl $object {
             /// The entry of [`crate::durable::call`].
             #[wasm_bindgen(js_name = call)]

@@ -3,7 +3,8 @@
 
 use serde::de::DeserializeOwned;
 
-use worker::js_sys::{Reflect, Uint8Array};
+use worker::js_sys::{Promise, Reflect, Uint8Array};
+use worker::wasm_bindgen::prelude::wasm_bindgen;
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{self, ReadableStreamDefaultReader, RequestInit, RequestRedirect};
@@ -21,30 +22,10 @@ pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
 /// would take twice its size in memory, and a large one would exceed the
 /// isolate's memory limit, failing every request in it).
 pub(crate) async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
-    let declared = req
-        .headers()
-        .get("Content-Length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+    if declared_length(&req.inner().headers()).is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(ApiError::body_too_large());
     }
-    if declared.is_some() {
-        // Its length is known and within the limit: read in one piece.
-        let buffer = req
-            .inner()
-            .array_buffer()
-            .map_err(|_| ApiError::invalid_json())?;
-        let buffer = JsFuture::from(buffer)
-            .await
-            .map_err(|_| ApiError::invalid_json())?;
-        return Ok(Uint8Array::new(&buffer).to_vec());
-    }
-    let Some(stream) = req.inner().body() else {
-        return Ok(Vec::new());
-    };
-    let (bytes, complete) = read_stream(&stream, MAX_BODY_BYTES)
+    let (bytes, complete) = read_limited(req.inner(), MAX_BODY_BYTES)
         .await
         .map_err(|_| ApiError::invalid_json())?;
     if complete {
@@ -52,6 +33,46 @@ pub(crate) async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
     } else {
         Err(ApiError::body_too_large())
     }
+}
+
+#[wasm_bindgen(wasm_bindgen = worker::wasm_bindgen)]
+extern "C" {
+    /// A `Request` or a `Response`: a message with headers and a body.
+    type Message;
+    #[wasm_bindgen(method, getter)]
+    fn headers(this: &Message) -> web_sys::Headers;
+    #[wasm_bindgen(method, getter)]
+    fn body(this: &Message) -> Option<web_sys::ReadableStream>;
+    #[wasm_bindgen(method, catch, js_name = arrayBuffer)]
+    fn array_buffer(this: &Message) -> core::result::Result<Promise, JsValue>;
+}
+
+/// The first `limit` bytes of the body of `message` (a `Request` or a
+/// `Response`), and whether that was all of it: in one piece when its
+/// `Content-Length` is within the limit, else with [`read_stream`].
+/// `Err(bytes)`: the body broke off after `bytes`.
+pub(crate) async fn read_limited(
+    message: &JsValue,
+    limit: usize,
+) -> core::result::Result<(Vec<u8>, bool), Vec<u8>> {
+    let message: &Message = message.unchecked_ref();
+    if declared_length(&message.headers()).is_some_and(|n| n <= limit) {
+        let buffer = message.array_buffer().map_err(|_| Vec::new())?;
+        let buffer = JsFuture::from(buffer).await.map_err(|_| Vec::new())?;
+        return Ok((Uint8Array::new(&buffer).to_vec(), true));
+    }
+    match message.body() {
+        Some(stream) => read_stream(&stream, limit).await,
+        None => Ok((Vec::new(), true)),
+    }
+}
+
+fn declared_length(headers: &web_sys::Headers) -> Option<usize> {
+    headers
+        .get("Content-Length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse().ok())
 }
 
 /// The first `limit` bytes of `stream`, read chunk by chunk with a JS reader (not

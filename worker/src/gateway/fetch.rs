@@ -2,17 +2,21 @@
 //! the status callbacks. The deadline covers the whole exchange (connection,
 //! headers and body); when it passes, the request is aborted. Redirects are not
 //! followed: a provider or a customer endpoint that answers 3xx gets no second
-//! request to wherever it points. A reply body is read chunk by chunk and no
-//! further than [`MAX_REPLY_BYTES`]: a provider (or whoever answers at its URL)
-//! cannot stream more than that at the worker within the deadline.
+//! request to wherever it points. A reply body is read no further than
+//! [`MAX_REPLY_BYTES`] (`http::read_limited`): a provider (or whoever answers at
+//! its URL) cannot stream more than that at the worker within the deadline.
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
 
-use worker::web_sys::RequestRedirect;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request};
+use worker::js_sys::Promise;
+use worker::wasm_bindgen::prelude::wasm_bindgen;
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::web_sys::{self, RequestInit, RequestRedirect};
+use worker::Delay;
 
 /// `User-Agent` of every outgoing request.
 pub(crate) const USER_AGENT: &str = concat!("otp-sms-verify/", env!("CARGO_PKG_VERSION"));
@@ -69,20 +73,55 @@ pub(crate) async fn post(
     request: &PostRequest,
     timeout: Duration,
 ) -> Result<HttpReply, FetchError> {
-    let js_request = build(request)?;
-    let controller = AbortController::default();
-    let signal = controller.signal();
+    exchange(request, timeout, |response| async move {
+        let bytes = crate::http::read_limited(&response, MAX_REPLY_BYTES)
+            .await
+            // A body that breaks off gives what came before: the status is
+            // already in, and the body is only parsed.
+            .map_or_else(|partial| partial, |(bytes, _)| bytes);
+        HttpReply {
+            status: response.status(),
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    })
+    .await
+}
+
+#[wasm_bindgen(wasm_bindgen = worker::wasm_bindgen)]
+extern "C" {
+    /// The global `fetch(url, init)`: no `Request` object is built (and none
+    /// converted to workers-rs's and back).
+    #[wasm_bindgen(js_name = fetch)]
+    fn global_fetch(url: &str, init: &RequestInit) -> Promise;
+}
+
+/// Sends `request` and gives its reply to `read`, the whole exchange within
+/// `timeout`: the one copy of the deadline and of what is sent (its headers and
+/// the `User-Agent`, no redirects) for the gateways and the status callbacks.
+pub(crate) async fn exchange<T, F: Future<Output = T>>(
+    request: &PostRequest,
+    timeout: Duration,
+    read: impl FnOnce(web_sys::Response) -> F,
+) -> Result<T, FetchError> {
+    let headers = web_sys::Headers::new().map_err(|_| FetchError::Invalid)?;
+    headers
+        .set("User-Agent", USER_AGENT)
+        .map_err(|_| FetchError::Invalid)?;
+    for (name, value) in &request.headers {
+        headers.set(name, value).map_err(|_| FetchError::Invalid)?;
+    }
+    let controller = web_sys::AbortController::new().map_err(|_| FetchError::Invalid)?;
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_body(&JsValue::from_str(&request.body));
+    init.set_redirect(RequestRedirect::Manual);
+    init.set_signal(Some(&controller.signal()));
     let exchange = async {
-        let response = Fetch::Request(js_request)
-            .send_with_signal(&signal)
+        let response = JsFuture::from(global_fetch(&request.url, &init))
             .await
             .map_err(|_| FetchError::Unreachable)?;
-        let status = response.status_code();
-        let bytes = read_limited(&response, MAX_REPLY_BYTES).await;
-        Ok(HttpReply {
-            status,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        })
+        Ok(read(response.unchecked_into()).await)
     };
     match first_of(exchange, Delay::from(timeout)).await {
         Some(outcome) => outcome,
@@ -94,43 +133,6 @@ pub(crate) async fn post(
             Err(FetchError::Timeout)
         }
     }
-}
-
-/// The first `limit` bytes of the reply's body ([`crate::http::read_stream`]: the
-/// rest is cancelled). A body that breaks off gives what came before: the status
-/// is already in, and the body is only parsed.
-async fn read_limited(response: &worker::Response, limit: usize) -> Vec<u8> {
-    match response.body() {
-        worker::ResponseBody::Stream(stream) => crate::http::read_stream(stream, limit)
-            .await
-            .map_or_else(|partial| partial, |(bytes, _)| bytes),
-        worker::ResponseBody::Body(body) => {
-            let mut body = body.clone();
-            body.truncate(limit);
-            body
-        }
-        worker::ResponseBody::Empty => Vec::new(),
-    }
-}
-
-/// The `worker::Request` for `request`: its headers and the `User-Agent`, no
-/// redirects (shared with the status callbacks).
-pub(crate) fn build(request: &PostRequest) -> Result<Request, FetchError> {
-    let headers = Headers::new();
-    headers
-        .set("User-Agent", USER_AGENT)
-        .map_err(|_| FetchError::Invalid)?;
-    for (name, value) in &request.headers {
-        headers.set(name, value).map_err(|_| FetchError::Invalid)?;
-    }
-    crate::http::new_request(
-        Method::Post,
-        &request.url,
-        &headers,
-        Some(&request.body),
-        Some(RequestRedirect::Manual),
-    )
-    .map_err(|_| FetchError::Invalid)
 }
 
 /// Runs `work` until it finishes or `deadline` fires: `Some(output)` or `None`.
