@@ -137,13 +137,15 @@ pub(crate) fn read_request<Q: DeserializeOwned>(text: &str) -> worker::Result<Q>
 
 /// Exports the `call` method of a Durable Object type, which answers [`call`] with
 /// its `async fn call(&self, request: String) -> worker::Result<Answer>`.
+// Not formatted: rustfmt indents the attribute further on every run.
+#[rustfmt::skip]
 macro_rules! rpc_entry {
     ($object:ty) => {
         #[worker::wasm_bindgen::prelude::wasm_bindgen(
-                                    wasm_bindgen = worker::wasm_bindgen,
-                                    wasm_bindgen_futures = worker::wasm_bindgen_futures,
-                                    js_sys = worker::js_sys
-                                )]
+            wasm_bindgen = worker::wasm_bindgen,
+            wasm_bindgen_futures = worker::wasm_bindgen_futures,
+            js_sys = worker::js_sys
+        )]
         impl $object {
             /// The entry of [`crate::durable::call`].
             #[wasm_bindgen(js_name = call)]

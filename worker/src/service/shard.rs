@@ -361,7 +361,7 @@ impl DurableObject for OtpShard {
                     }
                 }
                 Some((_, 'r', id)) => {
-                    self.delete_record(id).await?;
+                    self.delete_record(id)?;
                 }
                 Some((at, 'n', hash)) => {
                     let key = number_key(hash);
@@ -444,17 +444,17 @@ impl OtpShard {
                 changed.push(record.otp_id.clone());
                 Ok(ShardReply::Done)
             }
-            ShardOp::Read { otp_id } => Ok(match self.load(otp_id).await? {
+            ShardOp::Read { otp_id } => Ok(match self.load(otp_id)? {
                 Some(s) => ShardReply::Record { record: s.record },
                 None => ShardReply::NotFound,
             }),
             ShardOp::Discard { otp_id } => {
-                self.delete_record(otp_id).await?;
+                self.delete_record(otp_id)?;
                 changed.push(otp_id.clone());
                 Ok(ShardReply::Done)
             }
             ShardOp::Apply { otp_id, command } => {
-                let Some(mut stored) = self.load(otp_id).await? else {
+                let Some(mut stored) = self.load(otp_id)? else {
                     return Ok(ShardReply::NotFound);
                 };
                 let before = stored.record.status;
@@ -467,7 +467,7 @@ impl OtpShard {
                 }
                 let status_changed = stored.record.status != before;
                 if v.record_changed || status_changed {
-                    self.save(&stored).await?;
+                    self.save(&stored)?;
                     changed.push(otp_id.clone());
                 }
                 Ok(ShardReply::Applied {
@@ -493,8 +493,8 @@ impl OtpShard {
                 delivery: sent,
                 counted,
             } => {
-                let mut n = self.load_number(number).await?;
-                let expires_at = match self.load(id).await? {
+                let mut n = self.load_number(number)?;
+                let expires_at = match self.load(id)? {
                     Some(mut s) => {
                         if let Some(sent) = sent {
                             s.delivery =
@@ -510,7 +510,7 @@ impl OtpShard {
                             }
                         }
                         if sent.is_some() || counted.is_some() {
-                            self.save(&s).await?;
+                            self.save(&s)?;
                             // Ended before its confirmation came: report it now.
                             changed.push(id.clone());
                         }
@@ -524,17 +524,17 @@ impl OtpShard {
                 Ok(ShardReply::Done)
             }
             ShardOp::Release { number, id, at } => {
-                let mut n = self.load_number(number).await?;
+                let mut n = self.load_number(number)?;
                 if let Some(sending) = n.state.release(id, *at) {
                     changed.push(id.clone());
                     if sending.new_entry {
-                        self.delete_record(id).await?;
+                        self.delete_record(id)?;
                     } else if let (Some(digest), Some(mut s)) =
-                        (sending.previous_pin_digest, self.load(id).await?)
+                        (sending.previous_pin_digest, self.load(id)?)
                     {
                         // Put back the code of the pending record: the new one never went out.
                         if s.record.rekey(digest, now).is_ok() {
-                            self.save(&s).await?;
+                            self.save(&s)?;
                         }
                     }
                     self.save_number(request, number, &mut n).await?;
@@ -542,10 +542,10 @@ impl OtpShard {
                 Ok(ShardReply::Done)
             }
             ShardOp::ListNumber { number } => {
-                let n = self.load_number(number).await?;
+                let n = self.load_number(number)?;
                 let mut items = Vec::with_capacity(n.state.verifications.len());
                 for entry in n.state.verifications {
-                    if let Some(s) = self.load(&entry.id).await? {
+                    if let Some(s) = self.load(&entry.id)? {
                         items.push((s.record, entry.message_id));
                     }
                 }
@@ -570,9 +570,9 @@ impl OtpShard {
                 Ok(ShardReply::Done)
             }
             ShardOp::Sent { otp_id, delivery } => {
-                if let Some(mut s) = self.load(otp_id).await? {
+                if let Some(mut s) = self.load(otp_id)? {
                     s.delivery = Some(Delivery::merge_sent(s.delivery.take(), delivery.clone()));
-                    self.save(&s).await?;
+                    self.save(&s)?;
                 }
                 Ok(ShardReply::Done)
             }
@@ -581,13 +581,13 @@ impl OtpShard {
                 provider,
                 report,
             } => {
-                let Some(mut s) = self.load(otp_id).await? else {
+                let Some(mut s) = self.load(otp_id)? else {
                     return Ok(ShardReply::NotFound);
                 };
                 let before = s.delivery.clone();
                 let outcome = delivery::receive(&mut s.delivery, provider, report, now);
                 if s.delivery != before {
-                    self.save(&s).await?;
+                    self.save(&s)?;
                 }
                 Ok(ShardReply::Receipt {
                     outcome,
@@ -630,7 +630,7 @@ impl OtpShard {
             }
             let record = match known.iter().find(|r| &r.otp_id == id) {
                 Some(r) => Some((*r).clone()),
-                None => self.load(id).await?.map(|s| s.record),
+                None => self.load(id)?.map(|s| s.record),
             };
             records.push((id.clone(), record));
         }
@@ -654,7 +654,7 @@ impl OtpShard {
         stored: &mut Stored,
         outcome: CheckOutcome,
     ) -> Result<()> {
-        let mut n = self.load_number(hash).await?;
+        let mut n = self.load_number(hash)?;
         let effect = n
             .state
             .guard
@@ -676,7 +676,7 @@ impl OtpShard {
         changed: &mut Vec<String>,
     ) -> Result<ShardReply> {
         let now = request.now;
-        let n = self.load_number(number).await?;
+        let n = self.load_number(number)?;
         if let Err(e) = n.state.guard.check_allowed(now) {
             return ShardReply::refused(e);
         }
@@ -687,7 +687,7 @@ impl OtpShard {
         let Some(entry) = n.state.current(now).cloned() else {
             return Ok(none);
         };
-        let Some(mut stored) = self.load(&entry.id).await? else {
+        let Some(mut stored) = self.load(&entry.id)? else {
             return Ok(none);
         };
         let before = stored.record.status;
@@ -704,7 +704,7 @@ impl OtpShard {
         };
         self.count_check(request, number, &mut stored, outcome)
             .await?;
-        self.save(&stored).await?;
+        self.save(&stored)?;
         let status_changed = stored.record.status != before;
         changed.push(stored.record.otp_id.clone());
         let matched =
@@ -729,7 +729,7 @@ impl OtpShard {
         changed: &mut Vec<String>,
     ) -> Result<ShardReply> {
         let now = request.now;
-        let mut n = self.load_number(number).await?;
+        let mut n = self.load_number(number)?;
         if let Err(e) = n
             .state
             .guard
@@ -740,8 +740,7 @@ impl OtpShard {
         }
         let mut pending = match n.state.current(now) {
             Some(entry) => self
-                .load(&entry.id)
-                .await?
+                .load(&entry.id)?
                 .filter(|s| s.record.status_at(now) == OtpStatus::Pending),
             None => None,
         };
@@ -775,7 +774,7 @@ impl OtpShard {
                 if let Some(sending) = n.state.sending.as_mut() {
                     sending.previous_pin_digest = Some(old);
                 }
-                self.save(s).await?;
+                self.save(s)?;
                 s.clone()
             }
             (plan, pending) => {
@@ -789,7 +788,7 @@ impl OtpShard {
                 if let (SendPlan::Replace, Some(old)) = (plan, pending) {
                     // The new code replaces the old one, which must not work any more.
                     if old.record.cancel(now).is_ok() {
-                        self.save(old).await?;
+                        self.save(old)?;
                         changed.push(old.record.otp_id.clone());
                     }
                 }
@@ -839,7 +838,7 @@ impl OtpShard {
         let storage = self.state.storage();
         let mut kept = false;
         for id in changed {
-            if let Some(stored) = self.load(id).await? {
+            if let Some(stored) = self.load(id)? {
                 kept |= outcomes::keep(&storage, &self.config()?.hash_key, &stored, now).await?;
             }
         }
@@ -850,14 +849,14 @@ impl OtpShard {
         Ok(())
     }
 
-    async fn load(&self, otp_id: &str) -> Result<Option<Stored>> {
+    fn load(&self, otp_id: &str) -> Result<Option<Stored>> {
         if let Some(stored) = self.recent.borrow().get(otp_id) {
             return Ok(Some(stored));
         }
         storage_get(&self.state.storage(), &record_key(otp_id))
     }
 
-    async fn save(&self, stored: &Stored) -> Result<()> {
+    fn save(&self, stored: &Stored) -> Result<()> {
         let otp_id = &stored.record.otp_id;
         let written = storage_put(&self.state.storage(), &record_key(otp_id), stored);
         let mut recent = self.recent.borrow_mut();
@@ -869,7 +868,7 @@ impl OtpShard {
         written
     }
 
-    async fn delete_record(&self, otp_id: &str) -> Result<()> {
+    fn delete_record(&self, otp_id: &str) -> Result<()> {
         self.recent.borrow_mut().removed(otp_id);
         storage_delete(&self.state.storage(), &record_key(otp_id))?;
         Ok(())
@@ -879,7 +878,7 @@ impl OtpShard {
     /// callback URL) and its removal when retention ends.
     async fn create(&self, stored: &Stored, retention: u32) -> Result<()> {
         let record = &stored.record;
-        self.save(stored).await?;
+        self.save(stored)?;
         let storage = self.state.storage();
         // Its expiry matters to a callback and to the guard's outcome report.
         let expiry_due = record.otp_callback_url.is_some() || stored.counted.is_some();
@@ -896,7 +895,7 @@ impl OtpShard {
         self.schedule(first).await
     }
 
-    async fn load_number(&self, hash: &str) -> Result<StoredNumber> {
+    fn load_number(&self, hash: &str) -> Result<StoredNumber> {
         Ok(storage_get(&self.state.storage(), &number_key(hash))?.unwrap_or_default())
     }
 
