@@ -4,8 +4,9 @@
 //! country and the daily budget, and the fraud guard (`crate::fraud`), taken
 //! together from the application's rate-limit object (all or none). Spend caps
 //! count SMS parts (a 15-part message counts 15); per-number caps count messages.
-//! What a send took is given back when its SMS is not sent, so a refused or failed
-//! send costs nothing.
+//! When its SMS is not sent, a send's spend (the daily budget) and the guard's
+//! count are given back, so a failed send costs nothing; the caps on messages (per
+//! phone, per application, per country's parts) keep it, as an attempt.
 
 use otp_core::fraud::Ticket;
 use otp_core::otp::PlannedOtp;
@@ -16,7 +17,7 @@ use crate::error::ApiResult;
 use crate::fraud::{GuardCheck, GuardRef};
 use crate::limiter::{self, RateLimits, Take};
 
-/// An SMS the send policy let through; what it took is given back if it is not sent.
+/// An SMS the send policy let through; its spend is given back if it is not sent.
 pub(crate) struct Admission {
     charged: u64,
     /// Where the guard counted it, and what to undo (what shadow mode would have
@@ -100,8 +101,8 @@ pub(crate) async fn admit_check(
 }
 
 impl Admission {
-    /// Gives back what an SMS that was not sent took: a failed send costs nothing
-    /// and does not count for the guard.
+    /// Gives back the budget an SMS that was not sent took, and undoes its count in
+    /// the guard: a failed send costs nothing and does not count for the guard.
     pub(crate) async fn refund(&self, rc: &RequestContext, app: &AppRecord) {
         if self.charged > 0 {
             limiter(rc)
