@@ -137,7 +137,6 @@ pub(crate) fn derive(
                 },
             });
         }
-        (ShardOp::Insights { items: given }, _) => items.extend(given.iter().cloned()),
         // Delivery: a receipt's new final status, or a send that may have gone out.
         (
             ShardOp::Receipt {
@@ -207,10 +206,23 @@ impl Outbox {
 
     /// Stores the items of one operation (before the operation's reply, so they
     /// are as durable as its change).
-    pub(crate) async fn write(&self, storage: &Storage, items: &[Item]) -> Result<()> {
+    pub(crate) fn write(&self, storage: &Storage, items: &[Item]) -> Result<()> {
         if items.is_empty() {
             return Ok(());
         }
+        self.append(storage, |seq| {
+            sql::render(&format!("{}-{seq:012}", self.tag), items)
+        })
+    }
+
+    /// Stores an entry the worker rendered ([`sql::render`], with event ids of
+    /// its own).
+    pub(crate) fn write_rendered(&self, storage: &Storage, entry: &str) -> Result<()> {
+        self.append(storage, |_| Ok(entry.to_owned()))
+    }
+
+    /// Stores the entry that `render` makes for the next sequence number.
+    fn append(&self, storage: &Storage, render: impl FnOnce(u64) -> Result<String>) -> Result<()> {
         let (seq, reserved) = match self.next.get() {
             Some(next) => next,
             None => {
@@ -218,8 +230,7 @@ impl Outbox {
                 (free, free)
             }
         };
-        let rendered = sql::render(&format!("{}-{seq:012}", self.tag), items)?;
-        storage_put_value(storage, &entry_key(seq), &JsValue::from_str(&rendered))?;
+        storage_put_value(storage, &entry_key(seq), &JsValue::from_str(&render(seq)?))?;
         let reserved = if seq < reserved {
             reserved
         } else {

@@ -60,7 +60,7 @@ use crate::durable::{rpc_entry, Answer};
 use crate::fraud::GuardRef;
 use crate::gateway::delivery::{self, Delivery, DeliveryReport, ReportOutcome};
 use crate::insights::outbox::{self, Outbox};
-use crate::insights::{Item, OtpFacts};
+use crate::insights::OtpFacts;
 use crate::json::{storage_delete, storage_get, storage_put, storage_put_value};
 
 /// Binding name of the namespace in wrangler.toml.
@@ -137,8 +137,9 @@ pub(crate) enum ShardOp {
     },
     /// The number's verifications, newest first, with their records.
     ListNumber { number: String },
-    /// Record these insights items (refusals decided outside the shard).
-    Insights { items: Vec<Item> },
+    /// Keep this outbox entry: insights items decided outside the shard
+    /// (refusals), rendered by the worker (`crate::insights::refused`).
+    Insights { entry: String },
     /// Send the insights outbox to D1 now (development: tests and the dev sweep).
     FlushInsights,
     /// Delete everything this shard holds (the application was deleted): records,
@@ -620,25 +621,30 @@ impl OtpShard {
             return Ok(());
         }
         let storage = self.state.storage();
-        if let ShardOp::FlushInsights = request.op {
-            return self.insights.flush(&storage, &self.env).await;
-        }
-        let mut records: Vec<(String, Option<OtpRecord>)> = Vec::with_capacity(changed.len());
-        for id in changed {
-            if records.iter().any(|(seen, _)| seen == id) {
-                continue;
+        match &request.op {
+            ShardOp::FlushInsights => return self.insights.flush(&storage, &self.env).await,
+            // Rendered by the worker: stored as it is.
+            ShardOp::Insights { entry } => self.insights.write_rendered(&storage, entry)?,
+            _ => {
+                let mut records: Vec<(String, Option<OtpRecord>)> =
+                    Vec::with_capacity(changed.len());
+                for id in changed {
+                    if records.iter().any(|(seen, _)| seen == id) {
+                        continue;
+                    }
+                    let record = match known.iter().find(|r| &r.otp_id == id) {
+                        Some(r) => Some((*r).clone()),
+                        None => self.load(id)?.map(|s| s.record),
+                    };
+                    records.push((id.clone(), record));
+                }
+                let items = outbox::derive(request, reply, &records);
+                if items.is_empty() {
+                    return Ok(());
+                }
+                self.insights.write(&storage, &items)?;
             }
-            let record = match known.iter().find(|r| &r.otp_id == id) {
-                Some(r) => Some((*r).clone()),
-                None => self.load(id)?.map(|s| s.record),
-            };
-            records.push((id.clone(), record));
         }
-        let items = outbox::derive(request, reply, &records);
-        if items.is_empty() {
-            return Ok(());
-        }
-        self.insights.write(&storage, &items).await?;
         let now = (worker::Date::now().as_millis() / 1000) as UnixSeconds;
         self.schedule(now + outbox::RETRY_SECONDS).await?;
         self.insights.flush_soon(storage, self.env.clone());
