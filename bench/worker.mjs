@@ -54,6 +54,9 @@ const request = (base, spec) => httpRequest(agent, base, spec);
  */
 async function load(base, next, { ms = PHASE_MS, max = MAX_REQUESTS, keep = false } = {}) {
   const latencies = [];
+  // The worker's own time per request (its `X-Response-Time`): against the
+  // latency seen here, what a request waited for outside the worker's code.
+  const inWorker = [];
   const kept = [];
   let issued = 0;
   let unexpected = 0;
@@ -67,6 +70,8 @@ async function load(base, next, { ms = PHASE_MS, max = MAX_REQUESTS, keep = fals
       const t0 = performance.now();
       const res = await request(base, spec);
       latencies.push(performance.now() - t0);
+      const own = Number.parseFloat(res.headers["x-response-time"]);
+      if (Number.isFinite(own)) inWorker.push(own);
       statuses[res.status] = (statuses[res.status] ?? 0) + 1;
       if (res.status !== spec.expect) unexpected++;
       if (keep) kept.push({ spec, res });
@@ -75,12 +80,14 @@ async function load(base, next, { ms = PHASE_MS, max = MAX_REQUESTS, keep = fals
   await Promise.all(Array.from({ length: CONCURRENCY }, lane));
   const seconds = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
+  inWorker.sort((a, b) => a - b);
   return {
     requests: latencies.length,
     seconds,
     rps: latencies.length / seconds,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    ...(inWorker.length ? { workerP99: percentile(inWorker, 99) } : {}),
     unexpected,
     statuses,
     kept,
