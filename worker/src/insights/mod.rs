@@ -15,8 +15,9 @@
 //! number's range and hash, the gateway, the test flag) comes with the create
 //! operation ([`OtpFacts`]). Refusals decided before any record exists (rate
 //! limits, budget, country, the Dexatel guard, the fraud guard) are recorded by
-//! the service through [`refused`], which hands them to the number's shard after
-//! the reply.
+//! the service through [`refused`], which renders them ([`sql::render`], their
+//! events named by a random tag of the request) and hands the entry to the
+//! number's shard after the reply.
 //!
 //! # Written off the request path, losing nothing
 //!
@@ -29,7 +30,8 @@
 //! deletes what D1 took. What a
 //! failed or interrupted flush leaves is sent again by the shard's alarm, set
 //! within a minute of every write. Every write to D1 is idempotent and
-//! order-independent ([`sql`]): events are keyed by the shard's sequence, an OTP
+//! order-independent ([`sql`]): events are keyed by the shard's sequence (or the
+//! refusing request's tag), an OTP
 //! row only moves forward (PENDING, then EXPIRED, then a final status; attempts
 //! only grow) and its counters are its first SMS's or sums of its events, so a
 //! batch sent twice or late changes nothing. Why not a Queue, and what was

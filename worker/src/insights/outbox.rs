@@ -5,7 +5,8 @@
 //! # Storage (in the shard's own storage)
 //!
 //! - `x:{sequence, 12 digits}`: the items of one operation, rendered as the rows
-//!   of the flush's statements ([`sql::render`]: five lines of JSON objects);
+//!   of the flush's statements ([`sql::render`]: five lines of JSON objects), or
+//!   an entry the worker rendered ([`Outbox::write_rendered`]: refusals);
 //! - `x#`: the first sequence number no instance has taken, as JSON text. An
 //!   instance reserves [`RESERVED`] numbers at a time (written with the entry that
 //!   takes the first of them), so a number is never used twice, even by an
