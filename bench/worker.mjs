@@ -9,7 +9,8 @@
 // whose routes do one KV read, one KV write or one Durable Object call each, next
 // to its own /health. Prints one JSON object.
 //
-//   node bench/worker.mjs [out.json]   (BENCH_CONCURRENCY, BENCH_HTTP_MS, BENCH_HTTP_MAX, BENCH_WARMUP_MS)
+//   node bench/worker.mjs [out.json]   (BENCH_CONCURRENCY, BENCH_HTTP_MS, BENCH_HTTP_MAX, BENCH_WARMUP_MS,
+//                                       BENCH_WORKER: another build's entry module)
 //
 // Storage: Miniflare keeps KV and Durable Object data in SQLite files under the OS temp
 // directory and syncs them on every write; on a shared VM disk that fsync latency, not
@@ -108,7 +109,10 @@ const provider = await startFakeProvider();
 // No static assets: Miniflare serves them through a router worker in front of every
 // request, a hop that production's edge does for free; without it the ceiling below
 // is the worker's own.
-const worker = await startApi({ miniflare: { handleRuntimeStdio: drain, assets: undefined } });
+// BENCH_WORKER: the entry module of another build to measure (an experiment's), in
+// place of worker/build/entry.mjs.
+const scriptPath = process.env.BENCH_WORKER;
+const worker = await startApi({ miniflare: { handleRuntimeStdio: drain, assets: undefined, ...(scriptPath ? { scriptPath } : {}) } });
 try {
   const base = worker.url;
   const gateway = { type: "webhook", url: `${provider.url}/sms` };
