@@ -18,6 +18,7 @@ import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
 import { extractPin, startApi } from "../tests/support/api.mjs";
 import { request as httpRequest } from "./http-client.mjs";
+import { benchApp, benchPhone } from "./traffic.mjs";
 import { startFakeProvider } from "../tests/support/fake-provider.mjs";
 
 const [kind = "check", script] = process.argv.slice(2);
@@ -103,15 +104,10 @@ function summarize({ nodes, samples }) {
 
 try {
   const gateway = { type: "webhook", url: `${provider.url}/sms` };
-  const app = await worker.api.createApp({
-    name: "Profile",
-    gateway,
-    limits: { appPerMinute: 1_000_000, ipSendsPerHour: 1_000_000, ipChecksPerHour: 1_000_000, countryPartsPerDay: { default: 1_000_000 } },
-    fraudGuard: { enabled: true, shadow: true },
-  });
+  const app = await worker.api.createApp(benchApp("Profile", gateway));
   const key = { "x-api-key": app.apiKey };
   let sent = 0;
-  const phone = () => `+3361${String((sent++ * 7919) % 10_000_000).padStart(7, "0")}`;
+  const phone = () => benchPhone(sent++);
   const sends = (n) => Array.from({ length: n }, () => ({ method: "POST", path: "/otp", headers: key, body: { phoneNumber: phone() } }));
   await run(sends(200)); // warm-up
 

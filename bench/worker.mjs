@@ -36,6 +36,7 @@ import { startFakeProvider } from "../tests/support/fake-provider.mjs";
 import { COMPATIBILITY_DATE } from "../tests/worker/harness.mjs";
 import { request as httpRequest } from "./http-client.mjs";
 import { envMs, percentile } from "./timing.mjs";
+import { benchApp, benchPhone } from "./traffic.mjs";
 
 const CONCURRENCY = Math.max(1, Number(process.env.BENCH_CONCURRENCY) || 8);
 const PHASE_MS = envMs("BENCH_HTTP_MS", 4000);
@@ -118,20 +119,12 @@ try {
   const gateway = { type: "webhook", url: `${provider.url}/sms` };
   // Production limits with caps a load test never reaches, and the guard's defaults
   // in shadow mode (see the top of the file).
-  const app = await worker.api.createApp({
-    name: "Bench",
-    gateway,
-    limits: { appPerMinute: 1_000_000, ipSendsPerHour: 1_000_000, ipChecksPerHour: 1_000_000, countryPartsPerDay: { default: 1_000_000 } },
-    fraudGuard: { enabled: true, shadow: true },
-  });
+  const app = await worker.api.createApp(benchApp("Bench", gateway));
   const unlimited = await worker.api.createApp({ name: "Bench unlimited", gateway, limits: NO_LIMITS });
   const key = { "x-api-key": app.apiKey };
   const health = () => ({ method: "GET", path: "/health", expect: 200 });
-  // Valid French mobiles spread over the 1,000 ranges of +33 61 (the number without
-  // its last 4 digits): consecutive sends land in different ranges, as real traffic
-  // does, so no per-range rule sees a burst.
   let sends = 0;
-  const nextPhone = () => `+3361${String((sends++ * 7919) % 10_000_000).padStart(7, "0")}`;
+  const nextPhone = () => benchPhone(sends++);
   const sendWith = (headers) => () => ({
     method: "POST",
     path: "/otp",
