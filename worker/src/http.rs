@@ -22,10 +22,11 @@ pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
 /// would take twice its size in memory, and a large one would exceed the
 /// isolate's memory limit, failing every request in it).
 pub(crate) async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
-    if declared_length(&req.inner().headers()).is_some_and(|n| n > MAX_BODY_BYTES) {
+    let declared = declared_length(req.inner());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(ApiError::body_too_large());
     }
-    let (bytes, complete) = read_limited(req.inner(), MAX_BODY_BYTES)
+    let (bytes, complete) = read_limited(req.inner(), declared, MAX_BODY_BYTES)
         .await
         .map_err(|_| ApiError::invalid_json())?;
     if complete {
@@ -49,14 +50,15 @@ extern "C" {
 
 /// The first `limit` bytes of the body of `message` (a `Request` or a
 /// `Response`), and whether that was all of it: in one piece when its
-/// `Content-Length` is within the limit, else with [`read_stream`].
-/// `Err(bytes)`: the body broke off after `bytes`.
+/// `Content-Length` (`declared`, from [`declared_length`]) is within the limit,
+/// else with [`read_stream`]. `Err(bytes)`: the body broke off after `bytes`.
 pub(crate) async fn read_limited(
     message: &JsValue,
+    declared: Option<usize>,
     limit: usize,
 ) -> core::result::Result<(Vec<u8>, bool), Vec<u8>> {
     let message: &Message = message.unchecked_ref();
-    if declared_length(&message.headers()).is_some_and(|n| n <= limit) {
+    if declared.is_some_and(|n| n <= limit) {
         let buffer = message.array_buffer().map_err(|_| Vec::new())?;
         let buffer = JsFuture::from(buffer).await.map_err(|_| Vec::new())?;
         return Ok((Uint8Array::new(&buffer).to_vec(), true));
@@ -67,8 +69,11 @@ pub(crate) async fn read_limited(
     }
 }
 
-fn declared_length(headers: &web_sys::Headers) -> Option<usize> {
-    headers
+/// The `Content-Length` of `message` (a `Request` or a `Response`), if it has one.
+pub(crate) fn declared_length(message: &JsValue) -> Option<usize> {
+    message
+        .unchecked_ref::<Message>()
+        .headers()
         .get("Content-Length")
         .ok()
         .flatten()

@@ -74,7 +74,8 @@ pub(crate) async fn post(
     timeout: Duration,
 ) -> Result<HttpReply, FetchError> {
     exchange(request, timeout, |response| async move {
-        let bytes = crate::http::read_limited(&response, MAX_REPLY_BYTES)
+        let declared = crate::http::declared_length(&response);
+        let bytes = crate::http::read_limited(&response, declared, MAX_REPLY_BYTES)
             .await
             // A body that breaks off gives what came before: the status is
             // already in, and the body is only parsed.
