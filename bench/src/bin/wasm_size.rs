@@ -5,6 +5,9 @@
 //!
 //! `cargo run --release -p otp-bench --bin wasm_size -- <named.wasm> [shipped.wasm]`
 //!
+//! With `WASM_SIZE_TOP=N` it also prints, to stderr, the N largest functions with
+//! their raw size and feature: where to look for what to take off.
+//!
 //! The attribution is made on rustc's output (before wasm-bindgen and wasm-opt, whose
 //! inlining folds most of the request path into one function), and each feature's
 //! share is then applied to the shipped code's gzipped size.
@@ -294,6 +297,7 @@ fn main() {
     // Across features: what serde derives for our types (their Serialize and
     // Deserialize impls, visitors and field matchers).
     let mut serde_ours = (0usize, Vec::new());
+    let mut largest: Vec<(usize, String)> = Vec::new();
     for (k, body) in module.bodies.iter().enumerate() {
         let index = module.imported_functions + k as u32;
         let name = module.names.get(&index).map(String::as_str).unwrap_or("");
@@ -306,6 +310,16 @@ fn main() {
         let entry = features.entry(feature_of(&demangled)).or_default();
         entry.0 += body.len();
         entry.1.extend_from_slice(body);
+        largest.push((body.len(), demangled));
+    }
+    if let Some(top) = std::env::var("WASM_SIZE_TOP")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        largest.sort_by(|a, b| b.0.cmp(&a.0));
+        for (len, name) in largest.iter().take(top) {
+            eprintln!("{len:>8}  {:<40}  {name}", feature_of(name));
+        }
     }
     // The shares are of the shipped code when it is given (names stripped, after
     // wasm-opt), else of this file's.
