@@ -228,8 +228,14 @@ async function storageOps(base, key, provider, nextPhone) {
   };
   const phone = nextPhone();
   const otp = await one("send", { method: "POST", path: "/otp", headers: key, body: { phoneNumber: phone }, expect: 201 });
-  await one("status", { method: "GET", path: `/otp/${otp.otpId}`, headers: key, expect: 200 });
+  const status = { method: "GET", path: `/otp/${otp.otpId}`, headers: key, expect: 200 };
+  // A send writes no KV copy: the first status read asks the shard, which writes one.
+  await one("statusFirstRead", status);
   await one("check", { method: "POST", path: `/otp/${otp.otpId}`, headers: key, body: { pin: pinOf(otp.otpId) }, expect: 200 });
+  // Once the check's copy is in KV (written after its reply).
+  for (let i = 0; i < 50 && (await one("status", status)).status !== "VERIFIED"; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   const dx = { "x-dexatel-key": key["x-api-key"] };
   const digits = nextPhone().slice(1);
   const v = await one("dexatelCreate", {

@@ -149,6 +149,36 @@ export function extractPin(text) {
   return m[1];
 }
 
+/**
+ * The status of every OTP of app `appId` (`otpId -> status`) as the insights database
+ * has it: how a test sees which records the shards kept (a record removed before its
+ * SMS went out is UNSENT). In development the dev sweep sends the shards' outboxes to
+ * D1 first; outside it (`until`), this waits for the shards' own flush, about 5 s
+ * after a change, until `until(statuses)` holds (at most 10 s).
+ */
+export async function insightStatuses(worker, appId, { until, adminToken = DEV_BINDINGS.ADMIN_TOKEN } = {}) {
+  const read = async () => {
+    const db = await worker.d1();
+    const sql = "SELECT otp_id, status FROM otps WHERE app_id = ?1 ORDER BY created_at, otp_id";
+    const { results } = await db.prepare(sql).bind(appId).all();
+    return Object.fromEntries(results.map((row) => [row.otp_id, row.status]));
+  };
+  if (until) {
+    for (let waited = 0; waited < 10_000; waited += 250) {
+      const statuses = await read();
+      if (until(statuses)) return statuses;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    return read();
+  }
+  const res = await worker.fetch(`/admin/dev/sweep?appId=${encodeURIComponent(appId)}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminToken}` },
+  });
+  if (res.status !== 200) throw new Error(`sweep: ${res.status} ${await res.text()}`);
+  return read();
+}
+
 /** Every key and value in a KV namespace of the worker. */
 export async function dumpKv(worker, binding = "OTP_KV") {
   const kv = await worker.kv(binding);

@@ -37,11 +37,9 @@ describe("a failing record shard", () => {
     await worker?.dispose();
   });
 
-  test("a send is refused with 503 1005, sends no SMS and keeps no record", async () => {
+  test("a send is refused with 503 1005 and sends no SMS", async () => {
     assertUnavailable(await api.otp(app.apiKey).send({ phoneNumber: PHONE }));
     assert.deepEqual(await api.outbox(PHONE), [], "no SMS went out");
-    const keys = (await dumpKv(worker)).map(([k]) => k);
-    assert.deepEqual(keys.filter((k) => k.startsWith(`otp:${app.appId}:`)), [], "no KV copy");
   });
 
   test("a check and a status read without a KV copy are refused with 503 1005", async () => {
@@ -72,11 +70,9 @@ describe("a failing rate-limit object", () => {
     assertUnavailable(res);
   });
 
-  test("a send is refused with 503 1005 before anything is stored or sent", async () => {
+  test("a send is refused with 503 1005 before anything is sent", async () => {
     assertUnavailable(await api.otp(app.apiKey).send({ phoneNumber: PHONE }));
     // The dev outbox's listing needs the limiter too: its namespace is read directly.
     assert.deepEqual(await dumpKv(worker, "OUTBOX_KV"), [], "no SMS went out");
-    const keys = (await dumpKv(worker)).map(([k]) => k);
-    assert.deepEqual(keys.filter((k) => k.startsWith(`otp:${app.appId}:`)), [], "no KV copy");
   });
 });

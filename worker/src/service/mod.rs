@@ -429,7 +429,8 @@ impl<'a> Service<'a> {
         }
     }
 
-    /// The record: its KV copy, or when KV has none yet, the shard's.
+    /// The record: its KV copy, or when KV has none yet, the shard's (which then
+    /// writes the copy).
     pub(crate) async fn status(&self, otp_id: &str) -> ApiResult<OtpRecord> {
         if otp_core::id::shard_of(otp_id).is_none() {
             return Err(otp_core::Error::OtpNotFound.into());

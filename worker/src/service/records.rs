@@ -1,8 +1,8 @@
 //! The KV copies of OTP records, where `GET /otp/{id}` reads them: written by the
-//! records' shard objects after each change ([`super::shard`]), under
-//! `otp:{appId}:{otpId}` (one application can never read another's), kept for the
-//! OTP's remaining life plus the retention window. Eventually consistent: the
-//! shard's storage is the truth.
+//! records' shard objects once a record may be read ([`super::shard`], "The KV
+//! copy"), under `otp:{appId}:{otpId}` (one application can never read another's),
+//! kept for the OTP's remaining life plus the retention window. Eventually
+//! consistent: the shard's storage is the truth.
 
 use otp_core::otp::OtpRecord;
 use otp_core::time::UnixSeconds;

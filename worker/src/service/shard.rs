@@ -31,11 +31,16 @@
 //!
 //! # The KV copy
 //!
-//! After each change the object copies the record to KV (`otp:{appId}:{otpId}`,
-//! where `GET /otp/{id}` reads it) after its reply, one write at a time per
-//! record and always of the newest state, retried once a second while KV refuses
-//! it (one write per second per key). The object stays the truth: a status read
-//! that finds no copy asks the object.
+//! `GET /otp/{id}` reads a record's copy in KV (`otp:{appId}:{otpId}`). The
+//! object writes it after its reply when the record may be read: after every
+//! change that follows the record's creation (a check, a cancel, a code replaced
+//! or sent again), and when a status read found no copy and asked the object.
+//! Creating a record writes none: most OTPs are checked and never read, and a
+//! KV write costs ten reads. A status read of an OTP that was neither checked
+//! nor read yet so takes the object call, once. The copy is written one write
+//! at a time per record and always of the newest state, retried once a second
+//! while KV refuses it (one write per second per key). The object stays the
+//! truth: a status read that finds no copy asks the object.
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashSet;
@@ -413,18 +418,49 @@ impl OtpShard {
         self.record_insights(&request, &reply, &known, &changed)
             .await?;
         self.keep_outcomes(&changed, request.now).await?;
-        let copies = changed.len();
-        for otp_id in changed {
+        let copies = self.kv_copies(&request, &reply, changed);
+        let count = copies.len();
+        for otp_id in copies {
             let record = known
                 .iter()
                 .find(|r| r.otp_id == otp_id)
                 .map(|r| (*r).clone());
             self.copy_to_kv(&request.app_id, otp_id, record, request.retention);
         }
-        Ok(Answer::json(&reply)?.with_after_kv_writes(copies))
+        Ok(Answer::json(&reply)?.with_after_kv_writes(count))
     }
 
-    /// Runs one operation; `changed` collects the records to copy to KV.
+    /// The records of `changed` whose KV copy the operation writes (see "The KV
+    /// copy" above): none that it created or that it removed before their id was
+    /// ever given out, none whose OTP object a confirmation left as it was (it
+    /// adds the SMS's delivery); and the record that a status read asked for.
+    fn kv_copies(
+        &self,
+        request: &ShardRequest,
+        reply: &ShardReply,
+        changed: Vec<String>,
+    ) -> Vec<String> {
+        match (&request.op, reply) {
+            (ShardOp::Read { otp_id }, ShardReply::Record { .. }) => vec![otp_id.clone()],
+            (ShardOp::Create { .. } | ShardOp::Discard { .. } | ShardOp::Confirm { .. }, _) => {
+                Vec::new()
+            }
+            // The new record is not copied; a replaced or re-keyed pending one is.
+            (ShardOp::BeginSend { record, .. }, _) => changed
+                .into_iter()
+                .filter(|id| *id != record.otp_id)
+                .collect(),
+            // A new record taken back is gone before its id was given out; a
+            // pending one gets its code back.
+            (ShardOp::Release { .. }, _) => changed
+                .into_iter()
+                .filter(|id| matches!(self.load(id), Ok(Some(_))))
+                .collect(),
+            _ => changed,
+        }
+    }
+
+    /// Runs one operation; `changed` collects the records it changed or removed.
     async fn handle(
         &self,
         request: &ShardRequest,
@@ -1025,9 +1061,9 @@ impl OtpShard {
 fn known_records<'a>(request: &'a ShardRequest, reply: &'a ShardReply) -> Vec<&'a OtpRecord> {
     match (&request.op, reply) {
         (ShardOp::Create { record, .. }, ShardReply::Done) => vec![record],
-        (_, ShardReply::Applied { record, .. }) | (_, ShardReply::Sending { record, .. }) => {
-            vec![record]
-        }
+        (_, ShardReply::Applied { record, .. })
+        | (_, ShardReply::Sending { record, .. })
+        | (_, ShardReply::Record { record }) => vec![record],
         (_, ShardReply::Checked { matched, changed }) => matched
             .iter()
             .map(|(record, _)| record)
