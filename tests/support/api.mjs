@@ -54,13 +54,15 @@ export const T0 = 1_800_000_000;
 
 /**
  * Starts the built worker with development bindings (plus `bindings`); `insights:
- * false` leaves out the insights database (see `startWorker`).
+ * false` leaves out the insights database; `kvNamespaces` and `workers` as in
+ * `startWorker`.
  */
-export async function startApi({ bindings = {}, miniflare = {}, insights } = {}) {
+export async function startApi({ bindings = {}, miniflare = {}, insights, kvNamespaces = ["OTP_KV", "OUTBOX_KV"], workers } = {}) {
   const worker = await startWorker({
     bindings: { ...DEV_BINDINGS, ...bindings },
-    kvNamespaces: ["OTP_KV", "OUTBOX_KV"],
+    kvNamespaces,
     miniflare,
+    workers,
     ...(insights === undefined ? {} : { insights }),
   });
   return Object.assign(worker, { api: apiClient(worker, bindings.ADMIN_TOKEN ?? DEV_BINDINGS.ADMIN_TOKEN) });

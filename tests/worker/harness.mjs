@@ -65,17 +65,21 @@ export async function applyMigrations(db) {
  * @param {boolean} [options.insights] bind the insights database (migrated), as wrangler.toml
  *   does; default on unless the environment says `OTP_INSIGHTS=off` (to measure what they cost)
  * @param {object} [options.miniflare] extra Miniflare options (e.g. `outboundService`)
+ * @param {object[]} [options.workers] more Workers beside it (Miniflare's `workers`), such
+ *   as the implementation of a wrapped binding; `miniflare` then holds only options of the
+ *   built worker itself
  */
 export async function startWorker({
   bindings = {},
   kvNamespaces = ["OTP_KV"],
   insights = process.env.OTP_INSIGHTS !== "off",
   miniflare = {},
+  workers = [],
 } = {}) {
   for (const built of [WORKER_SCRIPT, ASSETS_DIR]) {
     if (!existsSync(built)) throw new Error(`${built} is missing: run scripts/build-worker.sh first`);
   }
-  const mf = new Miniflare({
+  const built = {
     scriptPath: WORKER_SCRIPT,
     modules: true,
     // worker-build's index.js, imported by the entry, is an ES module too.
@@ -105,11 +109,14 @@ export async function startWorker({
       routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true },
       assetConfig: { html_handling: "none", not_found_handling: "none" },
     },
+    ...miniflare,
+  };
+  const shared = {
     host: "127.0.0.1",
     port: 0, // a free port, chosen by the OS
     cf: false, // placeholder Request.cf; never downloaded
-    ...miniflare,
-  });
+  };
+  const mf = new Miniflare(workers.length ? { ...shared, workers: [built, ...workers] } : { ...shared, ...built });
   let url;
   try {
     url = await mf.ready;

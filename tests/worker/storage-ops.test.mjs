@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { dumpKv, insightStatuses, startApi, T0 } from "../support/api.mjs";
 
-const PHONES = ["+33612424111", "+33612424112", "+33612424113"];
+const PHONES = ["+33612424111", "+33612424112", "+33612424113", "+33612424115"];
 const DEXATEL_PHONE = "33612424114";
 
 /** The counts of a reply's `X-Storage-Ops` header, by name. */
@@ -119,6 +119,26 @@ describe("storage operations per request and the records' KV copies", () => {
     assert.equal((await otp.cancel(otpId)).status, 200);
     await copyBecomes(otpId, "CANCELLED");
     assert.equal((await otp.get(otpId)).body.status, "CANCELLED");
+  });
+
+  test("a status read that misses a copy which landed asks the shard and writes nothing again", async () => {
+    // As at a location whose KV cache still holds the "not found" of an earlier read:
+    // here the copy is taken away once it landed.
+    const { otpId, pin } = await sendOne(PHONES[3]);
+    assert.equal((await otp.verify(otpId, pin)).status, 200);
+    await copyBecomes(otpId, "VERIFIED");
+    await (await worker.kv()).delete(`otp:${app.appId}:${otpId}`);
+    for (let i = 0; i < 3; i++) {
+      const read = await otp.get(otpId);
+      assert.equal(read.body.status, "VERIFIED");
+      assert.deepEqual(opsOf(read), {
+        "kv-reads": 1,
+        "kv-writes": 0,
+        "object-calls": 1,
+        "after-kv-writes": 0,
+        "after-object-calls": 0,
+      });
+    }
   });
 
   test("a status read of an unknown OTP asks the shard and copies nothing", async () => {

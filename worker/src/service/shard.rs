@@ -39,7 +39,10 @@
 //! KV write costs ten reads. A status read of an OTP that was neither checked
 //! nor read yet so takes the object call, once. The copy is written one write
 //! at a time per record and always of the newest state, retried once a second
-//! while KV refuses it (one write per second per key). The object stays the
+//! while KV refuses it (one write per second per key). A status read that finds
+//! no copy of a record whose copy landed is not followed by another write: KV
+//! keeps a "not found" in each location's cache for up to a minute, and a
+//! client polling there must not cost a write per read. The object stays the
 //! truth: a status read that finds no copy asks the object.
 
 use std::cell::{Cell, OnceCell, RefCell};
@@ -75,6 +78,8 @@ pub(crate) const BINDING: &str = "OTP_SHARD";
 const DUE_PAGE: usize = 256;
 /// Attempts of one KV copy (one a second, KV's write rate per key).
 const COPY_ATTEMPTS: u32 = 5;
+/// Records whose landed copy an instance remembers (ids only).
+const COPIED_CAPACITY: usize = 4096;
 
 /// A request from the worker: what every operation needs, and the operation.
 #[derive(Debug, Serialize, Deserialize)]
@@ -306,6 +311,10 @@ pub struct OtpShard {
     /// Records whose KV copy is being written, and those changed meanwhile.
     copying: Rc<RefCell<HashSet<String>>>,
     dirty: Rc<RefCell<HashSet<String>>>,
+    /// Records whose copy in KV holds their newest state, as far as this instance
+    /// knows: a status read that finds no copy of one of them met a stale "not
+    /// found" in KV's cache, and writing again would change nothing.
+    copied: Rc<RefCell<RecentRecords<()>>>,
     /// The insights items waiting for D1 ([`crate::insights::outbox`]).
     insights: Outbox,
     /// The guard's outcome reports waiting to be sent ([`outcomes`]).
@@ -330,6 +339,7 @@ impl DurableObject for OtpShard {
             config: OnceCell::new(),
             copying: Rc::default(),
             dirty: Rc::default(),
+            copied: Rc::new(RefCell::new(RecentRecords::new(COPIED_CAPACITY))),
             outcomes: outcomes::Sender::default(),
             recent: RefCell::new(RecentRecords::new(recent_records::CAPACITY)),
         }
@@ -441,7 +451,15 @@ impl OtpShard {
         changed: Vec<String>,
     ) -> Vec<String> {
         match (&request.op, reply) {
-            (ShardOp::Read { otp_id }, ShardReply::Record { .. }) => vec![otp_id.clone()],
+            (ShardOp::Read { otp_id }, ShardReply::Record { .. }) => {
+                let known = self.copied.borrow().get(otp_id).is_some()
+                    || self.copying.borrow().contains(otp_id);
+                if known {
+                    Vec::new()
+                } else {
+                    vec![otp_id.clone()]
+                }
+            }
             (ShardOp::Create { .. } | ShardOp::Discard { .. } | ShardOp::Confirm { .. }, _) => {
                 Vec::new()
             }
@@ -1001,20 +1019,26 @@ impl OtpShard {
     /// record, always of its newest stored state (see the module docs). `known`:
     /// that state, when the operation's request or reply holds it.
     fn copy_to_kv(&self, app_id: &str, otp_id: String, known: Option<OtpRecord>, retention: u32) {
+        self.copied.borrow_mut().removed(&otp_id);
         if !self.copying.borrow_mut().insert(otp_id.clone()) {
             self.dirty.borrow_mut().insert(otp_id);
             return;
         }
         let (storage, env) = (self.state.storage(), self.env.clone());
         let (copying, dirty) = (Rc::clone(&self.copying), Rc::clone(&self.dirty));
+        let copied = Rc::clone(&self.copied);
         let app_id = app_id.to_owned();
         // The object lives on after its reply while this runs.
         worker::wasm_bindgen_futures::spawn_local(async move {
             let mut known = known;
             loop {
                 dirty.borrow_mut().remove(&otp_id);
-                copy_once(&storage, &env, &app_id, &otp_id, known.take(), retention).await;
+                let landed =
+                    copy_once(&storage, &env, &app_id, &otp_id, known.take(), retention).await;
                 if !dirty.borrow().contains(&otp_id) {
+                    if landed {
+                        copied.borrow_mut().saved(&otp_id, ());
+                    }
                     break;
                 }
             }
@@ -1074,7 +1098,7 @@ fn known_records<'a>(request: &'a ShardRequest, reply: &'a ShardReply) -> Vec<&'
 }
 
 /// Writes the newest stored state of a record to KV (`known`, or read from
-/// storage), retrying once a second.
+/// storage), retrying once a second; whether a record's copy landed.
 async fn copy_once(
     storage: &Storage,
     env: &Env,
@@ -1082,7 +1106,7 @@ async fn copy_once(
     otp_id: &str,
     mut known: Option<OtpRecord>,
     retention: u32,
-) {
+) -> bool {
     for attempt in 1..=COPY_ATTEMPTS {
         let now = (worker::Date::now().as_millis() / 1000) as UnixSeconds;
         let result = async {
@@ -1091,25 +1115,27 @@ async fn copy_once(
                 Some(record) => Some(record),
                 None => storage_get::<Stored>(storage, &record_key(otp_id))?.map(|s| s.record),
             };
-            match record {
+            let written = match record {
                 Some(record) => records::put_copy(&kv, app_id, &record, now, retention)
                     .await
-                    .map_err(|e| worker::Error::RustError(e.to_string())),
+                    .map(|()| true),
                 None => kv
                     .delete(&records::copy_key(app_id, otp_id))
                     .await
-                    .map_err(|e| worker::Error::RustError(e.to_string())),
-            }
+                    .map(|()| false),
+            };
+            written.map_err(|e| worker::Error::RustError(e.to_string()))
         }
         .await;
         match result {
-            Ok(()) => return,
+            Ok(written) => return written,
             Err(e) if attempt == COPY_ATTEMPTS => {
                 worker::console_warn!("otp {otp_id}: KV copy not updated: {e}");
             }
             Err(_) => worker::Delay::from(Duration::from_millis(1_000)).await,
         }
     }
+    false
 }
 
 #[cfg(test)]
