@@ -452,9 +452,9 @@ impl OtpShard {
     ) -> Vec<String> {
         match (&request.op, reply) {
             (ShardOp::Read { otp_id }, ShardReply::Record { .. }) => {
-                let known = self.copied.borrow().get(otp_id).is_some()
+                let landed_or_under_way = self.copied.borrow().get(otp_id).is_some()
                     || self.copying.borrow().contains(otp_id);
-                if known {
+                if landed_or_under_way {
                     Vec::new()
                 } else {
                     vec![otp_id.clone()]
