@@ -316,7 +316,7 @@ fn main() {
         .ok()
         .and_then(|n| n.parse::<usize>().ok())
     {
-        largest.sort_by(|a, b| b.0.cmp(&a.0));
+        largest.sort_by_key(|f| std::cmp::Reverse(f.0));
         for (len, name) in largest.iter().take(top) {
             eprintln!("{len:>8}  {:<40}  {name}", feature_of(name));
         }
