@@ -79,7 +79,7 @@ export async function startWorker({
   for (const built of [WORKER_SCRIPT, ASSETS_DIR]) {
     if (!existsSync(built)) throw new Error(`${built} is missing: run scripts/build-worker.sh first`);
   }
-  const built = {
+  const own = {
     scriptPath: WORKER_SCRIPT,
     modules: true,
     // worker-build's index.js, imported by the entry, is an ES module too.
@@ -116,7 +116,7 @@ export async function startWorker({
     port: 0, // a free port, chosen by the OS
     cf: false, // placeholder Request.cf; never downloaded
   };
-  const mf = new Miniflare(workers.length ? { ...shared, workers: [built, ...workers] } : { ...shared, ...built });
+  const mf = new Miniflare(workers.length ? { ...shared, workers: [own, ...workers] } : { ...shared, ...own });
   let url;
   try {
     url = await mf.ready;
