@@ -83,7 +83,7 @@ struct States {
 }
 
 impl States {
-    async fn load(storage: &Storage, hash_key: &[u8], country: &str, range: &str) -> Result<Self> {
+    fn load(storage: &Storage, hash_key: &[u8], country: &str, range: &str) -> Result<Self> {
         let (range_key, country_key) = (range_key(hash_key, range), country_key(country));
         let mut stored: StoredRange = storage_get(storage, &range_key)?.unwrap_or_default();
         stored.range = range.to_owned();
@@ -95,7 +95,7 @@ impl States {
         })
     }
 
-    async fn store(&self, storage: &Storage) -> Result<()> {
+    fn store(&self, storage: &Storage) -> Result<()> {
         storage_put(storage, &self.range_key, &self.range)?;
         storage_put(storage, &self.country_key, &self.country)
     }
@@ -103,7 +103,7 @@ impl States {
 
 /// Decides a send (see `otp_core::fraud::FraudSettings::admit`) and stores what it
 /// counted: `Err` with the refusal when the guard refuses it.
-pub(crate) async fn admit(
+pub(crate) fn admit(
     storage: &Storage,
     hash_key: &[u8],
     check: &GuardCheck,
@@ -117,7 +117,7 @@ pub(crate) async fn admit(
         storage_put(storage, SETTINGS, settings)?;
     }
     let dest = Destination::new(settings, hash_key, &phone);
-    let mut states = States::load(storage, hash_key, &dest.country, &dest.range).await?;
+    let mut states = States::load(storage, hash_key, &dest.country, &dest.range)?;
     let otp = OtpTag::of(hash_key, &check.otp_id);
     let verdict = settings.admit(
         &dest,
@@ -127,7 +127,7 @@ pub(crate) async fn admit(
         now,
     );
     if verdict.ticket().is_some() || verdict.refusal().is_some() {
-        states.store(storage).await?;
+        states.store(storage)?;
     }
     if let otp_core::fraud::Verdict::Refused(refusal) = verdict {
         return Ok(Err(refusal));
@@ -144,7 +144,7 @@ pub(crate) async fn admit(
 }
 
 /// Takes back a counted send whose SMS was not sent.
-pub(crate) async fn undo(
+pub(crate) fn undo(
     storage: &Storage,
     hash_key: &[u8],
     counted: &GuardRef,
@@ -154,14 +154,14 @@ pub(crate) async fn undo(
     let Some(settings) = storage_get::<FraudSettings>(storage, SETTINGS)? else {
         return Ok(());
     };
-    let mut states = States::load(storage, hash_key, &counted.country, &counted.range).await?;
+    let mut states = States::load(storage, hash_key, &counted.country, &counted.range)?;
     settings.undo(ticket, &mut states.country, &mut states.range.state, now);
-    states.store(storage).await
+    states.store(storage)
 }
 
 /// Counts outcome reports (idempotent: a report counted before, or of an OTP the
 /// guard never counted, changes nothing).
-pub(crate) async fn record_outcomes(
+pub(crate) fn record_outcomes(
     storage: &Storage,
     hash_key: &[u8],
     reports: &[OutcomeReport],
@@ -171,7 +171,7 @@ pub(crate) async fn record_outcomes(
         return Ok(());
     };
     for report in reports {
-        let mut states = States::load(storage, hash_key, &report.country, &report.range).await?;
+        let mut states = States::load(storage, hash_key, &report.country, &report.range)?;
         let counted = settings.record_outcome(
             report.otp,
             report.outcome,
@@ -180,7 +180,7 @@ pub(crate) async fn record_outcomes(
             now,
         );
         if counted {
-            states.store(storage).await?;
+            states.store(storage)?;
         }
     }
     Ok(())
@@ -208,7 +208,7 @@ pub(crate) enum Scope {
 
 /// Blocks `key` (a range's digits or a country) until `until`, or unblocks it
 /// (`until` none).
-pub(crate) async fn set_block(
+pub(crate) fn set_block(
     storage: &Storage,
     hash_key: &[u8],
     scope: Scope,

@@ -244,13 +244,13 @@ impl RateLimiter {
                 units,
                 taken_at,
             } => {
-                let mut bucket = self.load(&key).await?;
+                let mut bucket = self.load(&key)?;
                 bucket.state.give_back(units, taken_at);
-                self.store(&key, &bucket).await?;
+                self.store(&key, &bucket)?;
                 Ok(())
             }
             // On the loaded copy only: nothing is stored.
-            LimiterRequest::Check { take, now } => self.load(&take.bucket).await?.take(&take, now),
+            LimiterRequest::Check { take, now } => self.load(&take.bucket)?.take(&take, now),
             // Answered by `guard_request`.
             LimiterRequest::Admit { .. }
             | LimiterRequest::Undo { .. }
@@ -258,11 +258,11 @@ impl RateLimiter {
             | LimiterRequest::GuardSnapshot { .. }
             | LimiterRequest::GuardBlock { .. } => Ok(()),
             LimiterRequest::WebhookRecord { entry, now } => {
-                crate::webhook_log::record(&self.state.storage(), entry, now).await?;
+                crate::webhook_log::record(&self.state.storage(), entry, now)?;
                 Ok(())
             }
             LimiterRequest::WebhookList { now } => {
-                let entries = crate::webhook_log::recent(&self.state.storage(), now).await?;
+                let entries = crate::webhook_log::recent(&self.state.storage(), now)?;
                 return Answer::json(&entries);
             }
             LimiterRequest::Purge => {
@@ -276,12 +276,12 @@ impl RateLimiter {
         Answer::json(&reply)
     }
 
-    async fn load(&self, key: &str) -> Result<StoredBucket> {
+    fn load(&self, key: &str) -> Result<StoredBucket> {
         // Stored as JSON text: the sweep reads them back from a `list()` map.
         Ok(storage_get(&self.state.storage(), key)?.unwrap_or_default())
     }
 
-    async fn store(&self, key: &str, bucket: &StoredBucket) -> Result<()> {
+    fn store(&self, key: &str, bucket: &StoredBucket) -> Result<()> {
         storage_put(&self.state.storage(), key, bucket)
     }
 
@@ -294,7 +294,7 @@ impl RateLimiter {
     ) -> Result<std::result::Result<(), Refusal>> {
         let mut updated = Vec::with_capacity(takes.len());
         for take in &takes {
-            let mut bucket = self.load(&take.bucket).await?;
+            let mut bucket = self.load(&take.bucket)?;
             if let Err(refusal) = bucket.take(take, now) {
                 return Ok(Err(refusal));
             }
@@ -302,7 +302,7 @@ impl RateLimiter {
         }
         for (take, bucket) in takes.iter().zip(&updated) {
             if take.units > 0 {
-                self.store(&take.bucket, bucket).await?;
+                self.store(&take.bucket, bucket)?;
             }
         }
         self.schedule_sweep().await?;
@@ -321,19 +321,19 @@ impl RateLimiter {
             LimiterRequest::Admit { takes, guard, now } => {
                 let mut updated = Vec::with_capacity(takes.len());
                 for take in takes {
-                    let mut bucket = self.load(&take.bucket).await?;
+                    let mut bucket = self.load(&take.bucket)?;
                     if let Err(refusal) = bucket.take(take, *now) {
                         return Answer::json(&AdmitReply::Limited(refusal)).map(Some);
                     }
                     updated.push(bucket);
                 }
-                let admitted = match fraud::admit(&storage, &hash_key()?, guard, *now).await? {
+                let admitted = match fraud::admit(&storage, &hash_key()?, guard, *now)? {
                     Ok(admitted) => admitted,
                     Err(refusal) => return Answer::json(&AdmitReply::Guarded(refusal)).map(Some),
                 };
                 for (take, bucket) in takes.iter().zip(&updated) {
                     if take.units > 0 {
-                        self.store(&take.bucket, bucket).await?;
+                        self.store(&take.bucket, bucket)?;
                     }
                 }
                 self.schedule_sweep().await?;
@@ -343,11 +343,15 @@ impl RateLimiter {
                 counted,
                 ticket,
                 now,
-            } => Ok::<_, otp_core::Error>(
-                fraud::undo(&storage, &hash_key()?, counted, ticket, *now).await?,
-            ),
+            } => Ok::<_, otp_core::Error>(fraud::undo(
+                &storage,
+                &hash_key()?,
+                counted,
+                ticket,
+                *now,
+            )?),
             LimiterRequest::Outcomes { reports, now } => {
-                fraud::record_outcomes(&storage, &hash_key()?, reports, *now).await?;
+                fraud::record_outcomes(&storage, &hash_key()?, reports, *now)?;
                 self.schedule_sweep().await?;
                 Ok(())
             }
@@ -360,7 +364,7 @@ impl RateLimiter {
                 key,
                 until,
                 now,
-            } => fraud::set_block(&storage, &hash_key()?, *scope, key, *until, *now).await?,
+            } => fraud::set_block(&storage, &hash_key()?, *scope, key, *until, *now)?,
             _ => return Ok(None),
         };
         Answer::json(&reply).map(Some)

@@ -145,17 +145,13 @@ pub(crate) fn within(ring: Vec<Entry>, now: UnixSeconds) -> Vec<Entry> {
 }
 
 /// Adds `entry` to the ring kept in `storage` (the application's object).
-pub(crate) async fn record(
-    storage: &Storage,
-    entry: Entry,
-    now: UnixSeconds,
-) -> worker::Result<()> {
+pub(crate) fn record(storage: &Storage, entry: Entry, now: UnixSeconds) -> worker::Result<()> {
     let ring: Vec<Entry> = storage_get(storage, STORAGE_KEY)?.unwrap_or_default();
     storage_put(storage, STORAGE_KEY, &push(ring, entry, now))
 }
 
 /// The deliveries kept in `storage`, newest first.
-pub(crate) async fn recent(storage: &Storage, now: UnixSeconds) -> worker::Result<Vec<Entry>> {
+pub(crate) fn recent(storage: &Storage, now: UnixSeconds) -> worker::Result<Vec<Entry>> {
     let ring: Vec<Entry> = storage_get(storage, STORAGE_KEY)?.unwrap_or_default();
     Ok(within(ring, now))
 }

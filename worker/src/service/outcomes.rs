@@ -65,7 +65,7 @@ impl Sender {
 
 /// Keeps the report of `stored` if its OTP was counted by the guard and has ended
 /// at `now`; whether it did.
-pub(crate) async fn keep(
+pub(crate) fn keep(
     storage: &Storage,
     hash_key: &[u8],
     stored: &Stored,

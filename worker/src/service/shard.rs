@@ -369,7 +369,7 @@ impl DurableObject for OtpShard {
                 Some((_, 'e', id)) => {
                     if let Some(s) = storage_get::<Stored>(&storage, &record_key(id))? {
                         if s.record.status_at(now) == OtpStatus::Expired {
-                            outcomes::keep(&storage, &self.config()?.hash_key, &s, now).await?;
+                            outcomes::keep(&storage, &self.config()?.hash_key, &s, now)?;
                             if s.record.otp_callback_url.is_some() {
                                 expired.push(s.record);
                             }
@@ -421,7 +421,7 @@ impl OtpShard {
     /// One request of [`crate::durable::call`].
     async fn call(&self, request: String) -> Result<Answer> {
         let request: ShardRequest = crate::durable::read_request(&request)?;
-        self.remember_app(&request.app_id).await?;
+        self.remember_app(&request.app_id)?;
         let mut changed = Vec::new();
         let reply = self.handle(&request, &mut changed).await?;
         let known = known_records(&request, &reply);
@@ -865,7 +865,7 @@ impl OtpShard {
         })
     }
 
-    async fn remember_app(&self, app_id: &str) -> Result<()> {
+    fn remember_app(&self, app_id: &str) -> Result<()> {
         if self.app_id.borrow().as_deref() == Some(app_id) {
             return Ok(());
         }
@@ -899,7 +899,7 @@ impl OtpShard {
         let mut kept = false;
         for id in changed {
             if let Some(stored) = self.load(id)? {
-                kept |= outcomes::keep(&storage, &self.config()?.hash_key, &stored, now).await?;
+                kept |= outcomes::keep(&storage, &self.config()?.hash_key, &stored, now)?;
             }
         }
         if kept {

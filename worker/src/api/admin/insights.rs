@@ -126,11 +126,7 @@ pub(crate) async fn stats(
 }
 
 /// The filters of the verifications list and its CSV.
-async fn verification_filter(
-    req: &Request,
-    rc: &RequestContext,
-    app_id: &str,
-) -> ApiResult<Filter> {
+fn verification_filter(req: &Request, rc: &RequestContext, app_id: &str) -> ApiResult<Filter> {
     let (from, to) = dates(req, rc)?;
     let status = query_param(req, "status").filter(|s| !s.is_empty());
     const STATUSES: [&str; 7] = [
@@ -189,7 +185,7 @@ pub(crate) async fn verifications(
     rc: &RequestContext,
     app_id: &str,
 ) -> ApiResult<Response> {
-    let filter = verification_filter(req, rc, app_id).await?;
+    let filter = verification_filter(req, rc, app_id)?;
     let size = page_size(req)?;
     let db = db(rc)?;
     known_app(rc, app_id).await?;
@@ -210,7 +206,7 @@ pub(crate) async fn verifications_csv(
     rc: &RequestContext,
     app_id: &str,
 ) -> ApiResult<Response> {
-    let mut filter = verification_filter(req, rc, app_id).await?;
+    let mut filter = verification_filter(req, rc, app_id)?;
     let db = db(rc)?;
     known_app(rc, app_id).await?;
     let (rows, next) = query::verifications(&db, &filter, CSV_PAGE)
