@@ -559,9 +559,7 @@ impl OtpShard {
                             s.counted = counted.clone();
                             if s.record.otp_callback_url.is_none() {
                                 // Its expiry now matters to the guard's report.
-                                let due = due_key(s.record.expires_at, 'e', id);
-                                storage_put_value(&self.state.storage(), &due, &0.into())?;
-                                self.schedule(s.record.expires_at).await?;
+                                self.set_due(s.record.expires_at, 'e', id).await?;
                             }
                         }
                         if sent.is_some() || counted.is_some() {
@@ -652,8 +650,7 @@ impl OtpShard {
             ShardOp::IndexMessage { key, otp_id, until } => {
                 let storage = self.state.storage();
                 storage_put(&storage, &message_key(key), otp_id)?;
-                storage_put_value(&storage, &due_key(*until, 'm', key), &0.into())?;
-                self.schedule(*until).await?;
+                self.set_due(*until, 'm', key).await?;
                 Ok(ShardReply::Done)
             }
             ShardOp::FindMessage { key } => Ok(ShardReply::Found {
@@ -939,20 +936,19 @@ impl OtpShard {
     async fn create(&self, stored: &Stored, retention: u32) -> Result<()> {
         let record = &stored.record;
         self.save(stored)?;
-        let storage = self.state.storage();
         // Its expiry matters to a callback and to the guard's outcome report.
-        let expiry_due = record.otp_callback_url.is_some() || stored.counted.is_some();
-        if expiry_due {
-            storage_put_value(
-                &storage,
-                &due_key(record.expires_at, 'e', &record.otp_id),
-                &0.into(),
-            )?;
+        if record.otp_callback_url.is_some() || stored.counted.is_some() {
+            self.set_due(record.expires_at, 'e', &record.otp_id).await?;
         }
         let gone = record.expires_at.saturating_add(i64::from(retention));
-        storage_put_value(&storage, &due_key(gone, 'r', &record.otp_id), &0.into())?;
-        let first = if expiry_due { record.expires_at } else { gone };
-        self.schedule(first).await
+        self.set_due(gone, 'r', &record.otp_id).await
+    }
+
+    /// Keeps item `id` of `kind` due at `at` (a `d:` key) and makes sure the alarm
+    /// rings by then.
+    async fn set_due(&self, at: UnixSeconds, kind: char, id: &str) -> Result<()> {
+        storage_put_value(&self.state.storage(), &due_key(at, kind, id), &0.into())?;
+        self.schedule(at).await
     }
 
     fn load_number(&self, hash: &str) -> Result<StoredNumber> {
@@ -975,9 +971,8 @@ impl OtpShard {
             if let Some(old) = n.due {
                 storage_delete(&storage, &due_key(old, 'n', hash))?;
             }
-            storage_put_value(&storage, &due_key(due, 'n', hash), &0.into())?;
+            self.set_due(due, 'n', hash).await?;
             n.due = Some(due);
-            self.schedule(due).await?;
         }
         storage_put(&storage, &number_key(hash), n)
     }
