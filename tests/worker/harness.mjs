@@ -32,6 +32,18 @@ export const WORKER_VERSION = tomlString("worker/Cargo.toml", "version");
 /** The static assets (`[assets] directory` in wrangler.toml), collected by scripts/build-worker.sh. */
 export const ASSETS_DIR = path.join(ROOT, tomlString("wrangler.toml", "directory"));
 
+/**
+ * The Durable Object bindings, as wrangler.toml declares them: a fixed set of shards
+ * per application holds its records and per-number guards; one object per application
+ * counts its rate limits; one object per console session. SQLite-backed, as
+ * wrangler.toml's migrations declare them (the worker uses their synchronous storage API).
+ */
+export const DURABLE_OBJECTS = {
+  OTP_SHARD: { className: "OtpShard", useSQLite: true },
+  RATE_LIMITER: { className: "RateLimiter", useSQLite: true },
+  ADMIN_SESSIONS: { className: "AdminSessions", useSQLite: true },
+};
+
 /** The insights database's binding (`[[d1_databases]]` in wrangler.toml). */
 export const INSIGHTS_DB = "INSIGHTS_DB";
 /** Its schema migrations, applied in name order as `wrangler d1 migrations apply` does. */
@@ -89,15 +101,7 @@ export async function startWorker({
     ],
     compatibilityDate: COMPATIBILITY_DATE,
     kvNamespaces,
-    // Same bindings as wrangler.toml: a fixed set of shards per application holds its
-    // records and per-number guards; one object per application counts its rate limits;
-    // one object per console session. SQLite-backed, as wrangler.toml's migrations
-    // declare them (the worker uses their synchronous storage API).
-    durableObjects: {
-      OTP_SHARD: { className: "OtpShard", useSQLite: true },
-      RATE_LIMITER: { className: "RateLimiter", useSQLite: true },
-      ADMIN_SESSIONS: { className: "AdminSessions", useSQLite: true },
-    },
+    durableObjects: DURABLE_OBJECTS,
     // Same as [[d1_databases]] in wrangler.toml: the insights (migrated below).
     d1Databases: insights ? [INSIGHTS_DB] : [],
     bindings: { ENVIRONMENT: "test", ...bindings },

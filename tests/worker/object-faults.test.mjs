@@ -10,15 +10,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { dumpKv, startApi } from "../support/api.mjs";
+import { DURABLE_OBJECTS } from "./harness.mjs";
 
 const PHONE = "+33612425071";
 const OTP_ID = "123e4567-e89b-42d3-a456-426614174000";
 
-const objects = (shard, limiter) => ({
-  OTP_SHARD: { className: shard, useSQLite: true },
-  RATE_LIMITER: { className: limiter, useSQLite: true },
-  ADMIN_SESSIONS: { className: "AdminSessions", useSQLite: true },
-});
+/** The worker's Durable Object bindings with `binding` pointed at class `className`. */
+const objects = (binding, className) => ({ ...DURABLE_OBJECTS, [binding]: { ...DURABLE_OBJECTS[binding], className } });
 
 function assertUnavailable(res) {
   assert.equal(res.status, 503, JSON.stringify(res.body));
@@ -29,7 +27,7 @@ function assertUnavailable(res) {
 describe("a failing record shard", () => {
   let worker, api, app;
   before(async () => {
-    worker = await startApi({ miniflare: { durableObjects: objects("RateLimiter", "RateLimiter") } });
+    worker = await startApi({ miniflare: { durableObjects: objects("OTP_SHARD", "RateLimiter") } });
     api = worker.api;
     app = await api.createApp({ name: "Faulty shards" });
   });
@@ -57,7 +55,7 @@ describe("a failing rate-limit object", () => {
     const healthy = await startApi({ insights: false, miniflare: { defaultPersistRoot: storage } });
     app = await healthy.api.createApp({ name: "Faulty limiter" });
     await healthy.dispose();
-    worker = await startApi({ insights: false, miniflare: { defaultPersistRoot: storage, durableObjects: objects("OtpShard", "OtpShard") } });
+    worker = await startApi({ insights: false, miniflare: { defaultPersistRoot: storage, durableObjects: objects("RATE_LIMITER", "OtpShard") } });
     api = worker.api;
   });
   after(async () => {
