@@ -156,7 +156,7 @@ export function extractPin(text) {
  * has it: how a test sees which records the shards kept (a record removed before its
  * SMS went out is UNSENT). In development the dev sweep sends the shards' outboxes to
  * D1 first; outside it (`until`), this waits for the shards' own flush, about 5 s
- * after a change, until `until(statuses)` holds (at most 10 s).
+ * after a change, until `until(statuses)` holds (failing after 10 s).
  */
 export async function insightStatuses(worker, appId, { until, adminToken = DEV_BINDINGS.ADMIN_TOKEN } = {}) {
   const read = async () => {
@@ -166,12 +166,9 @@ export async function insightStatuses(worker, appId, { until, adminToken = DEV_B
     return Object.fromEntries(results.map((row) => [row.otp_id, row.status]));
   };
   if (until) {
-    for (let waited = 0; waited < 10_000; waited += 250) {
-      const statuses = await read();
-      if (until(statuses)) return statuses;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-    return read();
+    let statuses;
+    await waitFor(async () => until((statuses = await read())), { ms: 10_000, what: `the insights of app ${appId}` });
+    return statuses;
   }
   const res = await worker.fetch(`/admin/dev/sweep?appId=${encodeURIComponent(appId)}`, {
     method: "POST",
@@ -179,6 +176,14 @@ export async function insightStatuses(worker, appId, { until, adminToken = DEV_B
   });
   if (res.status !== 200) throw new Error(`sweep: ${res.status} ${await res.text()}`);
   return read();
+}
+
+/** Polls `condition` (sync or async) every 100 ms until it is true; fails after `ms`, naming `what`. */
+export async function waitFor(condition, { ms = 5_000, what = "a condition" } = {}) {
+  for (const deadline = Date.now() + ms; !(await condition()); ) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** Every key and value in a KV namespace of the worker. */

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { startApi } from "../support/api.mjs";
+import { startApi, waitFor } from "../support/api.mjs";
 import { ROOT } from "./harness.mjs";
 
 const PHONE = "+33612424121";
@@ -64,7 +64,7 @@ describe("KV refusing every copy", () => {
     const again = await otp.verify(otpId, "000000");
     assert.deepEqual([again.status, again.body.error?.code], [400, 2023], JSON.stringify(again.body));
     // Attempts were made, and none landed.
-    await waitFor(async () => Number(await kv.get(`attempts:otp:${app.appId}:${otpId}`)) >= 2);
+    await waitFor(async () => Number(await kv.get(`attempts:otp:${app.appId}:${otpId}`)) >= 2, { what: "two attempts at the copy" });
     assert.equal(await kv.get(`otp:${app.appId}:${otpId}`), null);
   });
 });
@@ -84,7 +84,7 @@ describe("KV refusing the first two writes of each copy", () => {
   test("the shard retries the copy once a second until KV takes it", async () => {
     const otpId = await sendAndVerify(api, app);
     const key = `otp:${app.appId}:${otpId}`;
-    await waitFor(async () => (await kv.get(key)) !== null, 8_000);
+    await waitFor(async () => (await kv.get(key)) !== null, { ms: 8_000, what: "the copy to land" });
     assert.equal(JSON.parse(await kv.get(key)).status, "VERIFIED");
     assert.equal(await kv.get(`attempts:${key}`), "3", "two refused, the third taken");
     const read = await api.otp(app.apiKey).get(otpId);
@@ -92,12 +92,3 @@ describe("KV refusing the first two writes of each copy", () => {
     assert.equal(read.headers.get("x-storage-ops").includes("object-calls=0"), true, "read from the copy");
   });
 });
-
-/** Polls `condition` every 100 ms until it holds; fails after `ms`. */
-async function waitFor(condition, ms = 5_000) {
-  for (let waited = 0; waited < ms; waited += 100) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.fail(`not within ${ms} ms`);
-}

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { dumpKv, extractPin, startApi, T0 } from "../support/api.mjs";
+import { dumpKv, extractPin, startApi, T0, waitFor } from "../support/api.mjs";
 
 const PHONE = "+33612424111";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -260,12 +260,10 @@ describe("SMS.CX OTP API", () => {
     const { otp: sent } = await sendOne();
     // A status read makes the shard write the record's KV copy after its reply.
     assert.equal((await otp.get(sent.otpId)).status, 200);
-    let entries = [];
-    for (let i = 0; i < 50 && !entries.some(([k]) => k.endsWith(sent.otpId)); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      entries = await dumpKv(worker, "OTP_KV");
-    }
-    assert.ok(entries.some(([k]) => k === `otp:${app.appId}:${sent.otpId}`), "the record's copy");
+    const copyKey = `otp:${app.appId}:${sent.otpId}`;
+    await waitFor(async () => (await dumpKv(worker, "OTP_KV")).some(([k]) => k === copyKey), { what: "the record's copy" });
+    const entries = await dumpKv(worker, "OTP_KV");
+    assert.ok(entries.some(([k]) => k === copyKey), "the record's copy");
     const digits = PHONE.slice(1);
     for (const [key, value] of entries) {
       assert.ok(!value.includes(digits) && !key.includes(digits), `full phone number in ${key}`);

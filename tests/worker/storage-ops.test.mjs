@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { dumpKv, insightStatuses, startApi, T0 } from "../support/api.mjs";
+import { dumpKv, insightStatuses, startApi, T0, waitFor } from "../support/api.mjs";
 
 const PHONES = ["+33612424111", "+33612424112", "+33612424113", "+33612424115"];
 const DEXATEL_PHONE = "33612424114";
@@ -55,11 +55,7 @@ describe("storage operations per request and the records' KV copies", () => {
 
   /** Waits (at most about 5 s) until the copy of `otpId` in KV has `status`. */
   async function copyBecomes(otpId, status) {
-    for (let i = 0; i < 50; i++) {
-      if ((await copies())[otpId] === status) return;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    assert.fail(`the KV copy of ${otpId} never became ${status}: ${JSON.stringify(await copies())}`);
+    await waitFor(async () => (await copies())[otpId] === status, { what: `the KV copy of ${otpId} to be ${status}` });
   }
 
   async function sendOne(phoneNumber) {
